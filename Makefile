@@ -1,0 +1,50 @@
+# Two commands: `make run` and `make test`. Everything else is a step they take.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+WORKERS ?= 2
+FLASK := $(BIN)/flask --app app
+WITH_DB := scripts/with-db.sh
+
+.PHONY: run test stop setup system venv assets translations db bench lint clean-db
+
+system:                          ## Debian packages: PostgreSQL 15, PostGIS 3, GDAL, Chromium, fonts
+	@scripts/system-deps.sh
+
+venv: $(VENV)/.installed         ## the virtual environment from requirements.txt
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+assets: node_modules/.installed   ## Leaflet and plugins from the npm registry, served by the app
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+translations: venv               ## compile the Chinese and English catalogues
+	@$(BIN)/pybabel compile -q -d app/translations
+
+setup: system venv assets translations
+	@$(WITH_DB) $(FLASK) setup --demo
+
+run: setup                       ## set up, then serve on http://127.0.0.1:$(PORT)
+	@$(WITH_DB) scripts/serve.sh $(PORT) $(WORKERS)
+
+test: system venv assets translations   ## set up, then the whole suite against a fresh database
+	@$(WITH_DB) $(BIN)/python -m pytest -q
+
+bench: setup                     ## benchmarks (ratios against a baseline measured in the same run)
+	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; $(WITH_DB) $(BIN)/python $$b || exit 1; done
+
+lint: venv
+	@$(BIN)/ruff check app gis layers routing tests bench migrations data/boundaries
+
+stop:                            ## stop the embedded PostGIS (its data is kept)
+	@scripts/pg.sh stop
+
+clean-db:                        ## delete the embedded PostGIS and its data
+	@scripts/pg.sh destroy

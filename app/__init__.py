@@ -1,0 +1,45 @@
+"""Nanhui New City Town spatial grid management platform: the Flask application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+
+from app.config import ConfigError, Settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment (then `config`), validated, extensions bound."""
+    app = Flask(__name__, template_folder="../templates", static_folder="static")
+    settings = Settings.from_env()
+    app.config.from_mapping({k: v for k, v in vars(settings).items() if k != "extra"})
+    if config:
+        app.config.update(config)
+    _validate(app)
+
+    from app import auth, cli, i18n
+    from app.db import db
+    from app.views import api, health, pages, vendor
+
+    db.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    for blueprint in (health.bp, pages.bp, api.bp, vendor.bp):
+        app.register_blueprint(blueprint)
+    cli.init_app(app)
+    return app
+
+
+def _validate(app: Flask) -> None:
+    settings = Settings(**{k: app.config[k] for k in vars(Settings()) if k in app.config and k != "extra"})
+    settings.validate()
+    if not app.config.get("SECRET_KEY"):
+        if os.environ.get("FLASK_SECRET_REQUIRED") == "1":
+            raise ConfigError("SECRET_KEY is not set")
+        # Development: a per-process key would break sessions across gunicorn workers, so the
+        # launcher (scripts/serve.sh) writes one to var/secret_key; this is the last resort.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

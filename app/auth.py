@@ -1,0 +1,91 @@
+"""Who is asking: a signed-in session for pages, `Authorization: Bearer TOKEN` for the API."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, jsonify, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import exists, select
+
+from app.db import db
+from app.models import User
+from app.services import users
+
+csrf = CSRFProtect()
+
+
+def init_app(app) -> None:
+    """Resolve the user before each request; CSRF on forms (bearer-token API calls are exempt)."""
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, after we know who is calling
+    csrf.init_app(app)
+
+    @app.before_request
+    def _load_user():
+        g.user = None
+        g.via_token = False
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            g.user = users.user_for_token(db.session(), header[len("Bearer ") :].strip())
+            g.via_token = g.user is not None
+        elif session.get("user_id"):
+            user = db.session().get(User, session["user_id"])
+            g.user = user if user is not None and user.active else None
+        # A bearer token cannot be forged by another site; a cookie can, so cookie writes need CSRF.
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not header.startswith("Bearer "):
+            if request.endpoint not in ("health.healthz",):
+                csrf.protect()
+
+    @app.context_processor
+    def _who():
+        return {"current_user": g.get("user"), "demo_mode": demo_mode()}
+
+
+def demo_mode() -> bool:
+    """True when the demo users are loaded: every page then says it is a demo."""
+    if "demo_mode" not in g:
+        try:
+            g.demo_mode = bool(db.session().scalar(select(exists().where(User.is_demo.is_(True)))))
+        except Exception:  # noqa: BLE001 - the banner must never break a page
+            g.demo_mode = False
+    return g.demo_mode
+
+
+def current_user() -> User | None:
+    """The user of this request, if any."""
+    return g.get("user")
+
+
+def wants_json() -> bool:
+    """API paths and bearer callers get JSON errors, pages get redirects."""
+    return request.path.startswith("/api/") or request.headers.get("Authorization", "").startswith("Bearer ")
+
+
+def login_required(view):
+    """Refuse anonymous callers: 401 JSON for the API, a redirect to the login page otherwise."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            if wants_json():
+                return jsonify(error="unauthorized", message="sign in or send Authorization: Bearer TOKEN"), 401
+            return redirect(url_for("pages.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str):
+    """Refuse users whose role is not listed (403)."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if current_user().role not in roles:
+                return jsonify(error="forbidden", message=f"role {current_user().role} may not do this"), 403
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,243 @@
+"""Command line: `flask --app app db|boundaries|reference|users|demo|setup ...`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.db import db
+from app.services import boundaries, reference, users
+from gis.boundaries import LOAD_ORDER, LayerError
+
+ROOT = Path(__file__).resolve().parents[1]
+BOUNDARIES = ROOT / "data" / "boundaries"
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_USERS = [
+    ("intake", "intake", "信息采集员（演示）", None, None),
+    ("shift", "shift_leader", "值班长（演示）", None, None),
+    ("dispatcher", "dispatcher", "派遣员（演示）", None, None),
+    ("handler", "handler", "城管执法处置人员（演示）", "CGZF", None),
+    ("patrol", "patrol", "芦潮港网格巡查员（演示）", None, "JS-001"),
+    ("supervisor", "supervisor", "督查员（演示）", None, None),
+    ("planner", "planner", "规划人员（演示）", None, None),
+    ("admin", "admin", "系统管理员（演示）", None, None),
+    ("leader", "leader", "镇领导（演示）", None, None),
+]
+
+
+def actor() -> str:
+    """Who runs the command, for the audit trail."""
+    return f"cli:{getpass.getuser()}"
+
+
+def alembic_config() -> Config:
+    """Alembic configured with the app's DATABASE_URL."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    click.echo(f"\r  {stage}: {done}/{total}".ljust(60), nl=done >= total, err=True)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate up to REVISION (default head)."""
+    command.upgrade(alembic_config(), revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate down to REVISION ('base' removes everything)."""
+    command.downgrade(alembic_config(), revision)
+    click.echo(f"database at {revision}")
+
+
+boundaries_cli = AppGroup("boundaries", help="Load, import and inspect boundary layers.")
+
+
+@boundaries_cli.command("load")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False), default=str(BOUNDARIES))
+@click.option("--reason", default="initial load", help="Why (kept with the boundary version).")
+def boundaries_load(folder: str, reason: str) -> None:
+    """Load every layer of FOLDER as one new boundary version (one transaction)."""
+    try:
+        with db.transaction() as session:
+            summary = boundaries.load_folder(session, folder, actor(), reason, progress=_progress)
+    except LayerError as exc:
+        _fail(f"nothing was written. {exc}")
+    _report(summary)
+
+
+@boundaries_cli.command("import")
+@click.argument("layer", type=click.Choice(LOAD_ORDER))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--crs", default=None, help="CRS of the file when it declares none or declares it wrongly.")
+@click.option("--reason", default=None, help="Why (kept with the boundary version).")
+def boundaries_import(layer: str, file: str, crs: str | None, reason: str | None) -> None:
+    """Replace LAYER from FILE (GeoJSON, GeoPackage or Shapefile) as a new boundary version."""
+    try:
+        with db.transaction() as session:
+            summary = boundaries.import_layer(session, layer, file, actor(), crs, reason, progress=_progress)
+    except LayerError as exc:
+        _fail(f"nothing was written. {exc}")
+    _report(summary)
+
+
+def _report(summary: boundaries.LoadSummary) -> None:
+    click.echo(f"boundary version {summary.version_id}: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@boundaries_cli.command("status")
+def boundaries_status() -> None:
+    """The current version and the counts per layer."""
+    with db.transaction() as session:
+        version = boundaries.current_version(session)
+        if version is None:
+            click.echo("no boundaries loaded")
+            return
+        click.echo(f"boundary version {version.id} ({version.kind}, {version.reason}, by {version.created_by})")
+        for layer, count in boundaries.layer_counts(session).items():
+            click.echo(f"  {layer}: {count}")
+
+
+reference_cli = AppGroup("reference", help="Departments, categories and the working calendar.")
+
+
+@reference_cli.command("load")
+def reference_load() -> None:
+    """Insert or update the reference tables from data/reference/*.csv."""
+    with db.transaction() as session:
+        counts = reference.load_reference(session, actor=actor())
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+users_cli = AppGroup("users", help="Users and API tokens.")
+
+
+@users_cli.command("add")
+@click.argument("name")
+@click.option(
+    "--role", required=True,
+    help="intake, shift_leader, dispatcher, handler, patrol, supervisor, planner, admin, leader",
+)
+@click.option("--password", default=None, help="Prompted when not given.")
+@click.option("--display-name", default=None)
+@click.option("--department", default=None, help="Department code (handlers).")
+@click.option("--station", default=None, help="Station code (patrol staff).")
+def users_add(name, role, password, display_name, department, station) -> None:
+    """Create a user."""
+    if password is None:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with db.transaction() as session:
+            users.add_user(session, name, role, password, display_name, department, station, actor=actor())
+    except users.UserError as exc:
+        _fail(str(exc))
+    click.echo(f"user {name} ({role}) created")
+
+
+@users_cli.command("token")
+@click.argument("name")
+def users_token(name: str) -> None:
+    """Print a new API token for NAME (shown once; only its hash is stored)."""
+    try:
+        with db.transaction() as session:
+            token = users.issue_token(session, name, actor=actor())
+    except users.UserError as exc:
+        _fail(str(exc))
+    click.echo(token)
+
+
+@users_cli.command("revoke")
+@click.argument("name")
+def users_revoke(name: str) -> None:
+    """Revoke every API token of NAME."""
+    try:
+        with db.transaction() as session:
+            count = users.revoke_tokens(session, name, actor=actor())
+    except users.UserError as exc:
+        _fail(str(exc))
+    click.echo(f"{count} token(s) revoked")
+
+
+demo_cli = AppGroup("demo", help="Demo data (never on a real deployment).")
+
+
+@demo_cli.command("users")
+def demo_users() -> None:
+    """One demo account per role, password demo-pass-2026; pages then show a demo banner."""
+    with db.transaction() as session:
+        created = _add_demo_users(session)
+    click.echo(f"{created} demo user(s) created; password {DEMO_PASSWORD}")
+
+
+def _add_demo_users(session) -> int:
+    from sqlalchemy import select
+
+    from app.models import User
+
+    existing = set(session.scalars(select(User.username)))
+    created = 0
+    for username, role, display, department, station in DEMO_USERS:
+        if username in existing:
+            continue
+        users.add_user(
+            session, username, role, DEMO_PASSWORD, display, department, station, is_demo=True, actor=actor()
+        )
+        created += 1
+    return created
+
+
+@click.command("setup")
+@click.option("--demo/--no-demo", default=False, help="Also create the demo accounts.")
+def setup(demo: bool) -> None:
+    """Migrate to head, load reference data, load the illustrative boundaries when none are loaded."""
+    command.upgrade(alembic_config(), "head")
+    with db.transaction() as session:
+        reference.load_reference(session, actor=actor())
+    with db.transaction() as session:
+        loaded = boundaries.is_loaded(session)
+    if not loaded:
+        click.echo("loading the illustrative boundaries of data/boundaries ...")
+        try:
+            with db.transaction() as session:
+                summary = boundaries.load_folder(session, BOUNDARIES, actor(), progress=_progress)
+        except LayerError as exc:
+            _fail(f"nothing was written. {exc}")
+        _report(summary)
+    if demo:
+        with db.transaction() as session:
+            created = _add_demo_users(session)
+        if created:
+            click.echo(f"{created} demo user(s) created; password {DEMO_PASSWORD}")
+    click.echo("setup done")
+
+
+def init_app(app) -> None:
+    """Register the command groups."""
+    for group in (db_cli, boundaries_cli, reference_cli, users_cli, demo_cli, setup):
+        app.cli.add_command(group)

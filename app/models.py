@@ -1,0 +1,272 @@
+"""ORM models: the tables of the platform. Plain SQLAlchemy, no Flask.
+
+Geometries are stored in EPSG:4326 (WGS84 lon/lat); metric work uses EPSG:4550 (gis/crs.py).
+Boundary layers are versioned: a row is valid from `version_low` up to `version_high`
+(inclusive; NULL while current), so old versions can always be rebuilt. Station coverage
+polygons belong to exactly one version: a new version carries a full new set.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.config import STORAGE_SRID
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table."""
+
+
+def geom(kind: str) -> Geometry:
+    """A geometry column in the storage CRS (indexes are made by the migrations)."""
+    return Geometry(kind, srid=STORAGE_SRID, spatial_index=False)
+
+
+class BoundaryVersion(Base):
+    """A set of boundaries in force from `effective_from`; never edited once written."""
+
+    __tablename__ = "boundary_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # initial | import | coverage_edit
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("boundary_versions.id"))
+    layers: Mapped[list] = mapped_column(JSONB, default=list)  # which layers changed
+
+
+class AdminArea(Base):
+    """The town, a community or a residence/village workstation territory."""
+
+    __tablename__ = "admin_areas"
+    __table_args__ = (
+        CheckConstraint("level IN ('town', 'community', 'workstation')", name="admin_level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(12))
+    code: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str | None] = mapped_column(String(120))
+    parent_code: Mapped[str | None] = mapped_column(String(12))
+    kind: Mapped[str | None] = mapped_column(String(20))  # residence | village (workstations)
+    area_m2: Mapped[float] = mapped_column(Float)
+    illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = mapped_column(geom("MULTIPOLYGON"), nullable=False)
+    version_low: Mapped[int] = mapped_column(ForeignKey("boundary_versions.id"))
+    version_high: Mapped[int | None] = mapped_column(ForeignKey("boundary_versions.id"))
+
+
+class GridCell(Base):
+    """A unit grid cell (单元网格) with its 15-digit code."""
+
+    __tablename__ = "grid_cells"
+    __table_args__ = (CheckConstraint("code ~ '^[0-9]{15}$'", name="grid_code_format"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(15))
+    workstation_code: Mapped[str] = mapped_column(String(12))
+    community_code: Mapped[str] = mapped_column(String(12))
+    area_m2: Mapped[float] = mapped_column(Float)
+    illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = mapped_column(geom("POLYGON"), nullable=False)
+    version_low: Mapped[int] = mapped_column(ForeignKey("boundary_versions.id"))
+    version_high: Mapped[int | None] = mapped_column(ForeignKey("boundary_versions.id"))
+
+
+class Station(Base):
+    """The town center, a joint-duty station (联勤联动站) or a workstation (居村工作站)."""
+
+    __tablename__ = "stations"
+    __table_args__ = (
+        CheckConstraint("tier IN ('town_center', 'joint_station', 'workstation')", name="station_tier"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str | None] = mapped_column(String(120))
+    tier: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("stations.code"))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    workstation_code: Mapped[str | None] = mapped_column(String(12))
+    illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    location = mapped_column(geom("POINT"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StationCoverage(Base):
+    """The territory one station covers in one boundary version."""
+
+    __tablename__ = "station_coverage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("boundary_versions.id"))
+    station_code: Mapped[str] = mapped_column(ForeignKey("stations.code"))
+    area_m2: Mapped[float] = mapped_column(Float)
+    illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = mapped_column(geom("MULTIPOLYGON"), nullable=False)
+
+
+class Road(Base):
+    """A road centre-line segment between two intersections."""
+
+    __tablename__ = "roads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str | None] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    oneway: Mapped[bool] = mapped_column(Boolean, default=False)
+    speed_kph: Mapped[float] = mapped_column(Float)
+    length_m: Mapped[float] = mapped_column(Float)
+    illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = mapped_column(geom("LINESTRING"), nullable=False)
+
+
+class Address(Base):
+    """An address point: a house number, a building in a compound, or a named place."""
+
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    address: Mapped[str] = mapped_column(String(200))
+    road: Mapped[str | None] = mapped_column(String(80))
+    number: Mapped[int | None] = mapped_column(Integer)
+    compound: Mapped[str | None] = mapped_column(String(80))
+    building: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(120))
+    place_type: Mapped[str | None] = mapped_column(String(30))
+    illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = mapped_column(geom("POINT"), nullable=False)
+
+
+class Department(Base):
+    """A department (条), a development company or a fallback contractor."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str | None] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))  # department | company | contractor
+
+
+class Category(Base):
+    """A 5-digit component (部件) or matter (事件) category: 2-digit major + 3-digit minor."""
+
+    __tablename__ = "categories"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{5}$'", name="category_code_format"),
+        CheckConstraint("kind IN ('component', 'matter')", name="category_kind"),
+        CheckConstraint("default_urgency IN ('normal', 'urgent', 'emergency')", name="category_urgency"),
+        CheckConstraint("time_unit IN ('working_hours', 'working_days', 'hours')", name="category_unit"),
+    )
+
+    code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    major_code: Mapped[str] = mapped_column(String(2))
+    major_name: Mapped[str] = mapped_column(String(40))
+    major_name_en: Mapped[str] = mapped_column(String(80))
+    minor_code: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(120))
+    default_urgency: Mapped[str] = mapped_column(String(10))
+    time_limit: Mapped[float] = mapped_column(Float)
+    time_unit: Mapped[str] = mapped_column(String(14))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CalendarDay(Base):
+    """An exception to the Monday-Friday working week: a holiday or a make-up working day."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_working: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(60))
+
+
+class Role(Base):
+    """A role a user can hold."""
+
+    __tablename__ = "roles"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+
+
+class User(Base):
+    """A person who signs in; the password is stored as an argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(ForeignKey("roles.code"))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    station_code: Mapped[str | None] = mapped_column(ForeignKey("stations.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class ApiToken(Base):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the state before and after. Append-only in the database."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    before = mapped_column(JSONB)
+    after = mapped_column(JSONB)

@@ -1,0 +1,1 @@
+"""Storage services, one per domain; each is handed a SQLAlchemy session and never imports Flask."""

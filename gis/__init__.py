@@ -1,0 +1,1 @@
+"""Spatial logic with no Flask: CRS, validation, ownership index, geocoding, statistics."""

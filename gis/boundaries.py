@@ -1,0 +1,328 @@
+"""Boundary layers: reading them from files and validating them before anything is written.
+
+A layer is read into a list of `Feature`s in the storage CRS. Validation returns a list of
+problems in plain language (feature id and reason); an empty list means the layer is sound.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely import STRtree
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.validation import explain_validity
+
+from gis.crs import STORAGE_EPSG, UnknownCRS, parse_crs, to_metric, to_storage
+
+GRID_CODE = re.compile(r"^310115145\d{6}$")
+AREA_CODE = re.compile(r"^\d{3}$")
+OVERLAP_TOLERANCE_M2 = 1.0
+GAP_TOLERANCE_M2 = 100.0
+CELL_EDGE_TOLERANCE_M = 0.5
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What a layer must look like."""
+
+    name: str
+    file: str
+    geometry: tuple[str, ...]
+    required: tuple[str, ...]
+    key: str | None
+
+
+LAYERS: dict[str, LayerSpec] = {
+    s.name: s
+    for s in (
+        LayerSpec("town", "town.geojson", ("Polygon", "MultiPolygon"), ("code", "name"), "code"),
+        LayerSpec("communities", "communities.geojson", ("Polygon", "MultiPolygon"), ("code", "name"), "code"),
+        LayerSpec(
+            "workstations", "workstations.geojson", ("Polygon", "MultiPolygon"),
+            ("code", "name", "community_code"), "code",
+        ),
+        LayerSpec("grid_cells", "grid_cells.geojson", ("Polygon",), ("code", "workstation_code"), "code"),
+        LayerSpec("stations", "stations.geojson", ("Point",), ("code", "name", "tier"), "code"),
+        LayerSpec(
+            "station_coverage", "station_coverage.geojson", ("Polygon", "MultiPolygon"),
+            ("station_code",), "station_code",
+        ),
+        LayerSpec("roads", "roads.geojson", ("LineString",), ("name",), None),
+        LayerSpec("addresses", "addresses.geojson", ("Point",), ("address",), None),
+    )
+}
+LOAD_ORDER = (
+    "town", "communities", "workstations", "grid_cells", "stations", "station_coverage", "roads", "addresses",
+)
+TIERS = ("town_center", "joint_station", "workstation")
+
+
+class LayerError(ValueError):
+    """A layer could not be read or is not sound; `problems` lists every reason."""
+
+    def __init__(self, layer: str, problems: list[str]):
+        self.layer = layer
+        self.problems = problems
+        shown = "; ".join(problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(f"{layer}: {shown}{more}")
+
+
+@dataclass
+class Feature:
+    """One feature in the storage CRS."""
+
+    fid: str
+    geom: shapely.Geometry
+    props: dict[str, Any] = field(default_factory=dict)
+
+
+def read_layer(layer: str, path: str | Path, crs: str | int | None = None) -> list[Feature]:
+    """Read GeoJSON, GeoPackage or a Shapefile into storage-CRS features.
+
+    The CRS is the one given, else the one the file declares, else (GeoJSON) WGS84 lon/lat.
+    """
+    spec = _spec(layer)
+    path = Path(path)
+    if not path.exists():
+        raise LayerError(layer, [f"file {path} does not exist"])
+    try:
+        declared = parse_crs(crs) if crs is not None else None
+    except UnknownCRS as exc:
+        raise LayerError(layer, [str(exc)]) from None
+    if path.suffix.lower() in (".geojson", ".json"):
+        raw = _read_geojson(layer, path)
+        source_crs = declared or _geojson_crs(layer, raw)
+        features = _features_from_geojson(layer, raw)
+    else:
+        features, file_crs = _read_with_gdal(layer, path)
+        source_crs = declared or file_crs
+        if source_crs is None:
+            raise LayerError(layer, [f"{path.name} declares no CRS: give one with --crs EPSG:NNNN"])
+    if source_crs is not None and source_crs.to_epsg() != STORAGE_EPSG:
+        for f in features:
+            f.geom = to_storage(f.geom, source_crs)
+    problems = check_shapes(spec, features)
+    if problems:
+        raise LayerError(layer, problems)
+    return features
+
+
+def _spec(layer: str) -> LayerSpec:
+    try:
+        return LAYERS[layer]
+    except KeyError:
+        raise LayerError(layer, [f"unknown layer; choose one of {', '.join(LOAD_ORDER)}"]) from None
+
+
+def _read_geojson(layer: str, path: Path) -> dict:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise LayerError(layer, [f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except json.JSONDecodeError as exc:
+        raise LayerError(
+            layer, [f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+        ) from None
+    if not isinstance(raw, dict) or raw.get("type") != "FeatureCollection" or not isinstance(
+        raw.get("features"), list
+    ):
+        raise LayerError(layer, [f"{path.name} is not a GeoJSON FeatureCollection"])
+    return raw
+
+
+def _geojson_crs(layer: str, raw: dict):
+    """The legacy `crs` member if present (RFC 7946 says WGS84 otherwise)."""
+    member = raw.get("crs")
+    if not member:
+        return None
+    name = (member.get("properties") or {}).get("name", "") if isinstance(member, dict) else ""
+    match = re.search(r"EPSG:+(\d+)", str(name))
+    if "CRS84" in str(name):
+        return parse_crs(4326)
+    if not match:
+        raise LayerError(layer, [f"unknown CRS {name!r} in the file's crs member"])
+    try:
+        return parse_crs(match.group(1))
+    except UnknownCRS as exc:
+        raise LayerError(layer, [str(exc)]) from None
+
+
+def _features_from_geojson(layer: str, raw: dict) -> list[Feature]:
+    features, problems = [], []
+    key = _spec(layer).key
+    for i, item in enumerate(raw["features"]):
+        if not isinstance(item, dict):
+            problems.append(f"feature #{i + 1}: not a GeoJSON Feature")
+            continue
+        props = item.get("properties") or {}
+        fid = props.get(key) if key else None
+        fid = str(fid if fid not in (None, "") else item.get("id") or f"#{i + 1}")
+        try:
+            geom = shapely.geometry.shape(item["geometry"])
+        except Exception as exc:  # noqa: BLE001 - any malformed geometry is reported, not raised
+            problems.append(f"feature {fid}: unreadable geometry ({exc.__class__.__name__}: {exc})")
+            continue
+        features.append(Feature(fid, geom, dict(props)))
+    if problems:
+        raise LayerError(layer, problems)
+    return features
+
+
+def _read_with_gdal(layer: str, path: Path):
+    import pyogrio
+
+    try:
+        gdf = pyogrio.read_dataframe(path)
+    except Exception as exc:  # noqa: BLE001 - GDAL's own message is the clearest one
+        raise LayerError(layer, [f"{path.name} could not be read: {exc}"]) from None
+    key = _spec(layer).key
+    features = []
+    for i, row in enumerate(gdf.itertuples(index=False)):
+        props = {k: _plain(v) for k, v in row._asdict().items() if k != "geometry"}
+        fid = str(props.get(key) if key else f"#{i + 1}")
+        features.append(Feature(fid, row.geometry, props))
+    file_crs = parse_crs(gdf.crs.to_string()) if gdf.crs is not None else None
+    return features, file_crs
+
+
+def _plain(value):
+    """numpy/pandas scalars to Python; NaN to None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def check_shapes(spec: LayerSpec, features: Iterable[Feature]) -> list[str]:
+    """Geometry type, emptiness, validity, required properties and unique keys."""
+    problems, seen = [], set()
+    for f in features:
+        if f.geom is None or f.geom.is_empty:
+            problems.append(f"feature {f.fid}: empty geometry")
+            continue
+        if f.geom.geom_type not in spec.geometry:
+            problems.append(f"feature {f.fid}: geometry is {f.geom.geom_type}, expected {' or '.join(spec.geometry)}")
+            continue
+        if not f.geom.is_valid:
+            problems.append(f"feature {f.fid}: invalid geometry ({explain_validity(f.geom)})")
+        if shapely.has_z(f.geom):
+            f.geom = shapely.force_2d(f.geom)
+        missing = [p for p in spec.required if f.props.get(p) in (None, "")]
+        if missing:
+            problems.append(f"feature {f.fid}: missing {', '.join(missing)}")
+        if spec.key:
+            key = f.props.get(spec.key)
+            if key in seen:
+                problems.append(f"feature {f.fid}: duplicate {spec.key} {key!r}")
+            seen.add(key)
+    return problems
+
+
+def as_multipolygon(geom: shapely.Geometry) -> MultiPolygon:
+    """Polygon -> MultiPolygon of one part."""
+    return MultiPolygon([geom]) if isinstance(geom, Polygon) else geom
+
+
+def check_tiling(
+    parts: list[Feature], whole: shapely.Geometry, what: str, gap_is_error: bool = True
+) -> tuple[list[str], list[str]]:
+    """Do `parts` tile `whole`? Returns (errors, warnings), measured in EPSG:4550."""
+    errors, warnings = [], []
+    metric = [to_metric(p.geom) for p in parts]
+    tree = STRtree(metric)
+    for i, j in zip(*tree.query(metric, predicate="intersects"), strict=True):
+        if i >= j:
+            continue
+        area = metric[i].intersection(metric[j]).area
+        if area > OVERLAP_TOLERANCE_M2:
+            errors.append(f"{what} {parts[i].fid} and {parts[j].fid} overlap by {area:,.0f} m²")
+    whole_m = to_metric(whole)
+    union = shapely.union_all(metric)
+    outside = union.difference(whole_m.buffer(CELL_EDGE_TOLERANCE_M))
+    if outside.area > GAP_TOLERANCE_M2:
+        errors.append(f"{what} reach {outside.area:,.0f} m² outside the town")
+    gaps = whole_m.difference(union)
+    for gap in getattr(gaps, "geoms", [gaps]):
+        if gap.area > GAP_TOLERANCE_M2:
+            at = to_storage(gap.representative_point())
+            message = f"gap of {gap.area:,.0f} m² between {what} near lon {at.x:.5f}, lat {at.y:.5f}"
+            (errors if gap_is_error else warnings).append(message)
+    return errors, warnings
+
+
+def check_codes(features: list[Feature], pattern: re.Pattern, what: str) -> list[str]:
+    """Codes match their pattern."""
+    return [
+        f"{what} {f.fid}: code {f.props.get('code')!r} is not of the form {pattern.pattern}"
+        for f in features
+        if not pattern.match(str(f.props.get("code", "")))
+    ]
+
+
+def check_nested(children: list[Feature], parents: list[Feature], link: str, what: str) -> list[str]:
+    """Each child lies in the parent its `link` property names (within the edge tolerance)."""
+    by_code = {str(p.props["code"]): to_metric(p.geom).buffer(CELL_EDGE_TOLERANCE_M) for p in parents}
+    problems = []
+    for c in children:
+        parent = by_code.get(str(c.props.get(link)))
+        if parent is None:
+            problems.append(f"{what} {c.fid}: {link} {c.props.get(link)!r} does not exist")
+        elif not parent.covers(to_metric(c.geom)):
+            problems.append(f"{what} {c.fid} is not inside {link} {c.props.get(link)}")
+    return problems
+
+
+def check_grid(cells: list[Feature], workstations: list[Feature]) -> list[str]:
+    """Cell codes well formed and unique, prefixed by their workstation, inside it, no overlaps."""
+    problems = check_codes(cells, GRID_CODE, "grid cell")
+    for c in cells:
+        code, ws = str(c.props.get("code", "")), str(c.props.get("workstation_code", ""))
+        if GRID_CODE.match(code) and code[9:12] != ws:
+            problems.append(f"grid cell {c.fid}: code does not carry its workstation code {ws}")
+    problems += check_nested(cells, workstations, "workstation_code", "grid cell")
+    metric = [to_metric(c.geom) for c in cells]
+    tree = STRtree(metric)
+    for i, j in zip(*tree.query(metric, predicate="overlaps"), strict=True):
+        if i < j:
+            area = metric[i].intersection(metric[j]).area
+            if area > OVERLAP_TOLERANCE_M2:
+                problems.append(f"grid cells {cells[i].fid} and {cells[j].fid} overlap by {area:,.1f} m²")
+    return problems
+
+
+def check_stations(stations: list[Feature], town: shapely.Geometry) -> list[str]:
+    """Tiers known, one town center, parents exist, points inside the town."""
+    problems = []
+    codes = {str(s.props["code"]) for s in stations}
+    centers = [s for s in stations if s.props.get("tier") == "town_center"]
+    if len(centers) != 1:
+        problems.append(f"there must be exactly one town_center station, found {len(centers)}")
+    for s in stations:
+        if s.props.get("tier") not in TIERS:
+            problems.append(f"station {s.fid}: tier {s.props.get('tier')!r} is not one of {', '.join(TIERS)}")
+        parent = s.props.get("parent_code")
+        if parent and str(parent) not in codes:
+            problems.append(f"station {s.fid}: parent {parent!r} does not exist")
+        if not town.covers(s.geom):
+            problems.append(f"station {s.fid} lies outside the town")
+    return problems
+
+
+def check_coverage(coverage: list[Feature], stations: list[Feature] | set[str], town: shapely.Geometry):
+    """Coverage polygons: known stations, no overlaps; gaps are warnings (兜底 to the town center)."""
+    codes = stations if isinstance(stations, set) else {str(s.props["code"]) for s in stations}
+    errors = [
+        f"coverage {c.fid}: station {c.props.get('station_code')!r} does not exist"
+        for c in coverage
+        if str(c.props.get("station_code")) not in codes
+    ]
+    tiling_errors, warnings = check_tiling(coverage, town, "coverage polygons", gap_is_error=False)
+    return errors + tiling_errors, warnings

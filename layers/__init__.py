@@ -1,0 +1,1 @@
+"""Map layers: data in, GeoJSON and folium maps out."""

@@ -1,0 +1,127 @@
+"""The first map page: town, communities, workstations, coverage, stations and the grid as
+switchable folium layers. Every script and stylesheet is served by the app (/vendor/...), and
+the layers fetch their GeoJSON from the app's own API, so the page stays small.
+"""
+
+from __future__ import annotations
+
+import folium
+from branca.element import MacroElement
+from folium.map import Layer
+from jinja2 import Template
+
+LEAFLET_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js")]
+LEAFLET_CSS = [("leaflet_css", "/vendor/leaflet/dist/leaflet.css")]
+CENTER = (30.905, 121.915)  # Dishui Lake, Lingang
+
+
+class RemoteGeoJson(Layer):
+    """A GeoJSON overlay whose data the browser fetches from a URL of the app."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {
+            style: function () { return {{ this.style|tojson }}; },
+            pointToLayer: function (feature, latlng) {
+                return L.circleMarker(latlng, {{ this.style|tojson }});
+            },
+            onEachFeature: function (feature, layer) {
+                var p = feature.properties || {};
+                var text = {{ this.label|tojson }}.map(function (k) { return p[k]; })
+                    .filter(function (v) { return v !== undefined && v !== null; }).join(" ");
+                if (text) {
+                    var span = document.createElement("span");
+                    span.textContent = text;  // names are shown as text, never as HTML
+                    layer.bindTooltip(span, {sticky: true});
+                }
+            }
+        }).addTo({{ this._parent.get_name() }});
+        (function (layer, map) {
+            var loaded = false;
+            // Fetch on first display only: hidden layers (the grid) cost nothing until switched on.
+            function load() {
+                if (loaded || !map.hasLayer(layer)) { return; }
+                loaded = true;
+                fetch({{ this.url|tojson }}, {credentials: "same-origin"})
+                    .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+                    .then(function (data) {
+                        layer.addData(data);
+                        document.body.dataset["layer_{{ this.key }}"] = String(data.features.length);
+                    })
+                    .catch(function (err) {
+                        loaded = false;
+                        console.warn("layer {{ this.key }} not loaded:", err.message);
+                    });
+            }
+            layer.on("add", function () { setTimeout(load, 0); });
+            setTimeout(load, 0);
+        })({{ this.get_name() }}, {{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str, url: str, name: str, style: dict, label: list[str], show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "RemoteGeoJson"
+        self.key = key
+        self.url = url
+        self.style = style
+        self.label = label
+
+
+class Legend(MacroElement):
+    """A static legend box (text only, escaped by Jinja)."""
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+        <div class="map-legend">
+          <strong>{{ this.title }}</strong>
+          {% for colour, text in this.items %}
+          <div><span class="swatch" style="background: {{ colour }}"></span>{{ text }}</div>
+          {% endfor %}
+        </div>
+        {% endmacro %}
+        """,
+        autoescape=True,
+    )
+
+    def __init__(self, title: str, items: list[tuple[str, str]]):
+        super().__init__()
+        self.title = title
+        self.items = items
+
+
+def town_map(labels: dict[str, str], basemap_url: str = "", basemap_attribution: str = "") -> folium.Map:
+    """Build the map; `labels` are the translated layer names."""
+    m = folium.Map(location=CENTER, zoom_start=12, tiles=None, control_scale=True, prefer_canvas=True)
+    m.default_js = LEAFLET_JS
+    m.default_css = LEAFLET_CSS
+    if basemap_url:
+        folium.TileLayer(basemap_url, attr=basemap_attribution or " ", name=labels["basemap"]).add_to(m)
+    layers = [
+        ("town", labels["town"], {"color": "#1f3a93", "weight": 3, "fill": True, "fillColor": "#eef3f8",
+                                  "fillOpacity": 1 if not basemap_url else 0.1}, ["name"], True),
+        ("roads", labels["roads"], {"color": "#b0a58c", "weight": 1.5}, ["name"], True),
+        ("grid_cells", labels["grid_cells"], {"color": "#7f8c8d", "weight": 0.4, "fillOpacity": 0.02},
+         ["code"], False),
+        ("workstations", labels["workstations"], {"color": "#16a085", "weight": 1.5, "fillOpacity": 0.04,
+                                                  "dashArray": "4 3"}, ["code", "name"], True),
+        ("communities", labels["communities"], {"color": "#c0392b", "weight": 2.5, "fillOpacity": 0.0},
+         ["name"], True),
+        ("station_coverage", labels["station_coverage"], {"color": "#8e44ad", "weight": 2, "fillOpacity": 0.05},
+         ["name"], False),
+        ("stations", labels["stations"], {"color": "#d35400", "radius": 6, "weight": 2, "fillOpacity": 0.9},
+         ["name"], True),
+    ]
+    for key, name, style, label, show in layers:
+        RemoteGeoJson(key, f"/api/v1/layers/{key}", name, style, label, show).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    Legend(
+        labels["legend"],
+        [("#c0392b", labels["communities"]), ("#16a085", labels["workstations"]),
+         ("#8e44ad", labels["station_coverage"]), ("#d35400", labels["stations"]),
+         ("#7f8c8d", labels["grid_cells"])],
+    ).add_to(m)
+    return m

@@ -1,0 +1,82 @@
+"""The map page in a real headless Chromium (Debian's package, driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ROLES = ["intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield b
+        b.close()
+
+
+def open_page(browser, live_server):
+    """A page that records every foreign request and every console error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    page.foreign, page.errors = [], []
+    own = urlparse(live_server).netloc
+    page.on(
+        "request",
+        lambda r: urlparse(r.url).netloc != own and r.url.startswith("http") and page.foreign.append(r.url),
+    )
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return context, page
+
+
+def sign_in(page, live_server, username, password):
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_signs_in_and_sees_the_map(browser, live_server, make_user, artifacts, role):
+    username, password, _ = make_user(role)
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.wait_for_selector(".leaflet-container")
+    page.wait_for_function("document.body.dataset.layer_communities === '3'", timeout=20_000)
+    page.wait_for_function("Number(document.body.dataset.layer_stations) === 17", timeout=20_000)
+    assert page.locator(".leaflet-control-layers").is_visible()
+    assert "单元网格" in page.locator(".leaflet-control-layers").inner_text()
+    if role == "dispatcher":
+        page.screenshot(path=str(artifacts / "map_zh.png"))
+        page.goto(f"{live_server}/?lang=en")
+        page.wait_for_function("document.body.dataset.layer_communities === '3'", timeout=20_000)
+        assert "Unit grid cells" in page.locator(".leaflet-control-layers").inner_text()
+        page.screenshot(path=str(artifacts / "map_en.png"))
+    assert page.foreign == [], f"requests left the app's host: {page.foreign}"
+    assert page.errors == [], f"JavaScript errors: {page.errors}"
+    context.close()
+
+
+def test_grid_layer_switches_on(browser, live_server, make_user, artifacts):
+    username, password, _ = make_user("planner")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.wait_for_function("document.body.dataset.layer_communities === '3'", timeout=20_000)
+    page.locator(".leaflet-control-layers label", has_text="单元网格").locator("input").check()
+    page.wait_for_function("Number(document.body.dataset.layer_grid_cells) >= 5000", timeout=30_000)
+    page.screenshot(path=str(artifacts / "map_grid.png"))
+    assert page.errors == [] and page.foreign == []
+    context.close()
