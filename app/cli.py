@@ -10,7 +10,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.db import db
 from app.services import boundaries, reference, users
@@ -213,6 +213,7 @@ def _add_demo_users(session) -> int:
 
 
 @click.command("setup")
+@with_appcontext
 @click.option("--demo/--no-demo", default=False, help="Also create the demo accounts.")
 def setup(demo: bool) -> None:
     """Migrate to head, load reference data, load the illustrative boundaries when none are loaded."""

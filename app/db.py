@@ -21,18 +21,26 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(normalise_db_url(url), **kwargs)
 
 
-class Database:
-    """Flask extension holding the engine and a session factory."""
+class AppDatabase:
+    """The engine and session factory of one app (kept in app.extensions["db"])."""
 
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.sessionmaker: sessionmaker | None = None
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction, committed at the end unless an exception escapes."""
+        with self.sessionmaker() as session, session.begin():
+            yield session
+
+
+class Database:
+    """Flask extension: `db.session()`, `db.transaction()` and `db.engine` of the current app."""
 
     def init_app(self, app) -> None:
-        """Create the engine from app.config and close sessions at the end of a request."""
-        self.engine = make_engine(app.config["DATABASE_URL"])
-        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
-        app.extensions["db"] = self
+        """Create the app's engine and close request sessions at teardown."""
+        app.extensions["db"] = AppDatabase(app.config["DATABASE_URL"])
 
         @app.teardown_appcontext
         def _close(_exc):  # noqa: ANN001
@@ -42,19 +50,28 @@ class Database:
             if session is not None:
                 session.close()
 
+    @staticmethod
+    def _state() -> AppDatabase:
+        from flask import current_app
+
+        return current_app.extensions["db"]
+
+    @property
+    def engine(self) -> Engine:
+        """The current app's engine."""
+        return self._state().engine
+
     def session(self) -> Session:
-        """The request's session (created on first use)."""
+        """The request's session (created on first use, closed at teardown)."""
         from flask import g
 
         if "db_session" not in g:
-            g.db_session = self.sessionmaker()
+            g.db_session = self._state().sessionmaker()
         return g.db_session
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self):
         """A session in one transaction outside requests (CLI, scheduler)."""
-        with self.sessionmaker() as session, session.begin():
-            yield session
+        return self._state().transaction()
 
     def ping(self) -> str:
         """Return the database name, raising when it is unreachable."""

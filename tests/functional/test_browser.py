@@ -47,6 +47,8 @@ def sign_in(page, live_server, username, password):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.wait_for_selector(".leaflet-container")
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -71,6 +71,7 @@ def test_healthz_503_when_database_unreachable():
 
     app = create_app({"DATABASE_URL": "postgresql+psycopg://nobody:x@127.0.0.1:1/none", "SECRET_KEY": "x"})
     answer = app.test_client().get("/healthz")
+    app.extensions["db"].engine.dispose()
     assert answer.status_code == 503
     assert answer.json["status"] == "unavailable" and answer.headers["Retry-After"]
 
