@@ -26,7 +26,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 translations: venv               ## compile the Chinese and English catalogues
-	@$(BIN)/pybabel compile -q -d app/translations
+	@$(BIN)/pybabel compile -d app/translations >/dev/null
 
 setup: system venv assets translations
 	@$(WITH_DB) $(FLASK) setup --demo
