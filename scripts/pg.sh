@@ -30,7 +30,7 @@ die() { echo "pg.sh: $*" >&2; exit 1; }
 if [ "$(id -u)" = 0 ]; then
   RUNAS="${EMBEDDED_PG_USER:-postgres}"
   id "$RUNAS" >/dev/null 2>&1 || die "system user '$RUNAS' is missing (install postgresql-15, or set EMBEDDED_PG_USER)"
-  as_pg() { runuser -u "$RUNAS" -- "$@"; }
+  as_pg() { (cd / && runuser -u "$RUNAS" -- "$@"); }
 else
   RUNAS="$(id -un)"
   as_pg() { "$@"; }
