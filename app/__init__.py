@@ -24,6 +24,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app.views import api, health, pages, vendor
 
     db.init_app(app)
+    from app.services.ownership import OwnershipCache
+
+    app.extensions["ownership"] = OwnershipCache(near_m=app.config["NEAR_BOUNDARY_M"])
     i18n.init_app(app)
     auth.init_app(app)
     for blueprint in (health.bp, pages.bp, api.bp, vendor.bp):

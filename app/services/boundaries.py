@@ -54,8 +54,12 @@ def current_version(session: Session) -> BoundaryVersion | None:
 
 def current_version_id(session: Session) -> int | None:
     """Id of the newest version in effect, cheaply (checked on every ownership lookup)."""
-    version = current_version(session)
-    return version.id if version else None
+    return session.scalar(
+        select(BoundaryVersion.id)
+        .where(BoundaryVersion.effective_from <= func.now())
+        .order_by(BoundaryVersion.id.desc())
+        .limit(1)
+    )
 
 
 def is_loaded(session: Session) -> bool:
