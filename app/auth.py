@@ -69,7 +69,7 @@ def login_required(view):
         if current_user() is None:
             if wants_json():
                 return jsonify(error="unauthorized", message="sign in or send Authorization: Bearer TOKEN"), 401
-            return redirect(url_for("pages.login", next=request.full_path))
+            return redirect(url_for("pages.login", next=request.full_path if request.query_string else request.path))
         return view(*args, **kwargs)
 
     return wrapper
