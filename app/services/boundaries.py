@@ -26,7 +26,7 @@ from app.models import (
 )
 from app.services import audit
 from gis import boundaries as gb
-from gis.crs import STORAGE_EPSG, metric_area
+from gis.crs import STORAGE_EPSG, metric_area, to_metric
 
 Progress = Callable[[str, int, int], None]
 ADMIN_LEVELS = {"town": "town", "communities": "community", "workstations": "workstation"}
@@ -42,24 +42,21 @@ class LoadSummary:
     warnings: list[str] = field(default_factory=list)
 
 
+def _newest_in_effect(what):
+    """SELECT `what` of the newest boundary version whose effective_from has passed."""
+    return (
+        select(what).where(BoundaryVersion.effective_from <= func.now()).order_by(BoundaryVersion.id.desc()).limit(1)
+    )
+
+
 def current_version(session: Session) -> BoundaryVersion | None:
     """The newest version already in effect."""
-    return session.scalars(
-        select(BoundaryVersion)
-        .where(BoundaryVersion.effective_from <= func.now())
-        .order_by(BoundaryVersion.id.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_newest_in_effect(BoundaryVersion)).first()
 
 
 def current_version_id(session: Session) -> int | None:
     """Id of the newest version in effect, cheaply (checked on every ownership lookup)."""
-    return session.scalar(
-        select(BoundaryVersion.id)
-        .where(BoundaryVersion.effective_from <= func.now())
-        .order_by(BoundaryVersion.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_newest_in_effect(BoundaryVersion.id))
 
 
 def is_loaded(session: Session) -> bool:
@@ -317,8 +314,6 @@ def _road_row(f: gb.Feature) -> dict:
 
 
 def _length(geom) -> float:
-    from gis.crs import to_metric
-
     return float(to_metric(geom).length)
 
 
