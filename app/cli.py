@@ -1,4 +1,4 @@
-"""Command line: `flask --app app db|boundaries|reference|users|demo|setup ...`."""
+"""Command line: `flask --app app db|boundaries|reference|users|demo|cases|setup ...`."""
 
 from __future__ import annotations
 
@@ -212,6 +212,30 @@ def _add_demo_users(session) -> int:
     return created
 
 
+cases_cli = AppGroup("cases", help="Cases: re-assignment after a boundary edit.")
+
+
+@cases_cli.command("reassign")
+@click.option("--open-only", is_flag=True, help="Only cases that are still open.")
+def cases_reassign(open_only: bool) -> None:
+    """Re-run ownership for cases under an older boundary version; history records every change."""
+    from app.services import cases
+    from app.services.ownership import NoBoundaries
+
+    try:
+        with db.transaction() as session:
+            index = current_app.extensions["ownership"].get(session)
+            result = cases.reassign(session, index, actor(), open_only=open_only)
+    except NoBoundaries as exc:
+        _fail(str(exc))
+    click.echo(
+        f"boundary version {result.boundary_version}: {result.checked} case(s) checked, "
+        f"{result.changed} with new owners, {result.moved} moved to another station"
+    )
+    for (old, new), count in sorted(result.flows.items()):
+        click.echo(f"  {old} -> {new}: {count}")
+
+
 @click.command("setup")
 @with_appcontext
 @click.option("--demo/--no-demo", default=False, help="Also create the demo accounts.")
@@ -240,5 +264,5 @@ def setup(demo: bool) -> None:
 
 def init_app(app) -> None:
     """Register the command groups."""
-    for group in (db_cli, boundaries_cli, reference_cli, users_cli, demo_cli, setup):
+    for group in (db_cli, boundaries_cli, reference_cli, users_cli, demo_cli, cases_cli, setup):
         app.cli.add_command(group)

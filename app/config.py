@@ -55,7 +55,8 @@ class Settings:
     NEAR_BOUNDARY_M: float = 30.0
     MERGE_DISTANCE_M: float = 50.0
     MERGE_HOURS: float = 72.0
-    MAX_CONTENT_LENGTH: int = 16 * 1024 * 1024
+    MAX_CONTENT_LENGTH: int = 32 * 1024 * 1024
+    MAX_ATTACHMENT_BYTES: int = 10 * 1024 * 1024
     SESSION_COOKIE_SECURE: bool = False
     DEMO: bool = False
     extra: dict = field(default_factory=dict)
@@ -71,7 +72,8 @@ class Settings:
             NEAR_BOUNDARY_M=_float("NEAR_BOUNDARY_M", 30.0),
             MERGE_DISTANCE_M=_float("MERGE_DISTANCE_M", 50.0),
             MERGE_HOURS=_float("MERGE_HOURS", 72.0),
-            MAX_CONTENT_LENGTH=_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
+            MAX_CONTENT_LENGTH=_int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
+            MAX_ATTACHMENT_BYTES=_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
             SESSION_COOKIE_SECURE=_bool("SESSION_COOKIE_SECURE", False),
         )
 

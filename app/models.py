@@ -20,12 +20,13 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
 from app.config import STORAGE_SRID
 
@@ -270,3 +271,120 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(String(60))
     before = mapped_column(JSONB)
     after = mapped_column(JSONB)
+
+
+class Channel(Base):
+    """A way reports arrive: hotline, 12345, video, app, patrol, citizen, media, third party, sensor, district."""
+
+    __tablename__ = "channels"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    reference_label: Mapped[str] = mapped_column(String(60))  # what the reference is: call id, camera id...
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Case(Base):
+    """One problem (案件): the reports about it, its owners under one boundary version, its state."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), default="reported")
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"))
+    urgency: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(200))
+    geom = mapped_column(geom("POINT"), nullable=False)
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    workstation_code: Mapped[str | None] = mapped_column(String(12))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    station_code: Mapped[str] = mapped_column(ForeignKey("stations.code"))
+    boundary_version_id: Mapped[int] = mapped_column(ForeignKey("boundary_versions.id"))
+    near_boundary: Mapped[bool] = mapped_column(Boolean, default=False)
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    inside_town: Mapped[bool] = mapped_column(Boolean, default=True)
+    report_count: Mapped[int] = mapped_column(Integer, default=1)
+    first_reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    split_from_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    reports: Mapped[list[Report]] = relationship(back_populates="case", order_by="Report.id")
+
+
+class Report(Base):
+    """One arrival of an incident through one channel; it belongs to exactly one case."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.code"))
+    reference: Mapped[str | None] = mapped_column(String(120))
+    reporter_name: Mapped[str | None] = mapped_column(String(80))
+    reporter_phone: Mapped[str | None] = mapped_column(String(40))
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"))
+    urgency: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str] = mapped_column(Text)
+    address_text: Mapped[str | None] = mapped_column(String(200))
+    geom = mapped_column(geom("POINT"), nullable=False)
+    location_source: Mapped[str] = mapped_column(String(10))  # point | address | both
+    input_crs: Mapped[str | None] = mapped_column(String(10))
+    input_lon: Mapped[float | None] = mapped_column(Float)
+    input_lat: Mapped[float | None] = mapped_column(Float)
+    geocode_score: Mapped[float | None] = mapped_column(Float)
+    geocode_address_id: Mapped[int | None] = mapped_column(Integer)
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    station_code: Mapped[str] = mapped_column(String(20))
+    boundary_version_id: Mapped[int] = mapped_column(ForeignKey("boundary_versions.id"))
+    near_boundary: Mapped[bool] = mapped_column(Boolean)
+    owners = mapped_column(JSONB)  # what the ownership index answered at intake
+    merged: Mapped[bool] = mapped_column(Boolean)
+    merge_distance_m: Mapped[float | None] = mapped_column(Float)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+
+    case: Mapped[Case] = relationship(back_populates="reports")
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id")
+
+
+class Attachment(Base):
+    """A photo or file of a report: uploaded bytes (kept in PostGIS with the report) or a URL."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # upload | url
+    url: Mapped[str | None] = mapped_column(String(2000))
+    filename: Mapped[str | None] = mapped_column(String(200))
+    content_type: Mapped[str | None] = mapped_column(String(80))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    data = deferred(mapped_column(LargeBinary))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CaseEvent(Base):
+    """One step in a case's history. Append-only in the database."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    data = mapped_column(JSONB)

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError
 
 STORAGE_EPSG = 4326
@@ -258,3 +258,13 @@ def to_wgs84(lon: Coord, lat: Coord, crs: str) -> tuple[Coord, Coord]:
 def from_wgs84(lon: Coord, lat: Coord, crs: str) -> tuple[Coord, Coord]:
     """WGS84 lon, lat -> wgs84, cgcs2000, gcj02 or bd09, e.g. GCJ-02 for users to paste into Amap."""
     return _apply(_FROM_WGS84[input_crs_name(crs)], lon, lat)
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Geodesic distance in metres between two WGS84 points."""
+    return float(_geod().inv(lon1, lat1, lon2, lat2)[2])
+
+
+@lru_cache(maxsize=1)
+def _geod() -> Geod:
+    return Geod(ellps="WGS84")

@@ -6,22 +6,16 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.auth import current_user, login_required
 from app.db import db
-from app.services.ownership import NoBoundaries
+from app.services.errors import InputError
+from app.views.errors import json_errors
 from gis import crs as gcrs
-from gis.points import PointError, check_point
+from gis.points import check_point
 from layers import features
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-@bp.errorhandler(404)
-def _not_found(_exc):
-    return jsonify(error="not_found", message="no such resource"), 404
-
-
-@bp.errorhandler(405)
-def _method(_exc):
-    return jsonify(error="method_not_allowed", message="method not allowed here"), 405
+json_errors(bp)
 
 
 @bp.get("/me")
@@ -45,25 +39,11 @@ def layer(name: str):
         return jsonify(error="unknown_layer", message=f"no layer {name!r}", layers=sorted(features.LAYERS)), 404
 
 
-@bp.errorhandler(PointError)
-def _bad_point(exc: PointError):
-    return jsonify(error="invalid_coordinates", field=exc.field, message=exc.message), exc.status
-
-
-@bp.errorhandler(NoBoundaries)
-def _no_boundaries(exc: NoBoundaries):
-    return jsonify(error="no_boundaries", message=str(exc)), 409
-
-
 @bp.get("/locate")
 @login_required
 def locate():
     """Owners of a point given in WGS84, CGCS2000, GCJ-02 or BD-09."""
-    crs = request.args.get("crs", "wgs84")
-    try:
-        crs = gcrs.input_crs_name(crs)
-    except gcrs.UnknownCRS as exc:
-        return jsonify(error="invalid_crs", field="crs", message=str(exc)), 400
+    crs = _input_crs(request.args.get("crs"))
     lon, lat = check_point(request.args.get("lon"), request.args.get("lat"))
     wlon, wlat = gcrs.to_wgs84(lon, lat, crs)
     owners = current_app.extensions["ownership"].get(db.session()).owner_at(wlon, wlat)
@@ -72,3 +52,68 @@ def locate():
         point={"lon": round(wlon, 7), "lat": round(wlat, 7), "srid": gcrs.STORAGE_EPSG},
         **owners.as_dict(),
     )
+
+
+def _input_crs(raw: str | None) -> str:
+    try:
+        return gcrs.input_crs_name(raw or "wgs84")
+    except gcrs.UnknownCRS as exc:
+        raise InputError("crs", str(exc), 400, error="invalid_crs") from None
+
+
+def _owners_of(lon: float, lat: float) -> dict:
+    return current_app.extensions["ownership"].get(db.session()).owner_at(lon, lat).as_dict()
+
+
+@bp.get("/geocode")
+@login_required
+def geocode():
+    """Candidates for an address, compound or place, best first, each with its owners."""
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        raise InputError("q", "q is missing: give an address, e.g. ?q=环湖西二路88号", 400, error="missing_field")
+    if len(q) > 200:
+        raise InputError("q", f"q is {len(q)} characters long; at most 200 are allowed")
+    limit = _int_arg("limit", 5, 1, 20)
+    candidates = current_app.extensions["geocoder"].get(db.session()).geocode(q, limit=limit)
+    return jsonify(
+        query=q,
+        candidates=[
+            {"address": c.address, "name": c.name, "lon": c.lon, "lat": c.lat, "score": c.score, "kind": c.kind,
+             "address_id": c.address_id, "owners": _owners_of(c.lon, c.lat)}
+            for c in candidates
+        ],
+    )
+
+
+@bp.get("/reverse")
+@login_required
+def reverse():
+    """The nearest address to a point (within `radius` metres), its grid cell and owners: for map clicks."""
+    crs = _input_crs(request.args.get("crs"))
+    lon, lat = check_point(request.args.get("lon"), request.args.get("lat"))
+    radius = _int_arg("radius", 200, 1, 2000)
+    wlon, wlat = gcrs.to_wgs84(lon, lat, crs)
+    found = current_app.extensions["geocoder"].get(db.session()).reverse(wlon, wlat, max_distance_m=radius)
+    address = None
+    if found is not None:
+        address = {"address": found.address, "name": found.name, "lon": found.lon, "lat": found.lat,
+                   "distance_m": found.distance_m, "address_id": found.address_id}
+    return jsonify(
+        point={"lon": round(wlon, 7), "lat": round(wlat, 7), "srid": gcrs.STORAGE_EPSG},
+        address=address,
+        **_owners_of(wlon, wlat),
+    )
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(name, f"{name} must be a whole number, got {raw!r}", 400) from None
+    if not low <= value <= high:
+        raise InputError(name, f"{name} must be between {low} and {high}, got {value}")
+    return value
