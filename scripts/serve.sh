@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Serve the platform with gunicorn on 127.0.0.1:PORT (HOST overrides the address).
+# WORKERS processes (default 2) with THREADS threads each (default 4); ACCESS_LOG="" silences the log.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${1:-${PORT:-5000}}"
-WORKERS="${2:-2}"
+WORKERS="${2:-${WORKERS:-2}}"
+THREADS="${THREADS:-4}"
 HOST="${HOST:-127.0.0.1}"
+LOG=(--access-logfile "${ACCESS_LOG--}")
+[ -z "${ACCESS_LOG-x}" ] && LOG=()
 echo "serving on http://$HOST:$PORT (Ctrl-C stops it; 'make stop' stops the embedded database)"
 exec "$ROOT/.venv/bin/gunicorn" --chdir "$ROOT" --bind "$HOST:$PORT" --workers "$WORKERS" \
-  --access-logfile - --timeout 60 "app:create_app()"
+  --worker-class gthread --threads "$THREADS" "${LOG[@]}" --timeout 60 "app:create_app()"

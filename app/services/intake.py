@@ -1,9 +1,9 @@
 """Intake: a report from any channel is checked, located, assigned and filed into a case.
 
 A new report joins an open case of the same category within `merge_m` metres and `merge_hours`
-hours (the nearest, then the oldest) instead of opening a new one. Two guards make concurrent
-intake exact: an advisory lock per (user, Idempotency-Key) so a retry finds the first attempt,
-and one per category so two reports of one problem cannot both open a case.
+hours (the nearest, then the oldest) instead of opening a new one. Advisory locks make concurrent
+intake exact: one per (user, Idempotency-Key) so a retry finds the first attempt, and one per
+category and ~500 m tile so two reports of one problem cannot both open a case.
 Everything happens in the caller's transaction; nothing is committed here.
 """
 
@@ -38,6 +38,7 @@ MAX_DESCRIPTION = 4000
 MAX_ATTACHMENTS = 10
 MIN_GEOCODE_SCORE = 0.5
 FUTURE_TOLERANCE = timedelta(minutes=5)
+LOCK_TILE = 0.005  # degrees, about 500 m
 IMAGE_TYPES = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -281,8 +282,15 @@ def submit_report(
     """File one report: a new case or a merge into an open one. The caller commits."""
     uploads = uploads or []
     digest = request_hash(inp, uploads)
+    category = _known(session, inp)
+    lon, lat, found = _place(session, settings, inp)
+    owners = settings.ownership.get(session).owner_at(lon, lat)
+    reported_at = inp.reported_at or now or datetime.now(UTC)
+    point = from_shape(Point(lon, lat), srid=STORAGE_SRID)
+    pad = settings.merge_m / 111_000.0 / max(math.cos(math.radians(lat)), 0.1) * 1.5
+
+    _lock(session, _lock_keys(user, idempotency_key, inp.category, lon, lat, pad))
     if idempotency_key is not None:
-        _lock(session, f"idem:{user.id}:{idempotency_key}")
         earlier = session.scalar(
             select(Report).where(Report.submitted_by == user.id, Report.idempotency_key == idempotency_key)
         )
@@ -294,14 +302,7 @@ def submit_report(
                     report_id=earlier.id,
                 )
             return Submitted(earlier, created=False, answer=report_answer(earlier))
-    category = _known(session, inp)
-    lon, lat, found = _place(session, settings, inp)
-    owners = settings.ownership.get(session).owner_at(lon, lat)
-    reported_at = inp.reported_at or now or datetime.now(UTC)
-    point = from_shape(Point(lon, lat), srid=STORAGE_SRID)
-
-    _lock(session, f"intake:{inp.category}")
-    target, distance = _merge_target(session, settings, inp.category, point, lon, lat, reported_at)
+    target, distance = _merge_target(session, settings, inp.category, point, pad, reported_at)
     urgency = inp.urgency or category.default_urgency
     if target is None:
         case = _open_case(session, inp, urgency, point, owners, reported_at, found)
@@ -342,17 +343,34 @@ def _source(inp: ReportInput) -> str:
     return "both" if inp.address else "point"
 
 
-def _lock(session: Session, key: str) -> None:
-    """A transaction-scoped advisory lock, released at commit or rollback."""
-    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+def _lock_keys(user: User, key: str | None, category: str, lon: float, lat: float, pad: float) -> list[str]:
+    """Advisory lock names: the retry key, and the category in every tile the merge circle reaches.
+
+    Tiles of LOCK_TILE degrees keep intake of one category parallel across the town while two
+    reports that could merge always meet on a common lock.
+    """
+    names = [f"idem:{user.id}:{key}"] if key is not None else []
+    xs = range(math.floor((lon - pad) / LOCK_TILE), math.floor((lon + pad) / LOCK_TILE) + 1)
+    ys = range(math.floor((lat - pad) / LOCK_TILE), math.floor((lat + pad) / LOCK_TILE) + 1)
+    names += [f"intake:{category}:{x}:{y}" for x in xs for y in ys]
+    return names
+
+
+def _lock(session: Session, names: list[str]) -> None:
+    """Transaction-scoped advisory locks, taken in one round trip in a fixed order (no deadlock)."""
+    keys = sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True)
+                   for n in names})
+    session.execute(select(*(func.pg_advisory_xact_lock(k) for k in keys)))
 
 
 def _known(session: Session, inp: ReportInput) -> Category:
-    channel = session.get(Channel, inp.channel)
-    if channel is None or not channel.active:
+    channel_ok = select(Channel.code).where(Channel.code == inp.channel, Channel.active.is_(True)).exists()
+    category, known_channel = session.execute(
+        select(Category, channel_ok.label("channel_ok")).where(Category.code == inp.category)
+    ).first() or (None, session.scalar(select(channel_ok)))
+    if not known_channel:
         known = session.scalars(select(Channel.code).where(Channel.active.is_(True)).order_by(Channel.code)).all()
         raise InputError("channel", f"unknown channel {inp.channel!r}", known=list(known))
-    category = session.get(Category, inp.category)
     if category is None or not category.active:
         raise InputError("category", f"unknown category {inp.category!r}; see GET /api/v1/categories")
     return category
@@ -382,13 +400,12 @@ def _apart(a, b) -> float:
     return gcrs.distance_m(a.lon, a.lat, b.lon, b.lat)
 
 
-def _merge_target(session, settings, category, point, lon, lat, reported_at):
+def _merge_target(session, settings, category, point, pad, reported_at):
     """The open case of this category nearest to the point within the merge distance and window."""
     if settings.merge_m <= 0 or settings.merge_hours <= 0:
         return None, None
     window = timedelta(hours=settings.merge_hours)
     # A degree box first (uses the GiST index), then the exact distance on the spheroid.
-    pad = settings.merge_m / 111_000.0 / max(math.cos(math.radians(lat)), 0.1) * 1.5
     distance = func.ST_Distance(cast(Case.geom, Geography), cast(point, Geography))
     row = session.execute(
         select(Case, distance.label("d"))

@@ -106,9 +106,7 @@ def revoke_tokens(session: Session, username: str, actor: str = "system") -> int
 
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user owning a live token."""
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+    return session.scalar(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
     )
-    if row is None or not row.user.active:
-        return None
-    return row.user

@@ -1,0 +1,215 @@
+"""Intake benchmark: POST /api/v1/reports under gunicorn, against GET /healthz on the same server.
+
+A fresh database (created on the DATABASE_URL server, dropped at the end) is set up as `make run`
+does; gunicorn serves it as scripts/serve.sh does. Concurrent clients (processes x threads, each
+with a keep-alive connection) first call /healthz for a fixed time (the baseline: the same server,
+one database round trip), then post reports at random points of the town for the same time.
+Prints requests per second, p50/p99 latency, the ratio to the baseline, and checks that every
+accepted report is stored exactly once. Ends with one `BENCH intake ...` line.
+
+    BENCH_SECONDS (default 15) per phase; BENCH_CLIENTS (default 8) concurrent clients;
+    WORKERS (default 2) gunicorn workers, THREADS (default 4) threads each.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.config import normalise_db_url  # noqa: E402
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", 15))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", 8))
+WORKERS = int(os.environ.get("WORKERS", 2))
+THREADS = int(os.environ.get("THREADS", 4))
+PROCESSES = 2
+CATEGORIES = ("01004", "01005", "02001", "03001", "04002", "05001", "06001", "07001", "08001", "09001")
+CHANNELS = ("hotline", "12345", "video", "app", "patrol", "citizen", "sensor")
+
+
+def fresh_database(base) -> str:
+    """A new database set up like `make run` (migrated, reference data, illustrative boundaries)."""
+    name = f"{base.database}_bench_{os.getpid()}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    result = app.test_cli_runner().invoke(args=["setup"])
+    if result.exit_code != 0:
+        raise SystemExit(result.output)
+    with app.extensions["db"].transaction() as s:
+        from app.services import users
+
+        users.add_user(s, "bench", "intake", uuid.uuid4().hex)
+        token = users.issue_token(s, "bench")
+        bbox = s.execute(text(
+            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_areas "
+            "WHERE level = 'town' AND version_high IS NULL"
+        )).one()
+    app.extensions["db"].engine.dispose()
+    return url, token, tuple(bbox)
+
+
+def drop_database(base, url: str) -> None:
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench", PORT=str(port), WORKERS=str(WORKERS),
+               THREADS=str(THREADS), ACCESS_LOG="")
+    proc = subprocess.Popen([str(ROOT / "scripts" / "serve.sh")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def _client(args) -> tuple[list[float], dict[int, int]]:
+    """One client process: `threads` keep-alive connections hammering one request kind for `seconds`."""
+    port, kind, token, bbox, seconds, threads, seed = args
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def run(n: int) -> None:
+        rng = random.Random(f"{seed}-{n}-{uuid.uuid4()}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine, codes = [], {}
+        while time.monotonic() < stop:
+            if kind == "healthz":
+                method, path, body, headers = "GET", "/healthz", None, {}
+            else:
+                method, path = "POST", "/api/v1/reports"
+                body = json.dumps({
+                    "channel": rng.choice(CHANNELS), "category": rng.choice(CATEGORIES), "reference": f"B-{n}",
+                    "description": "基准测试上报：道路积水", "lon": rng.uniform(bbox[0], bbox[2]),
+                    "lat": rng.uniform(bbox[1], bbox[3]),
+                })
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                           "Idempotency-Key": uuid.uuid4().hex}
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            mine.append((time.perf_counter() - t0) * 1000.0)
+            codes[status] = codes.get(status, 0) + 1
+        with lock:
+            latencies.extend(mine)
+            for k, v in codes.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return latencies, statuses
+
+
+def load(port: int, kind: str, token: str, bbox, seconds: float) -> dict:
+    per_process = max(1, CLIENTS // PROCESSES)
+    args = [(port, kind, token, bbox, seconds, per_process, i) for i in range(PROCESSES)]
+    start = time.perf_counter()
+    with Pool(PROCESSES) as pool:
+        results = pool.map(_client, args)
+    elapsed = time.perf_counter() - start
+    latencies = np.array([x for r in results for x in r[0]])
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[1].items():
+            statuses[k] = statuses.get(k, 0) + v
+    ok = statuses.get(201 if kind == "reports" else 200, 0)
+    return {
+        "per_s": ok / elapsed, "ok": ok, "statuses": statuses,
+        "p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99)),
+    }
+
+
+def main() -> None:
+    raw = os.environ.get("DATABASE_URL")
+    if not raw:
+        raise SystemExit("DATABASE_URL is not set: run through `make bench` or scripts/with-db.sh")
+    base = make_url(normalise_db_url(raw))
+    print("intake: setting up a fresh database ...", flush=True)
+    url, token, bbox = fresh_database(base)
+    port = free_port()
+    server = start_server(url, port)
+    try:
+        warm = load(port, "reports", token, bbox, 2.0)  # warm every worker: ownership index and geocoder built
+        health = load(port, "healthz", token, bbox, SECONDS)
+        intake = load(port, "reports", token, bbox, SECONDS)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM reports WHERE reference LIKE 'B-%'")).scalar_one()
+        keys = conn.execute(text("SELECT count(DISTINCT idempotency_key) FROM reports")).scalar_one()
+        merged = conn.execute(text("SELECT count(*) FROM reports WHERE merged")).scalar_one()
+    engine.dispose()
+    drop_database(base, url)
+    accepted = warm["ok"] + intake["ok"]
+    ratio = intake["per_s"] / health["per_s"] if health["per_s"] else float("nan")
+    print(f"server: gunicorn {WORKERS} workers x {THREADS} threads; {CLIENTS} clients; {SECONDS:.0f} s per phase")
+    for name, r in (("GET /healthz", health), ("POST /api/v1/reports", intake)):
+        print(f"  {name:22s} {r['per_s']:8.1f}/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
+              f"statuses {dict(sorted(r['statuses'].items()))}")
+    print(f"  reports/healthz ratio {ratio:.3f}; stored {stored} reports ({merged} merged into an open case), "
+          f"{keys} distinct keys, {accepted} accepted (201)")
+    errors = sum(v for k, v in intake["statuses"].items() if k != 201)
+    print(
+        f"BENCH intake reports_per_s={intake['per_s']:.1f} p50_ms={intake['p50']:.1f} p99_ms={intake['p99']:.1f} "
+        f"healthz_per_s={health['per_s']:.1f} vs_healthz={ratio:.3f} errors={errors} "
+        f"accepted={accepted} stored={stored} lost={accepted - stored} duplicates={stored - keys}"
+    )
+
+if __name__ == "__main__":
+    main()
