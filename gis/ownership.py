@@ -3,12 +3,19 @@
 An `OwnershipIndex` is built from one boundary version (plain shapely geometries in lon/lat)
 and answers two ways:
 
-- `owner_at(lon, lat)`: one point through `rtree` R-trees (bounding boxes) and prepared
-  `covers` tests, for intake and map clicks;
-- `owners_bulk(lons, lats)`: many points at once through shapely's vectorised STRtree,
-  for re-assignment and imports.
+- `owner_at(lon, lat)`: one point, for intake and map clicks;
+- `owners_bulk(lons, lats)`: many points at once with numpy, for re-assignment and imports.
 
-Rules, the same on both paths:
+Both first read an answer raster (`_Raster`): a lon/lat pixel grid over the town where each
+pixel stores a face of the overlay of all layers, but only what it knows for sure. A layer is
+known in a pixel when no edge of that layer touches the pixel (then the whole pixel lies inside
+one polygon, or outside all); `near_boundary` is known when the whole pixel is surely within, or
+surely beyond, `near_m` of an internal edge. Whatever a pixel cannot answer is asked exactly:
+per point through `rtree` R-trees and prepared `covers` tests (`owner_at_exact` does this for
+every layer), in bulk through shapely's vectorised STRtree (`owners_bulk_exact`). So the raster
+only ever speeds things up; the answers are those of the exact paths.
+
+Rules, the same on every path:
 
 - `covers` semantics: a point on a polygon's edge belongs to it.
 - Tie-break: a point on an edge shared by several polygons of one layer belongs to the one with
@@ -22,6 +29,8 @@ Rules, the same on both paths:
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -33,7 +42,14 @@ from shapely.geometry.base import BaseGeometry
 from gis.crs import METRIC_EPSG, STORAGE_EPSG, to_metric, transformer
 
 NEAR_BOUNDARY_M = 30.0
+PIXEL_M = 4.0  # answer raster: a smaller pixel leaves fewer points to the exact path, but costs memory and build time
+MAX_PIXELS = 20_000_000  # the pixel grows beyond PIXEL_M when the extent would need more pixels than this
 SMALL_LAYER = 64  # up to this many polygons, test each polygon against all points at once
+LAYERS = ("coverage", "communities", "workstations", "cells")  # then the town, in the raster's tables
+UNSURE = -2  # raster table entry: the pixel cannot answer this layer, ask the polygons
+NONE = -1  # raster table entry: no polygon of the layer covers the pixel
+FAR, NEAR, NEAR_UNSURE = 0, 1, 2  # raster near-boundary states
+_ASK = object()  # per-point path: this layer must be asked exactly
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,249 @@ class _Layer:
         return result
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """A lon/lat pixel grid: pixel (row, col) holds the points with floor((lon - x0) * inv_dx) == col, same for rows."""
+
+    x0: float
+    y0: float
+    inv_dx: float
+    inv_dy: float
+    nrows: int
+    ncols: int
+
+    @classmethod
+    def around(cls, bounds: tuple, margin_m: float, pixel_m: float) -> _Grid:
+        """Pixels of about `pixel_m` metres over `bounds` (lon/lat) grown by `margin_m` on every side."""
+        minx, miny, maxx, maxy = bounds
+        mx, my = transformer(STORAGE_EPSG, METRIC_EPSG).transform([minx, maxx, minx], [miny, miny, maxy])
+        width_m = max(math.hypot(mx[1] - mx[0], my[1] - my[0]), 1.0)
+        height_m = max(math.hypot(mx[2] - mx[0], my[2] - my[0]), 1.0)
+        deg_x, deg_y = max(maxx - minx, 1e-9) / width_m, max(maxy - miny, 1e-9) / height_m  # degrees per metre
+        width_m, height_m = width_m + 2 * margin_m, height_m + 2 * margin_m
+        pixel_m = max(pixel_m, math.sqrt(width_m * height_m / MAX_PIXELS))
+        ncols, nrows = math.ceil(width_m / pixel_m), math.ceil(height_m / pixel_m)
+        return cls(minx - margin_m * deg_x, miny - margin_m * deg_y,
+                   ncols / (width_m * deg_x), nrows / (height_m * deg_y), nrows, ncols)
+
+    def pixel_xy(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lon/lat -> continuous pixel coordinates (col, row)."""
+        return (x - self.x0) * self.inv_dx, (y - self.y0) * self.inv_dy
+
+    def lonlat(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Continuous pixel coordinates -> lon/lat."""
+        return self.x0 + u / self.inv_dx, self.y0 + v / self.inv_dy
+
+
+def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ring edge of the polygons as rows (x_a, y_a, x_b, y_b), and the index of its polygon."""
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    same = coord_of[1:] == coord_of[:-1]
+    return np.hstack([coords[:-1][same], coords[1:][same]]), part_of[ring_of[coord_of[:-1][same]]]
+
+
+def _ranges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For counts (n_i): the owner i and the step 0..n_i-1 of every one of sum(n_i) items."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _fill(grid: _Grid, u: np.ndarray, v: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Even-odd scanline fill at pixel centres: polygon index, NONE, or UNSURE where polygons overlap."""
+    lo = np.clip(np.ceil(np.minimum(v[:, 0], v[:, 1]) - 0.5), 0, grid.nrows).astype(np.int64)
+    hi = np.clip(np.ceil(np.maximum(v[:, 0], v[:, 1]) - 0.5), 0, grid.nrows).astype(np.int64)
+    seg, step = _ranges(hi - lo)  # rows whose centre v = row + 0.5 has min(v) <= v < max(v): half-open, so
+    row = lo[seg] + step  # a vertex on a row centre is counted once where the ring passes it, twice or never at a tip
+    ua, va = u[seg, 0], v[seg, 0]
+    cross = ua + (row + 0.5 - va) * (u[seg, 1] - ua) / (v[seg, 1] - va)
+    poly = owner[seg]
+    order = np.lexsort((cross, row, poly))
+    start, end = order[0::2], order[1::2]  # every (polygon, row) has an even number of crossings
+    c0 = np.clip(np.ceil(cross[start] - 0.5), 0, grid.ncols).astype(np.int64)
+    c1 = np.clip(np.ceil(cross[end] - 0.5), 0, grid.ncols).astype(np.int64)
+    width = grid.ncols + 1
+    count = np.zeros(grid.nrows * width, dtype=np.int32)
+    value = np.zeros(grid.nrows * width, dtype=np.int32)
+    at0, at1 = row[start] * width + c0, row[start] * width + c1
+    np.add.at(count, at0, 1)
+    np.add.at(count, at1, -1)
+    np.add.at(value, at0, poly[start].astype(np.int32) + 1)
+    np.add.at(value, at1, -poly[start].astype(np.int32) - 1)
+    count, value = count.reshape(grid.nrows, width), value.reshape(grid.nrows, width)
+    np.cumsum(count, axis=1, out=count)
+    np.cumsum(value, axis=1, out=value)
+    value -= 1  # polygon index where count == 1, NONE where count == 0
+    value[count > 1] = UNSURE  # overlapping polygons: leave the tie-break to the exact path
+    return value[:, :-1]
+
+
+def _mark_edges(grid: _Grid, u: np.ndarray, v: np.ndarray, ids: np.ndarray, chunk: int = 250_000) -> None:
+    """Set UNSURE on every pixel an edge touches: the edges are cut into pieces at most half a pixel long,
+    and every pixel the (slightly grown) bounding box of a piece touches is marked; a chunk of edges at a time."""
+    du, dv = u[:, 1] - u[:, 0], v[:, 1] - v[:, 0]
+    pieces = np.maximum(1, np.ceil(2 * np.maximum(np.abs(du), np.abs(dv)))).astype(np.int64)
+    cuts = np.searchsorted(np.cumsum(pieces), np.arange(chunk, pieces.sum(), chunk))
+    for part in np.split(np.arange(len(pieces)), np.unique(cuts)):
+        seg, step = _ranges(pieces[part])
+        seg = part[seg]
+        t0, t1 = step / pieces[seg], (step + 1) / pieces[seg]
+        ua, ub = u[seg, 0] + t0 * du[seg], u[seg, 0] + t1 * du[seg]
+        va, vb = v[seg, 0] + t0 * dv[seg], v[seg, 0] + t1 * dv[seg]
+        eps = 1e-3  # pixels: covers rounding here and in the lookup
+        c0, c1 = np.floor(np.minimum(ua, ub) - eps), np.floor(np.maximum(ua, ub) + eps)
+        r0, r1 = np.floor(np.minimum(va, vb) - eps), np.floor(np.maximum(va, vb) + eps)
+        for dc in (0, 1):
+            for dr in (0, 1):
+                c, r = c0 + dc, r0 + dr
+                keep = (c <= c1) & (r <= r1) & (c >= 0) & (c < grid.ncols) & (r >= 0) & (r < grid.nrows)
+                ids[r[keep].astype(np.int64), c[keep].astype(np.int64)] = UNSURE
+
+
+def _layer_raster(grid: _Grid, geoms: np.ndarray) -> np.ndarray:
+    """Per pixel: the index of the one polygon whose interior holds the whole pixel, NONE, or UNSURE."""
+    ids = np.full((grid.nrows, grid.ncols), NONE, dtype=np.int32)
+    if not len(geoms):
+        return ids
+    xy, owner = _segments(geoms)
+    u, v = grid.pixel_xy(xy[:, [0, 2]], xy[:, [1, 3]])
+    ids = _fill(grid, u, v, owner)
+    _mark_edges(grid, u, v, ids)
+    for geom in geoms[~shapely.is_valid(geoms)]:  # even-odd need not match GEOS on invalid polygons
+        bounds = np.array(geom.bounds)
+        (c0, c1), (r0, r1) = (np.floor(a).astype(int) for a in grid.pixel_xy(bounds[0::2], bounds[1::2]))
+        ids[max(r0 - 1, 0):max(r1 + 2, 0), max(c0 - 1, 0):max(c1 + 2, 0)] = UNSURE
+    return ids
+
+
+def _pixel_radius(grid: _Grid) -> float:
+    """Metres from a pixel's centre to its farthest corner in EPSG:4550, bounded over the whole grid.
+
+    The map is near affine at pixel scale; its smooth variation over the grid is sampled on a lattice
+    and the spread between lattice points is added as a margin.
+    """
+    metric = transformer(STORAGE_EPSG, METRIC_EPSG)
+    u, v = np.meshgrid(np.linspace(0, grid.ncols, 17), np.linspace(0, grid.nrows, 17))
+    u, v = u.ravel(), v.ravel()
+    x, y = metric.transform(*grid.lonlat(np.concatenate([u, u + 1, u]), np.concatenate([v, v, v + 1])))
+    x, y = x.reshape(3, -1), y.reshape(3, -1)
+    ax, ay, bx, by = x[1] - x[0], y[1] - y[0], x[2] - x[0], y[2] - y[0]
+    half = np.maximum(np.hypot(ax + bx, ay + by), np.hypot(ax - bx, ay - by)) / 2
+    return float(half.max() * (1 + (half.max() - half.min()) / half.min() + 1e-3))
+
+
+def _paint(near: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int, state: np.ndarray) -> None:
+    """Write the state of settled blocks of `size` pixels into the raster."""
+    if size >= 8:  # few large blocks: slices
+        for r, c, s in zip((rows * size).tolist(), (cols * size).tolist(), state.tolist(), strict=True):
+            near[r : r + size, c : c + size] = s
+        return
+    for dr in range(size):  # many small blocks: one fancy assignment per offset
+        for dc in range(size):
+            r, c = rows * size + dr, cols * size + dc
+            keep = (r < near.shape[0]) & (c < near.shape[1])
+            near[r[keep], c[keep]] = state[keep]
+
+
+def _near_raster(grid: _Grid, edges: STRtree, near_m: float) -> np.ndarray:
+    """Per pixel: FAR or NEAR when every point of it surely is, else NEAR_UNSURE.
+
+    A quadtree of pixel blocks: the exact distance from a block's centre (EPSG:4550) to the nearest
+    internal edge, give or take the block's radius, settles the block or splits it in four.
+    """
+    if not len(edges.geometries):
+        return np.full((grid.nrows, grid.ncols), FAR, dtype=np.uint8)
+    near = np.full((grid.nrows, grid.ncols), NEAR_UNSURE, dtype=np.uint8)
+    metric = transformer(STORAGE_EPSG, METRIC_EPSG)
+    pixel_radius = _pixel_radius(grid)
+    size = 64
+    rows, cols = np.meshgrid(np.arange(-(-grid.nrows // size)), np.arange(-(-grid.ncols // size)), indexing="ij")
+    rows, cols = rows.ravel(), cols.ravel()
+    while len(rows):
+        r0, c0 = rows * size, cols * size
+        r1, c1 = np.minimum(r0 + size, grid.nrows), np.minimum(c0 + size, grid.ncols)
+        x, y = metric.transform(*grid.lonlat((c0 + c1) / 2, (r0 + r1) / 2))
+        radius = size * pixel_radius + 1e-3  # 1 mm: GEOS and floating-point rounding
+        found, dist = edges.query_nearest(shapely.points(x, y), max_distance=near_m + radius, return_distance=True,
+                                          all_matches=False)  # beyond max_distance: surely far, and found faster
+        d = np.full(len(rows), np.inf)
+        d[found[0]] = dist
+        state = np.full(len(rows), NEAR_UNSURE, dtype=np.uint8)
+        state[d - radius > near_m] = FAR
+        state[d + radius <= near_m] = NEAR
+        settled = state != NEAR_UNSURE
+        _paint(near, rows[settled], cols[settled], size, state[settled])
+        if size == 1:
+            break
+        size //= 2
+        rows = (2 * rows[~settled])[:, None] + np.array([0, 0, 1, 1])
+        cols = (2 * cols[~settled])[:, None] + np.array([0, 1, 0, 1])
+        inside = (rows * size < grid.nrows) & (cols * size < grid.ncols)
+        rows, cols = rows[inside], cols[inside]
+    return near
+
+
+class _Raster:
+    """Precomputed answers per pixel: a face of the overlay of all layers, and the near-boundary state."""
+
+    def __init__(self, grid: _Grid, layers: list[np.ndarray], edges: STRtree, near_m: float):
+        self.grid = grid
+        with ThreadPoolExecutor(1) as pool:  # the near raster (mostly GEOS, no GIL) beside the layers (numpy)
+            near = pool.submit(_near_raster, grid, edges, near_m)
+            key = self._face_keys(grid, layers, radix := [len(geoms) + 2 for geoms in layers])
+            self.near = near.result().ravel()
+        # Neighbouring pixels mostly share a face: number the runs, not the pixels.
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        run_keys = np.concatenate([[0], key[starts]])  # key 0 (all UNSURE) becomes face 0
+        del key
+        unique, inverse = np.unique(run_keys, return_inverse=True)
+        dtype = np.uint16 if len(unique) <= np.iinfo(np.uint16).max else np.int32
+        self.face = np.repeat(inverse[1:].astype(dtype), np.diff(np.append(starts, grid.nrows * grid.ncols)))
+        self.faces = np.empty((len(unique), len(layers)), dtype=np.int32)
+        for i in range(len(layers) - 1, -1, -1):  # decode the mixed-radix keys, last layer first
+            self.faces[:, i] = unique % radix[i] + UNSURE
+            unique //= radix[i]
+
+    @staticmethod
+    def _face_keys(grid: _Grid, layers: list[np.ndarray], radix: list[int]) -> np.ndarray:
+        """Per pixel (flat): the layers' answers as digits (answer - UNSURE) of one mixed-radix number."""
+        dtype = np.int32 if math.prod(radix) <= np.iinfo(np.int32).max else np.int64
+        key = np.zeros((grid.nrows, grid.ncols), dtype=dtype)
+        for geoms, base in zip(layers, radix, strict=True):  # one layer at a time: one full-size layer raster
+            key *= base
+            key += _layer_raster(grid, geoms)
+            key -= UNSURE
+        return key.ravel()
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the raster."""
+        return self.face.nbytes + self.near.nbytes + self.faces.nbytes
+
+    def locate(self, lons: np.ndarray, lats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Face and near state of every point; face 0 (all UNSURE) and NEAR_UNSURE off the grid."""
+        g = self.grid
+        u, v = g.pixel_xy(lons, lats)
+        on = (u >= 0) & (u < g.ncols) & (v >= 0) & (v < g.nrows)  # False for NaN too
+        if on.all():
+            at = v.astype(np.int64) * g.ncols + u.astype(np.int64)  # truncation is floor here: u, v >= 0
+            return self.face[at], self.near[at]
+        face, near = np.zeros(len(u), dtype=self.face.dtype), np.full(len(u), NEAR_UNSURE, dtype=np.uint8)
+        at = v[on].astype(np.int64) * g.ncols + u[on].astype(np.int64)
+        face[on], near[on] = self.face[at], self.near[at]
+        return face, near
+
+    def locate_one(self, lon: float, lat: float) -> tuple[int, int]:
+        """Face and near state of one point."""
+        g = self.grid
+        u, v = (lon - g.x0) * g.inv_dx, (lat - g.y0) * g.inv_dy
+        if 0 <= u < g.ncols and 0 <= v < g.nrows:
+            at = int(v) * g.ncols + int(u)
+            return int(self.face[at]), int(self.near[at])
+        return 0, NEAR_UNSURE
+
+
 @dataclass
 class OwnershipIndex:
     """Everything needed to assign points under one boundary version."""
@@ -126,6 +385,7 @@ class OwnershipIndex:
     workstations: list[Area]
     cells: list[Area]
     near_m: float = NEAR_BOUNDARY_M
+    pixel_m: float | None = PIXEL_M  # None: no answer raster, every point takes the exact path
     _layers: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +398,11 @@ class OwnershipIndex:
         }
         self._edges = self._internal_edges()
         self._to_metric = transformer(STORAGE_EPSG, METRIC_EPSG)
+        self._codes = [np.array([a.code for a in self._layers[n].areas] + [None], dtype=object) for n in LAYERS]
+        self._raster = self._build_raster() if self.pixel_m else None
+        # Per face: what is known of each layer (areas index, NONE or UNSURE) and of the town (0 inside).
+        self._faces = self._raster.faces if self._raster else np.full((1, len(LAYERS) + 1), UNSURE, dtype=np.int32)
+        self._face_areas = [self._known(row) for row in self._faces.tolist()]
 
     def _internal_edges(self) -> STRtree:
         """Edges between territories (not the town's outer edge), as short metric segments."""
@@ -153,35 +418,94 @@ class OwnershipIndex:
             segments.extend(shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1)))
         return STRtree(np.array(segments, dtype=object))
 
+    def _build_raster(self) -> _Raster:
+        layers = [self._layers[n].geoms for n in LAYERS] + [np.array([self.town], dtype=object)]
+        bounds = shapely.total_bounds(np.concatenate(layers))
+        grid = _Grid.around(tuple(bounds), self.near_m + 2 * self.pixel_m, self.pixel_m)
+        return _Raster(grid, layers, self._edges, self.near_m)
+
+    def _known(self, row: list[int]) -> tuple:
+        """A face's table row as areas (None, or _ASK for UNSURE) and the town flag (bool or _ASK)."""
+        known: list = [
+            _ASK if i == UNSURE else None if i == NONE else self._layers[name].areas[i]
+            for name, i in zip(LAYERS, row, strict=False)
+        ]
+        known.append(_ASK if row[-1] == UNSURE else row[-1] == 0)
+        return tuple(known)
+
+    @property
+    def raster_bytes(self) -> int:
+        """Memory held by the answer raster (0 without one)."""
+        return self._raster.nbytes if self._raster else 0
+
+    def exact_share(self, lons: np.ndarray, lats: np.ndarray) -> dict[str, float]:
+        """Share of the points the raster leaves to the exact path: for a layer or the town, for near_boundary."""
+        if self._raster is None:
+            return {"layers": 1.0, "near": 1.0}
+        face, near = self._raster.locate(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+        return {"layers": float((self._faces[face] == UNSURE).any(axis=1).mean()),
+                "near": float((near == NEAR_UNSURE).mean())}
+
     def owner_at(self, lon: float, lat: float) -> Owners:
-        """The owners of one point."""
-        point = shapely.Point(lon, lat)
-        station = self._layers["coverage"].find(point)
-        community = self._layers["communities"].find(point)
-        workstation = self._layers["workstations"].find(point)
-        cell = self._layers["cells"].find(point)
-        x, y = self._to_metric.transform(lon, lat)
-        near = bool(len(self._edges.query(shapely.Point(x, y), predicate="dwithin", distance=self.near_m)))
-        return self._owners(station, community, workstation, cell, near, self.town.covers(point))
+        """The owners of one point: the raster's answer, the polygons where it has none."""
+        face, near = self._raster.locate_one(lon, lat) if self._raster else (0, NEAR_UNSURE)
+        return self._owner(lon, lat, face, near)
+
+    def owner_at_exact(self, lon: float, lat: float) -> Owners:
+        """The owners of one point through the R-trees and prepared `covers` alone (no raster)."""
+        return self._owner(lon, lat, 0, NEAR_UNSURE)
+
+    def _owner(self, lon: float, lat: float, face: int, near: int) -> Owners:
+        *known, inside = self._face_areas[face]
+        point = shapely.Point(lon, lat) if _ASK in known or inside is _ASK else None
+        found = [self._layers[name].find(point) if area is _ASK else area
+                 for name, area in zip(LAYERS, known, strict=True)]
+        if inside is _ASK:
+            inside = self.town.covers(point)
+        if near == NEAR_UNSURE:
+            x, y = self._to_metric.transform(lon, lat)
+            near = len(self._edges.query(shapely.Point(x, y), predicate="dwithin", distance=self.near_m))
+        return self._owners(*found, bool(near), bool(inside))
 
     def owners_bulk(self, lons: np.ndarray, lats: np.ndarray) -> dict[str, np.ndarray]:
         """Owners of many points: arrays of codes (None where nothing covers) and flags."""
         lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
-        points = shapely.points(lons, lats)
+        if self._raster is None:
+            return self.owners_bulk_exact(lons, lats)
+        return self._bulk(lons, lats, *self._raster.locate(lons, lats))
+
+    def owners_bulk_exact(self, lons: np.ndarray, lats: np.ndarray) -> dict[str, np.ndarray]:
+        """`owners_bulk` through the vectorised STRtrees alone (no raster)."""
+        lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+        return self._bulk(lons, lats, np.zeros(len(lons), dtype=np.int64), np.full(len(lons), NEAR_UNSURE))
+
+    def _bulk(self, lons: np.ndarray, lats: np.ndarray, face: np.ndarray, near: np.ndarray) -> dict[str, np.ndarray]:
+        known = self._faces[face]  # (points, layers + town)
+        ask = known == UNSURE
+        need = ask.any(axis=1)
+        points = np.empty(len(lons), dtype=object)
+        points[need] = shapely.points(lons[need], lats[need])
         out: dict[str, np.ndarray] = {}
-        for key, layer in (("station", "coverage"), ("community", "communities"),
-                           ("workstation", "workstations"), ("grid_code", "cells")):
-            idx = self._layers[layer].find_bulk(points)
-            codes = np.array([a.code for a in self._layers[layer].areas] + [None], dtype=object)
-            out[key] = codes[idx]  # -1 picks the trailing None
+        for col, (key, name) in enumerate(zip(("station", "community", "workstation", "grid_code"), LAYERS,
+                                              strict=True)):
+            idx = known[:, col]
+            todo = np.flatnonzero(ask[:, col])
+            if len(todo):
+                idx[todo] = self._layers[name].find_bulk(points[todo])
+            out[key] = self._codes[col][idx]  # NONE (-1) picks the trailing None
         out["fallback"] = out["station"] == None  # noqa: E711 - elementwise on an object array
         out["station"] = np.where(out["fallback"], self.town_center["code"], out["station"])
-        out["inside_town"] = shapely.covers(self.town, points)
-        x, y = self._to_metric.transform(lons, lats)
-        near_pts, _ = self._edges.query(shapely.points(x, y), predicate="dwithin", distance=self.near_m)
-        near = np.zeros(len(lons), dtype=bool)
-        near[near_pts] = True
-        out["near_boundary"] = near
+        inside = known[:, -1] == 0
+        todo = np.flatnonzero(ask[:, -1])
+        inside[todo] = shapely.covers(self.town, points[todo])
+        out["inside_town"] = inside
+        flag = near == NEAR
+        todo = np.flatnonzero(near == NEAR_UNSURE)
+        if len(todo):
+            x, y = self._to_metric.transform(lons[todo], lats[todo])
+            hit, _ = self._edges.query(shapely.points(x, y), predicate="dwithin", distance=self.near_m)
+            flag[todo[hit]] = True
+        out["near_boundary"] = flag
         return out
 
     def _owners(self, station, community, workstation, cell, near: bool, inside: bool) -> Owners:

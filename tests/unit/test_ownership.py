@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 from shapely.geometry import Polygon, box
 
 from gis.crs import to_storage
@@ -108,3 +109,97 @@ def test_bulk_path_agrees_with_the_per_point_path(index):
         assert bulk["community"][i] == (one.community["code"] if one.community else None)
         assert bulk["near_boundary"][i] == one.near_boundary
         assert bulk["fallback"][i] == one.fallback and bulk["inside_town"][i] == one.inside_town
+
+
+# --- The answer raster: whatever it answers must be what the exact paths answer ---------------
+
+FIELDS = ("station", "community", "workstation", "grid_code", "near_boundary", "fallback", "inside_town")
+
+
+def edge_and_random_points(index, rng, n=4000):
+    """Vertices, points on edges, a few metres off them, around near_m off them, and anywhere around the town."""
+    geoms = [a.geom for name in ("coverage", "communities", "workstations", "cells")
+             for a in getattr(index, name)] + [index.town]
+    coords, ring = shapely.get_coordinates(shapely.get_rings(shapely.get_parts(geoms)), return_index=True)
+    starts = np.flatnonzero(ring[:-1] == ring[1:])
+    pick = starts[rng.integers(0, len(starts), n)]
+    t = np.where(np.arange(n) % 4 == 0, 0.0, rng.uniform(0, 1, n))
+    xy = coords[pick] + t[:, None] * (coords[pick + 1] - coords[pick])
+    metres = np.select([np.arange(n) % 4 < 2, np.arange(n) % 4 == 2], [0.0, 12.0], index.near_m + 12.0)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    xy += (metres * rng.uniform(0, 1, n) / 100_000)[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+    minx, miny, maxx, maxy = index.town.bounds
+    w, h = maxx - minx, maxy - miny
+    lons = np.concatenate([xy[:, 0], rng.uniform(minx - w / 5, maxx + w / 5, n)])
+    lats = np.concatenate([xy[:, 1], rng.uniform(miny - h / 5, maxy + h / 5, n)])
+    return lons, lats
+
+
+def assert_raster_matches_exact(index, lons, lats, single_every=7):
+    bulk, exact = index.owners_bulk(lons, lats), index.owners_bulk_exact(lons, lats)
+    for f in FIELDS:
+        assert np.array_equal(bulk[f], exact[f]), f
+    for i in range(0, len(lons), single_every):
+        assert index.owner_at(lons[i], lats[i]) == index.owner_at_exact(lons[i], lats[i]), (lons[i], lats[i])
+        assert index.owner_at(lons[i], lats[i]).station["code"] == exact["station"][i]
+
+
+def rebuilt(index, **changes):
+    fields = dict(version=index.version, town=index.town, town_center=index.town_center, coverage=index.coverage,
+                  communities=index.communities, workstations=index.workstations, cells=index.cells,
+                  near_m=index.near_m, pixel_m=index.pixel_m)
+    return OwnershipIndex(**(fields | changes))
+
+
+def test_raster_answers_are_the_exact_answers(index):
+    rng = np.random.default_rng(21)
+    lons, lats = edge_and_random_points(index, rng)
+    assert_raster_matches_exact(index, lons, lats)
+
+
+def test_raster_answers_most_random_points_itself(index):
+    rng = np.random.default_rng(22)
+    minx, miny, maxx, maxy = index.town.bounds
+    share = index.exact_share(rng.uniform(minx, maxx, 20_000), rng.uniform(miny, maxy, 20_000))
+    assert share["layers"] < 0.2 and share["near"] < 0.2
+    assert 0 < index.raster_bytes < 10_000_000
+
+
+@pytest.mark.parametrize("pixel_m", [1.5, 9.0, 37.0])
+def test_raster_answers_at_other_pixel_sizes(index, pixel_m):
+    coarse = rebuilt(index, pixel_m=pixel_m)
+    rng = np.random.default_rng(int(pixel_m * 10))
+    assert_raster_matches_exact(coarse, *edge_and_random_points(coarse, rng, n=2000))
+
+
+def test_without_a_raster_both_paths_are_exact(index):
+    plain = rebuilt(index, pixel_m=None)
+    assert plain.raster_bytes == 0
+    lons, lats = edge_and_random_points(index, np.random.default_rng(23), n=1000)
+    a, b = plain.owners_bulk(lons, lats), index.owners_bulk(lons, lats)
+    for f in FIELDS:
+        assert np.array_equal(a[f], b[f]), f
+
+
+def test_overlapping_polygons_keep_the_tie_break(index):
+    """Polygons that overlap in area: the smallest code wins, in the raster as everywhere."""
+    overlap = m(box(X0 + 800, Y0 + 100, X0 + 1300, Y0 + 900))
+    odd = rebuilt(index, coverage=index.coverage + [Area("JS-0", "零站", overlap)],
+                  cells=index.cells + [Area("310115145001999", "", overlap, "001")])
+    inside = odd.owner_at(*lonlat(1100, 500))
+    assert inside.station["code"] == "JS-0" and inside.grid_code == "310115145001002"
+    assert_raster_matches_exact(odd, *edge_and_random_points(odd, np.random.default_rng(24), n=2000))
+
+
+def test_invalid_polygons_are_left_to_the_exact_path(index):
+    bowtie = m(Polygon([(X0 + 100, Y0 + 100), (X0 + 700, Y0 + 700), (X0 + 700, Y0 + 100), (X0 + 100, Y0 + 700)]))
+    assert not bowtie.is_valid
+    odd = rebuilt(index, workstations=[Area("001", "一站", bowtie)])
+    assert_raster_matches_exact(odd, *edge_and_random_points(odd, np.random.default_rng(25), n=2000))
+
+
+def test_no_internal_edges(index):
+    lonely = rebuilt(index, coverage=[Area("JS-A", "A站", index.town)], communities=[], workstations=[])
+    lons, lats = edge_and_random_points(lonely, np.random.default_rng(26), n=1000)
+    assert not lonely.owners_bulk(lons, lats)["near_boundary"].any()
+    assert_raster_matches_exact(lonely, lons, lats)
