@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,10 @@ def main() -> None:
         start = time.perf_counter()
         build_index(session, index.version, index.near_m)
         build_s = time.perf_counter() - start  # what a worker pays when the boundary version changes
+        tracemalloc.start()  # a second build, for its peak memory only: numpy and Python, not GEOS or rtree
+        build_index(session, index.version, index.near_m)
+        build_peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
         rng = np.random.default_rng(2026)
         minx, miny, maxx, maxy = index.town.bounds
         lons, lats = rng.uniform(minx, maxx, N_POINTS), rng.uniform(miny, maxy, N_POINTS)
@@ -144,6 +149,7 @@ def main() -> None:
 
         edge_lons, edge_lats = edge_points(index, N_EDGE, rng)
         edge_bulk, edge_exact = index.owners_bulk(edge_lons, edge_lats), index.owners_bulk_exact(edge_lons, edge_lats)
+        edge_share = index.exact_share(edge_lons, edge_lats)
         edge_single = sum(1 for i in range(0, N_EDGE, 10)
                           if as_row(index.owner_at(edge_lons[i], edge_lats[i])) != bulk_rows(edge_exact, i))
         build_mb = index.raster_bytes / 1e6
@@ -164,9 +170,11 @@ def main() -> None:
     e50, e99 = (np.percentile(exact_timings, q) * 1e6 for q in (50, 99))
     print(f"points: {N_POINTS:,} vectorised; {N_SAMPLE:,} per-point and PostGIS (same points); "
           f"{N_EDGE:,} on and near edges")
-    print(f"index build {build_s:.2f} s (read from PostGIS + R-trees + answer raster); raster {build_mb:.1f} MB; "
+    print(f"index build {build_s:.2f} s (read from PostGIS + R-trees + answer raster), peak {build_peak_mb:.0f} MB "
+          f"traced; raster {build_mb:.1f} MB; "
           f"{exact_share['layers']:.1%} of random points ask polygons for some layer, "
-          f"{exact_share['near']:.1%} the near-boundary edges")
+          f"{exact_share['near']:.1%} the near-boundary edges (near edges: {edge_share['layers']:.0%}, "
+          f"{edge_share['near']:.0%})")
     print(f"vectorised        {vectorised:>12,.0f} points/s   (owners_bulk: raster + exact remainder)")
     print(f"exact vectorised  {vectorised_exact:>12,.0f} points/s   (owners_bulk_exact: STRtree only)")
     print(f"single            {single_rate:>12,.0f} points/s   owner_at p50 {p50:.1f} us, p99 {p99:.1f} us")
@@ -181,7 +189,7 @@ def main() -> None:
           f"postgis_pts_per_s={postgis:.0f} vs_postgis={vectorised / postgis:.2f} "
           f"exact_vectorised_pts_per_s={vectorised_exact:.0f} single_pts_per_s={single_rate:.0f} "
           f"single_p50_us={p50:.1f} single_p99_us={p99:.1f} rtree_p99_us={e99:.1f} build_s={build_s:.2f} "
-          f"raster_mb={build_mb:.1f} agree={'true' if agree else 'false'}")
+          f"raster_mb={build_mb:.1f} build_peak_mb={build_peak_mb:.0f} agree={'true' if agree else 'false'}")
 
 
 if __name__ == "__main__":

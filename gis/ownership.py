@@ -179,8 +179,8 @@ def _ranges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def _fill(grid: _Grid, u: np.ndarray, v: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Even-odd scanline fill at pixel centres: polygon index, NONE, or UNSURE where polygons overlap."""
+def _spans(grid: _Grid, u: np.ndarray, v: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Even-odd scanline spans at pixel centres: (row, first col, end col, polygon), sorted by row."""
     lo = np.clip(np.ceil(np.minimum(v[:, 0], v[:, 1]) - 0.5), 0, grid.nrows).astype(np.int64)
     hi = np.clip(np.ceil(np.maximum(v[:, 0], v[:, 1]) - 0.5), 0, grid.nrows).astype(np.int64)
     seg, step = _ranges(hi - lo)  # rows whose centre v = row + 0.5 has min(v) <= v < max(v): half-open, so
@@ -188,19 +188,24 @@ def _fill(grid: _Grid, u: np.ndarray, v: np.ndarray, owner: np.ndarray) -> np.nd
     ua, va = u[seg, 0], v[seg, 0]
     cross = ua + (row + 0.5 - va) * (u[seg, 1] - ua) / (v[seg, 1] - va)
     poly = owner[seg]
-    order = np.lexsort((cross, row, poly))
-    start, end = order[0::2], order[1::2]  # every (polygon, row) has an even number of crossings
+    order = np.lexsort((cross, poly, row))
+    start, end = order[0::2], order[1::2]  # every (row, polygon) has an even number of crossings
     c0 = np.clip(np.ceil(cross[start] - 0.5), 0, grid.ncols).astype(np.int64)
     c1 = np.clip(np.ceil(cross[end] - 0.5), 0, grid.ncols).astype(np.int64)
-    width = grid.ncols + 1
-    count = np.zeros(grid.nrows * width, dtype=np.int32)
-    value = np.zeros(grid.nrows * width, dtype=np.int32)
-    at0, at1 = row[start] * width + c0, row[start] * width + c1
+    return row[start], c0, c1, poly[start].astype(np.int32)
+
+
+def _fill(ncols: int, nrows: int, row: np.ndarray, c0: np.ndarray, c1: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Paint spans (rows counted from 0): polygon index, NONE, or UNSURE where polygons overlap."""
+    width = ncols + 1
+    count = np.zeros(nrows * width, dtype=np.int32)
+    value = np.zeros(nrows * width, dtype=np.int32)
+    at0, at1 = row * width + c0, row * width + c1
     np.add.at(count, at0, 1)
     np.add.at(count, at1, -1)
-    np.add.at(value, at0, poly[start].astype(np.int32) + 1)
-    np.add.at(value, at1, -poly[start].astype(np.int32) - 1)
-    count, value = count.reshape(grid.nrows, width), value.reshape(grid.nrows, width)
+    np.add.at(value, at0, poly + 1)
+    np.add.at(value, at1, -poly - 1)
+    count, value = count.reshape(nrows, width), value.reshape(nrows, width)
     np.cumsum(count, axis=1, out=count)
     np.cumsum(value, axis=1, out=value)
     value -= 1  # polygon index where count == 1, NONE where count == 0
@@ -208,8 +213,8 @@ def _fill(grid: _Grid, u: np.ndarray, v: np.ndarray, owner: np.ndarray) -> np.nd
     return value[:, :-1]
 
 
-def _mark_edges(grid: _Grid, u: np.ndarray, v: np.ndarray, ids: np.ndarray, chunk: int = 250_000) -> None:
-    """Set UNSURE on every pixel an edge touches: the edges are cut into pieces at most half a pixel long,
+def _mark_edges(grid: _Grid, u: np.ndarray, v: np.ndarray, unsure: np.ndarray, chunk: int = 250_000) -> None:
+    """Mark every pixel an edge touches: the edges are cut into pieces at most half a pixel long,
     and every pixel the (slightly grown) bounding box of a piece touches is marked; a chunk of edges at a time."""
     du, dv = u[:, 1] - u[:, 0], v[:, 1] - v[:, 0]
     pieces = np.maximum(1, np.ceil(2 * np.maximum(np.abs(du), np.abs(dv)))).astype(np.int64)
@@ -227,23 +232,31 @@ def _mark_edges(grid: _Grid, u: np.ndarray, v: np.ndarray, ids: np.ndarray, chun
             for dr in (0, 1):
                 c, r = c0 + dc, r0 + dr
                 keep = (c <= c1) & (r <= r1) & (c >= 0) & (c < grid.ncols) & (r >= 0) & (r < grid.nrows)
-                ids[r[keep].astype(np.int64), c[keep].astype(np.int64)] = UNSURE
+                unsure[r[keep].astype(np.int64), c[keep].astype(np.int64)] = True
 
 
-def _layer_raster(grid: _Grid, geoms: np.ndarray) -> np.ndarray:
-    """Per pixel: the index of the one polygon whose interior holds the whole pixel, NONE, or UNSURE."""
-    ids = np.full((grid.nrows, grid.ncols), NONE, dtype=np.int32)
+def _add_layer(grid: _Grid, geoms: np.ndarray, key: np.ndarray, band: int = 256) -> None:
+    """Add to every pixel's key this layer's answer - UNSURE: the index of the one polygon whose interior
+    holds the whole pixel, NONE, or UNSURE; a band of rows at a time, to keep memory low."""
     if not len(geoms):
-        return ids
+        key -= UNSURE - NONE
+        return
     xy, owner = _segments(geoms)
     u, v = grid.pixel_xy(xy[:, [0, 2]], xy[:, [1, 3]])
-    ids = _fill(grid, u, v, owner)
-    _mark_edges(grid, u, v, ids)
+    unsure = np.zeros(key.shape, dtype=bool)
+    _mark_edges(grid, u, v, unsure)
     for geom in geoms[~shapely.is_valid(geoms)]:  # even-odd need not match GEOS on invalid polygons
         bounds = np.array(geom.bounds)
         (c0, c1), (r0, r1) = (np.floor(a).astype(int) for a in grid.pixel_xy(bounds[0::2], bounds[1::2]))
-        ids[max(r0 - 1, 0):max(r1 + 2, 0), max(c0 - 1, 0):max(c1 + 2, 0)] = UNSURE
-    return ids
+        unsure[max(r0 - 1, 0):max(r1 + 2, 0), max(c0 - 1, 0):max(c1 + 2, 0)] = True
+    row, c0, c1, poly = _spans(grid, u, v, owner)
+    for r0 in range(0, grid.nrows, band):
+        r1 = min(r0 + band, grid.nrows)
+        i0, i1 = np.searchsorted(row, [r0, r1])
+        ids = _fill(grid.ncols, r1 - r0, row[i0:i1] - r0, c0[i0:i1], c1[i0:i1], poly[i0:i1])
+        ids[unsure[r0:r1]] = UNSURE
+        key[r0:r1] += ids
+        key[r0:r1] -= UNSURE
 
 
 def _pixel_radius(grid: _Grid) -> float:
@@ -339,10 +352,9 @@ class _Raster:
         """Per pixel (flat): the layers' answers as digits (answer - UNSURE) of one mixed-radix number."""
         dtype = np.int32 if math.prod(radix) <= np.iinfo(np.int32).max else np.int64
         key = np.zeros((grid.nrows, grid.ncols), dtype=dtype)
-        for geoms, base in zip(layers, radix, strict=True):  # one layer at a time: one full-size layer raster
+        for geoms, base in zip(layers, radix, strict=True):
             key *= base
-            key += _layer_raster(grid, geoms)
-            key -= UNSURE
+            _add_layer(grid, geoms, key)
         return key.ravel()
 
     @property
