@@ -312,6 +312,44 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # workflow (migration 0003): owner, pending requests, the disposal clock, milestones
+    owner_kind: Mapped[str | None] = mapped_column(String(12))  # department | station
+    owner_code: Mapped[str | None] = mapped_column(String(20))
+    helpers = mapped_column(JSONB, default=list)  # 协办 departments of a joint case
+    dispatch_rule_id: Mapped[int | None] = mapped_column(Integer)
+    resume_state: Mapped[str | None] = mapped_column(String(20))
+    extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_request = mapped_column(JSONB)
+    suspension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    limit_hours: Mapped[float | None] = mapped_column(Float)
+    limit_unit: Mapped[str | None] = mapped_column(String(14))
+    clock_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    paused_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    frozen_share: Mapped[float | None] = mapped_column(Float)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatch_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    handled_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    handled_by: Mapped[str | None] = mapped_column(String(60))
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    extension_count: Mapped[int] = mapped_column(Integer, default=0)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    satisfaction_source: Mapped[str | None] = mapped_column(String(20))
+    duty_fallback: Mapped[bool] = mapped_column(Boolean, default=False)  # 兜底 dispatch, for accountability
+    duty_fallback_reason: Mapped[str | None] = mapped_column(Text)
 
     reports: Mapped[list[Report]] = relationship(back_populates="case", order_by="Report.id")
 
@@ -388,3 +426,81 @@ class CaseEvent(Base):
     to_state: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     data = mapped_column(JSONB)
+
+
+class DispatchRule(Base):
+    """A classified-dispatch rule (分类派单): the first active rule that matches, by priority, suggests the owner.
+
+    `target` is `category_department`, `place_station` (the joint-duty station owning the place),
+    `town_center`, `department:CODE` or `station:CODE`; `helpers` lists 协办 departments.
+    """
+
+    __tablename__ = "dispatch_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+    category_prefix: Mapped[str | None] = mapped_column(String(5))
+    urgency: Mapped[str | None] = mapped_column(String(10))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    station_code: Mapped[str | None] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(40))
+    helpers = mapped_column(JSONB, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[str] = mapped_column(String(80), default="system")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Setting(Base):
+    """An editable setting of the workflow (urgency factors, working periods, KPI weights...)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value = mapped_column(JSONB, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(80), default="system")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SupervisionOrder(Base):
+    """A supervision order (督办) on a case, with its own history."""
+
+    __tablename__ = "supervision_orders"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    method: Mapped[str] = mapped_column(String(12))  # phone | written | on_site | meeting | interview
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10), default="open")  # open | answered | closed
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SupervisionEvent(Base):
+    """One step of a supervision order. Append-only in the database."""
+
+    __tablename__ = "supervision_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("supervision_orders.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SchedulerRun(Base):
+    """One run of a scheduled job (by whichever worker held the lock)."""
+
+    __tablename__ = "scheduler_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str | None] = mapped_column(String(120))
+    result = mapped_column(JSONB)

@@ -119,6 +119,8 @@ def make_user(app):
         with app.extensions["db"].transaction() as s:
             users.add_user(s, username, role, password, **kwargs)
             token = users.issue_token(s, username)
+        if kwargs:  # a special user is never handed out as the plain user of its role
+            return username, password, token
         made[role] = (username, password, token)
         return made[role]
 
@@ -130,3 +132,25 @@ def artifacts():
     """Folder for screenshots kept by the browser tests."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def spots(app):
+    """Fresh points inside the town, 400 m apart and away from territory edges, one per call.
+
+    Reports filed at different spots never merge, whatever test filed them.
+    """
+    import numpy as np
+    import shapely
+
+    from gis.crs import to_metric, to_storage
+
+    with app.extensions["db"].transaction() as s:
+        index = app.extensions["ownership"].get(s)
+    inner = to_metric(index.town).buffer(-300)
+    minx, miny, maxx, maxy = inner.bounds
+    xs, ys = np.meshgrid(np.arange(minx, maxx, 400.0), np.arange(miny, maxy, 400.0))
+    pts = [p for p in shapely.points(xs.ravel(), ys.ravel()) if inner.contains(p)]
+    np.random.default_rng(3).shuffle(pts)
+    good = (p for p in (to_storage(p) for p in pts) if not index.owner_at(p.x, p.y).near_boundary)
+    return lambda: next(good)

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Attachment, Case, CaseEvent, Report
-from app.services import audit
+from app.services import audit, workflow
 from app.services.errors import NotFound
 from app.services.intake import CLOSED_STATES
+from app.workflow import machine
 
 OWNER_FIELDS = ("station_code", "community_code", "workstation_code", "grid_code")
+MILESTONES = ("verified", "filed", "dispatched", "accepted", "handled", "checked", "closed", "archived")
 
 
-def case_detail(session: Session, case_id: int) -> dict:
-    """A case with its reports, attachments (metadata only) and full history, oldest first."""
+def case_detail(session: Session, case_id: int, now: datetime | None = None) -> dict:
+    """A case with its reports, attachments (metadata only), owner, clock and full history, oldest first."""
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound("case", case_id)
+    ctx = workflow.Context.load(session)
+    clock = workflow.status(case, now or datetime.now(UTC), ctx.calendar, ctx.settings)
     lon, lat = session.execute(select(func.ST_X(Case.geom), func.ST_Y(Case.geom)).where(Case.id == case_id)).one()
     events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)).all()
     return {
@@ -32,6 +37,16 @@ def case_detail(session: Session, case_id: int) -> dict:
         "station": case.station_code, "boundary_version": case.boundary_version_id,
         "near_boundary": case.near_boundary, "fallback": case.fallback, "inside_town": case.inside_town,
         "report_count": case.report_count, "split_from": case.split_from_id,
+        "state_name": machine.STATES[case.state][0],
+        "owner": {"kind": case.owner_kind, "code": case.owner_code} if case.owner_code else None,
+        "helpers": case.helpers or [], "escalation_level": case.escalation_level,
+        "extension_pending": case.extension_pending, "extension_request": case.extension_request,
+        "suspension_pending": case.suspension_pending, "duty_fallback": case.duty_fallback,
+        "deadline": clock["deadline"], "elapsed_share": clock["share"], "light": clock["light"],
+        "clock_paused": clock["paused"], "limit_hours": case.limit_hours, "limit_unit": case.limit_unit,
+        "milestones": {k: _iso(getattr(case, f"{k}_at")) for k in MILESTONES},
+        "rework_count": case.rework_count, "return_count": case.return_count,
+        "extension_count": case.extension_count, "satisfaction": case.satisfaction,
         "first_reported_at": case.first_reported_at.isoformat(), "last_reported_at": case.last_reported_at.isoformat(),
         "reports": [report_summary(r) for r in case.reports],
         "history": [
@@ -40,6 +55,10 @@ def case_detail(session: Session, case_id: int) -> dict:
             for e in events
         ],
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def report_summary(report: Report) -> dict:

@@ -24,15 +24,17 @@ from sqlalchemy import cast, func, select
 from sqlalchemy.orm import Session
 
 from app.config import STORAGE_SRID
-from app.models import Attachment, Case, CaseEvent, Category, Channel, Report, User
+from app.models import Attachment, Case, CaseEvent, Category, Channel, Report, Setting, User
 from app.services import audit
 from app.services.errors import Conflict, InputError, NotFound
+from app.services.workflow import start_intake_clock
+from app.workflow import machine
 from gis import crs as gcrs
 from gis.ownership import Owners
 from gis.points import PointError, check_point
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-CLOSED_STATES = ("not_filed", "closed", "archived", "void")
+CLOSED_STATES = tuple(sorted(machine.FINAL))
 URGENCIES = ("normal", "urgent", "emergency")
 MAX_DESCRIPTION = 4000
 MAX_ATTACHMENTS = 10
@@ -431,9 +433,15 @@ def _open_case(session, inp: ReportInput, urgency: str, point, owners: Owners, r
         **case_owners(owners), report_count=1, first_reported_at=reported_at, last_reported_at=reported_at,
         version=1,
     )
+    start_intake_clock(case, _dispatch_limit(session))
     session.add(case)
     session.flush()
     return case
+
+
+def _dispatch_limit(session: Session) -> dict:
+    value = session.scalar(select(Setting.value).where(Setting.key == "dispatch_limit_hours"))
+    return {"dispatch_limit_hours": 2.0 if value is None else float(value)}
 
 
 def case_owners(owners: Owners) -> dict:
@@ -519,6 +527,7 @@ def split_report(
         report_count=1, first_reported_at=report.reported_at, last_reported_at=report.reported_at,
         split_from_id=old.id, version=1,
     )
+    start_intake_clock(new, _dispatch_limit(session))
     session.add(new)
     session.flush()
     report.case_id = new.id

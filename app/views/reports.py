@@ -109,13 +109,6 @@ def split_report(report_id: int):
                    station=new.station_code, grid_code=new.grid_code), 201
 
 
-@bp.get("/cases/<int:case_id>")
-@login_required
-def get_case(case_id: int):
-    """A case with its reports and history."""
-    return jsonify(cases.case_detail(db.session(), case_id))
-
-
 @bp.get("/attachments/<int:attachment_id>")
 @login_required
 def get_attachment(attachment_id: int):

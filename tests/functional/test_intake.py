@@ -8,7 +8,6 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
 import requests
 import shapely
@@ -29,21 +28,6 @@ def auth(make_user):
 @pytest.fixture(scope="module")
 def dispatcher(make_user):
     return {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
-
-
-@pytest.fixture(scope="module")
-def spots(app):
-    """Fresh points inside the town, 400 m apart and away from territory edges, one per call."""
-    with app.extensions["db"].transaction() as s:
-        index = app.extensions["ownership"].get(s)
-    inner = to_metric(index.town).buffer(-300)
-    minx, miny, maxx, maxy = inner.bounds
-    xs, ys = np.meshgrid(np.arange(minx, maxx, 400.0), np.arange(miny, maxy, 400.0))
-    pts = [p for p in shapely.points(xs.ravel(), ys.ravel()) if inner.contains(p)]
-    np.random.default_rng(3).shuffle(pts)
-    lonlat = (to_storage(p) for p in pts)
-    good = (p for p in lonlat if not index.owner_at(p.x, p.y).near_boundary)
-    return lambda: next(good)
 
 
 def post(live_server, auth, body, key=None, **kwargs):
