@@ -21,7 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app import auth, cli, i18n
     from app.db import db
-    from app.views import api, cases, errors, health, pages, reports, vendor
+    from app.views import api, cases, errors, evaluation, health, pages, reports, supervision, vendor
 
     db.init_app(app)
     from app.services.geocoding import GeocoderCache
@@ -31,10 +31,16 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["geocoder"] = GeocoderCache()
     i18n.init_app(app)
     auth.init_app(app)
-    for blueprint in (health.bp, pages.bp, api.bp, reports.bp, cases.bp, vendor.bp):
+    for blueprint in (
+        health.bp, pages.bp, api.bp, reports.bp, cases.bp, supervision.bp, evaluation.bp, vendor.bp,
+    ):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     errors.init_app(app)
+    if app.config["SCHEDULER"]:
+        from app import scheduler
+
+        app.extensions["scheduler"] = scheduler.start_background(app)
     return app
 
 

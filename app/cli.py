@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from alembic import command
 from alembic.config import Config
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import func, select
 
 from app.db import db
+from app.models import Case
 from app.services import boundaries, reference, users
 from gis.boundaries import LOAD_ORDER, LayerError
 
@@ -195,6 +198,29 @@ def demo_users() -> None:
     click.echo(f"{created} demo user(s) created; password {DEMO_PASSWORD}")
 
 
+@demo_cli.command("seed")
+@click.option("--days", default=90, show_default=True, help="How many days of history.")
+@click.option("--per-day", default=20.0, show_default=True, help="Mean reports per day.")
+@click.option("--seed", "seed_value", default=7, show_default=True, help="Random seed.")
+def demo_seed(days: int, per_day: float, seed_value: int) -> None:
+    """About DAYS days of cases through the real intake and state machine (demo databases only)."""
+    summary = _seed(days, per_day, seed_value)
+    click.echo(f"{summary['reports']} reports, {summary['cases']} cases ({summary['merged']} merged reports), "
+               f"{summary['steps']} workflow steps")
+
+
+def _seed(days: int, per_day: float, seed_value: int) -> dict:
+    from app.services import demo
+    from app.services.intake import IntakeSettings
+
+    state = current_app.extensions["db"]
+    settings = IntakeSettings(ownership=current_app.extensions["ownership"],
+                              geocoder=current_app.extensions["geocoder"],
+                              merge_m=current_app.config["MERGE_DISTANCE_M"],
+                              merge_hours=current_app.config["MERGE_HOURS"])
+    return demo.seed(state.sessionmaker, settings, days, per_day, seed_value, progress=_progress)
+
+
 def _add_demo_users(session) -> int:
     from sqlalchemy import select
 
@@ -236,6 +262,23 @@ def cases_reassign(open_only: bool) -> None:
         click.echo(f"  {old} -> {new}: {count}")
 
 
+scheduler_cli = AppGroup("scheduler", help="Supervision and fallback jobs.")
+
+
+@scheduler_cli.command("run")
+@click.option("--now", default=None, help="ISO 8601 time to run the jobs at (default: now).")
+def scheduler_run(now: str | None) -> None:
+    """One round of the jobs (skipped when another runner holds the lock)."""
+    from datetime import datetime
+
+    from app import scheduler
+
+    clock = datetime.fromisoformat(now) if now else None
+    with db.transaction() as session:
+        result = scheduler.run_once(session, clock)
+    click.echo("another runner holds the lock; skipped" if result is None else json.dumps(result))
+
+
 @click.command("setup")
 @with_appcontext
 @click.option("--demo/--no-demo", default=False, help="Also create the demo accounts.")
@@ -257,12 +300,17 @@ def setup(demo: bool) -> None:
     if demo:
         with db.transaction() as session:
             created = _add_demo_users(session)
+            has_cases = session.scalar(select(func.count()).select_from(Case)) > 0
         if created:
             click.echo(f"{created} demo user(s) created; password {DEMO_PASSWORD}")
+        if not has_cases:
+            click.echo("creating 90 days of demo history (once) ...")
+            summary = _seed(90, 20.0, 7)
+            click.echo(f"  {summary['reports']} reports, {summary['cases']} cases, {summary['steps']} steps")
     click.echo("setup done")
 
 
 def init_app(app) -> None:
     """Register the command groups."""
-    for group in (db_cli, boundaries_cli, reference_cli, users_cli, demo_cli, cases_cli, setup):
+    for group in (db_cli, boundaries_cli, reference_cli, users_cli, demo_cli, cases_cli, scheduler_cli, setup):
         app.cli.add_command(group)

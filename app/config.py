@@ -59,6 +59,8 @@ class Settings:
     MAX_ATTACHMENT_BYTES: int = 10 * 1024 * 1024
     SESSION_COOKIE_SECURE: bool = False
     DEMO: bool = False
+    SCHEDULER: bool = False
+    SCHEDULER_INTERVAL_S: float = 60.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -75,6 +77,8 @@ class Settings:
             MAX_CONTENT_LENGTH=_int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
             MAX_ATTACHMENT_BYTES=_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
             SESSION_COOKIE_SECURE=_bool("SESSION_COOKIE_SECURE", False),
+            SCHEDULER=_bool("SCHEDULER", False),
+            SCHEDULER_INTERVAL_S=_float("SCHEDULER_INTERVAL_S", 60.0),
         )
 
     def validate(self) -> None:

@@ -7,6 +7,7 @@ PORT="${1:-${PORT:-5000}}"
 WORKERS="${2:-${WORKERS:-2}}"
 THREADS="${THREADS:-4}"
 HOST="${HOST:-127.0.0.1}"
+export SCHEDULER="${SCHEDULER:-true}"  # supervision and fallback rounds; one runner at a time by advisory lock
 LOG=(--access-logfile "${ACCESS_LOG--}")
 [ -z "${ACCESS_LOG-x}" ] && LOG=()
 echo "serving on http://$HOST:$PORT (Ctrl-C stops it; 'make stop' stops the embedded database)"

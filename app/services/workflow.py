@@ -107,7 +107,7 @@ def _project(case: Case, cal: WorkCalendar) -> None:
     case.frozen_share = None
 
 
-def _start_clock(case: Case, category: Category, ctx: Context, now: datetime) -> None:
+def start_clock(case: Case, category: Category, ctx: Context, now: datetime) -> None:
     factors = ctx.settings["urgency_factors"]
     base = ctx.calendar.to_hours(category.time_limit, category.time_unit)
     case.limit_hours = base * factors.get(case.urgency, 1.0) / factors.get(category.default_urgency, 1.0)
@@ -343,7 +343,7 @@ def _dispatch(session, case, fields, user, now, ctx) -> dict:
         case.first_dispatched_at = now
         limit = timedelta(hours=float(ctx.settings["dispatch_limit_hours"]))
         case.dispatch_on_time = now <= case.first_reported_at + limit
-    _start_clock(case, session.get(Category, case.category_code), ctx, now)
+    start_clock(case, session.get(Category, case.category_code), ctx, now)
     return {"owner": owner, "helpers": helpers, "suggested": suggestion, "overridden": overridden,
             "deadline": case.deadline_at.isoformat(), "limit_hours": case.limit_hours}
 

@@ -1,0 +1,60 @@
+"""The scheduler: supervision and fallback jobs, one runner at a time across every worker and host.
+
+Each worker process may start a daemon thread (SCHEDULER=true, as `make run` does) that wakes
+every SCHEDULER_INTERVAL_S seconds; whoever takes the PostgreSQL advisory lock runs the jobs in
+one transaction and the others skip that round. `flask --app app scheduler run` does one round
+from the command line (with `--now` for a chosen clock).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import SchedulerRun
+from app.services import supervision, workflow
+
+LOCK_KEY = 7_310_115_145  # any constant shared by every process of this platform
+JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue))
+log = logging.getLogger(__name__)
+
+
+def run_once(session: Session, now: datetime | None = None) -> dict | None:
+    """Run every job once if no other runner holds the lock; None when another one does. The caller commits."""
+    now = now or datetime.now(UTC)
+    if not session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
+        return None
+    ctx = workflow.Context.load(session)
+    results = {}
+    for name, job in JOBS:
+        started = datetime.now(UTC)
+        result = job(session, now, ctx) if name == "fallback" else job(session, now)
+        session.add(SchedulerRun(job=name, started_at=started, finished_at=datetime.now(UTC),
+                                 host=socket.gethostname(), result={**result, "clock": now.isoformat()}))
+        results[name] = result
+    session.flush()
+    return results
+
+
+def start_background(app) -> threading.Thread:
+    """A daemon thread running a round every SCHEDULER_INTERVAL_S seconds in this process."""
+    interval = float(app.config["SCHEDULER_INTERVAL_S"])
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                with app.extensions["db"].transaction() as session:
+                    run_once(session)
+            except Exception:  # noqa: BLE001 - a failed round must not kill the thread; the next one retries
+                log.exception("scheduler round failed")
+
+    thread = threading.Thread(target=loop, name="scheduler", daemon=True)
+    thread.stop = stop  # type: ignore[attr-defined]
+    thread.start()
+    return thread

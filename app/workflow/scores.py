@@ -1,0 +1,88 @@
+"""Evaluation (考核评价): indicators and scores per group from plain per-case facts.
+
+A case's facts: `group`, `reports` (how many reports it has), `filed`, `decided` (filed or not
+filed), `dispatched`, `dispatch_on_time`, `handled` (it has a current feedback), `handled_on_time`,
+`closed`, `closed_on_time`, `reworked` (returned for rework at least once), `satisfaction`
+(1-5 or None), `state`. Rates are shares (0..1) of the cases the indicator applies to, None when
+there are none. The score is a weighted sum of rates x 100 (weights and grades are settings);
+`filed_count` scores each group's filed cases against the group with the most.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+INDICATORS = (
+    "reports", "valid_reports", "filed", "filing_rate", "dispatched", "on_time_dispatch_rate", "handled",
+    "on_time_disposal_rate", "closed", "closure_rate", "on_time_closure_rate", "rework_rate", "ratings",
+    "satisfaction_mean", "satisfaction_rate",
+)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def indicators(cases: list[dict]) -> dict:
+    """The indicators of one group of cases."""
+    filed = [c for c in cases if c["filed"]]
+    dispatched = [c for c in cases if c["dispatched"]]
+    handled = [c for c in cases if c["handled"]]
+    closed = [c for c in cases if c["closed"]]
+    ever_handled = [c for c in cases if c["handled"] or c["reworked"]]
+    ratings = [c["satisfaction"] for c in cases if c["satisfaction"] is not None]
+    return {
+        "cases": len(cases),
+        "reports": sum(c["reports"] for c in cases),
+        "valid_reports": sum(c["reports"] for c in filed),
+        "filed": len(filed),
+        "filing_rate": _rate(len(filed), sum(1 for c in cases if c["decided"])),
+        "dispatched": len(dispatched),
+        "on_time_dispatch_rate": _rate(sum(1 for c in dispatched if c["dispatch_on_time"]), len(dispatched)),
+        "handled": len(handled),
+        "on_time_disposal_rate": _rate(sum(1 for c in handled if c["handled_on_time"]), len(handled)),
+        "closed": len(closed),
+        "closure_rate": _rate(len(closed), len(filed)),
+        "on_time_closure_rate": _rate(sum(1 for c in closed if c["closed_on_time"]), len(closed)),
+        "rework_rate": _rate(sum(1 for c in ever_handled if c["reworked"]), len(ever_handled)),
+        "ratings": len(ratings),
+        "satisfaction_mean": round(sum(ratings) / len(ratings), 3) if ratings else None,
+        "satisfaction_rate": _rate(sum(1 for r in ratings if r >= 4), len(ratings)),
+    }
+
+
+def evaluate(cases: Iterable[dict], weights: dict, grades: list) -> list[dict]:
+    """Indicators, score and grade per group, best score first (groups without cases are absent)."""
+    groups: dict = defaultdict(list)
+    for c in cases:
+        groups[c["group"]].append(c)
+    rows = [{"group": g, **indicators(cs)} for g, cs in groups.items()]
+    most_filed = max((r["filed"] for r in rows), default=0)
+    for r in rows:
+        parts = {
+            "filed_count": r["filed"] / most_filed if most_filed else 0.0,
+            "closure_rate": r["closure_rate"],
+            "on_time_disposal_rate": r["on_time_disposal_rate"],
+            "no_rework_rate": None if r["rework_rate"] is None else 1 - r["rework_rate"],
+            "on_time_dispatch_rate": r["on_time_dispatch_rate"],
+            "on_time_closure_rate": r["on_time_closure_rate"],
+            "filing_rate": r["filing_rate"],
+            "satisfaction_rate": r["satisfaction_rate"],
+        }
+        used = {k: w for k, w in weights.items() if w and parts.get(k) is not None}
+        total = sum(used.values())
+        # a rate with nothing to measure (no case handled yet) leaves the score to the other parts
+        r["score"] = round(100 * sum(parts[k] * w for k, w in used.items()) / total, 2) if total else None
+        r["grade"] = grade(r["score"], grades)
+    return sorted(rows, key=lambda r: (-(r["score"] if r["score"] is not None else -1), str(r["group"])))
+
+
+def grade(score: float | None, grades: list) -> str | None:
+    """The first grade whose lower bound the score reaches (grades sorted high to low)."""
+    if score is None:
+        return None
+    for name, low in sorted(grades, key=lambda g: -g[1]):
+        if score >= low:
+            return name
+    return None
