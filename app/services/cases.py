@@ -28,7 +28,9 @@ def case_detail(session: Session, case_id: int, now: datetime | None = None) -> 
     ctx = workflow.Context.load(session)
     clock = workflow.status(case, now or datetime.now(UTC), ctx.calendar, ctx.settings)
     lon, lat = session.execute(select(func.ST_X(Case.geom), func.ST_Y(Case.geom)).where(Case.id == case_id)).one()
-    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)).all()
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.id)
+    ).all()
     return {
         "id": case.id, "state": case.state, "version": case.version, "category": case.category_code,
         "urgency": case.urgency, "description": case.description, "address": case.address,
