@@ -37,11 +37,28 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     cli.init_app(app)
     errors.init_app(app)
+    if app.config["WARM_CACHES"]:
+        _warm(app)
     if app.config["SCHEDULER"]:
         from app import scheduler
 
         app.extensions["scheduler"] = scheduler.start_background(app)
     return app
+
+
+def _warm(app: Flask) -> None:
+    """Build this worker's ownership index and geocoder in the background, before the first request needs them."""
+    import threading
+
+    def build() -> None:
+        try:
+            with app.extensions["db"].transaction() as session:
+                app.extensions["ownership"].get(session)
+                app.extensions["geocoder"].get(session)
+        except Exception:  # noqa: BLE001 - no boundaries yet or no database: the first request builds them
+            app.logger.info("cache warm-up skipped", exc_info=True)
+
+    threading.Thread(target=build, name="warm-caches", daemon=True).start()
 
 
 def _validate(app: Flask) -> None:

@@ -61,6 +61,7 @@ class Settings:
     DEMO: bool = False
     SCHEDULER: bool = False
     SCHEDULER_INTERVAL_S: float = 60.0
+    WARM_CACHES: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -79,6 +80,7 @@ class Settings:
             SESSION_COOKIE_SECURE=_bool("SESSION_COOKIE_SECURE", False),
             SCHEDULER=_bool("SCHEDULER", False),
             SCHEDULER_INTERVAL_S=_float("SCHEDULER_INTERVAL_S", 60.0),
+            WARM_CACHES=_bool("WARM_CACHES", False),
         )
 
     def validate(self) -> None:

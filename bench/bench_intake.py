@@ -7,8 +7,8 @@ one database round trip), then post reports at random points of the town for the
 Prints requests per second, p50/p99 latency, the ratio to the baseline, and checks that every
 accepted report is stored exactly once. Ends with one `BENCH intake ...` line.
 
-    BENCH_SECONDS (default 15) per phase; BENCH_CLIENTS (default 8) concurrent clients;
-    WORKERS (default 2) gunicorn workers, THREADS (default 4) threads each.
+    BENCH_SECONDS (default 15) per phase; BENCH_CLIENTS (default 4) concurrent clients;
+    WORKERS (default 2) gunicorn workers, THREADS (default 2) threads each.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 from app.config import normalise_db_url  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", 15))
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", 8))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", 4))
 WORKERS = int(os.environ.get("WORKERS", 2))
-THREADS = int(os.environ.get("THREADS", 4))
+THREADS = int(os.environ.get("THREADS", 2))
 PROCESSES = 2
 CATEGORIES = ("01004", "01005", "02001", "03001", "04002", "05001", "06001", "07001", "08001", "09001")
 CHANNELS = ("hotline", "12345", "video", "app", "patrol", "citizen", "sensor")
@@ -183,7 +183,7 @@ def main() -> None:
     port = free_port()
     server = start_server(url, port)
     try:
-        warm = load(port, "reports", token, bbox, 2.0)  # warm every worker: ownership index and geocoder built
+        warm = load(port, "reports", token, bbox, 6.0)  # every worker has built its ownership index by then
         health = load(port, "healthz", token, bbox, SECONDS)
         intake = load(port, "reports", token, bbox, SECONDS)
     finally:
