@@ -35,6 +35,10 @@ def create_app(config: dict | None = None) -> Flask:
         health.bp, pages.bp, api.bp, reports.bp, cases.bp, supervision.bp, evaluation.bp, vendor.bp,
     ):
         app.register_blueprint(blueprint)
+    from app.views import ogc
+
+    for blueprint in (ogc.bp,):  # open standards and file exchange
+        app.register_blueprint(blueprint)
     cli.init_app(app)
     errors.init_app(app)
     if app.config["WARM_CACHES"]:

@@ -1,0 +1,270 @@
+"""OGC API - Features (Part 1: Core, GeoJSON, HTML, OpenAPI 3.0) under /ogc.
+
+Metadata (landing page, conformance, API definition) is open to everyone; collections follow the
+API's rule (any signed-in user or bearer token) unless listed in PUBLIC_COLLECTIONS. Each view
+parses the request, asks app.services.ogc, and renders GeoJSON/JSON or HTML (?f=json|html or the
+Accept header).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.auth import current_user
+from app.config import ConfigError
+from app.db import db
+from app.services import ogc, openapi
+from app.services.errors import InputError
+
+bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+
+GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+NEVER_PUBLIC = frozenset({"cases"})  # cases carry descriptions and addresses from citizens
+TITLES = {
+    "Unit grid cells": _l("Unit grid cells"), "Communities": _l("Communities"),
+    "Workstation territories": _l("Workstation territories"), "Town": _l("Town"), "Stations": _l("Stations"),
+    "Station coverage": _l("Station coverage"), "Cases": _l("Cases"), "Hotspots": _l("Hotspots"),
+    "Patrol routes": _l("Patrol routes"),
+}
+
+
+class _Unauthorized(Exception):
+    """The collection needs a signed-in user or a bearer token."""
+
+
+class _Missing(Exception):
+    """No such collection or feature."""
+
+
+@bp.record_once
+def _configure(state) -> None:
+    """PUBLIC_COLLECTIONS (comma-separated collection ids, default none), checked at start."""
+    raw = state.app.config.get("PUBLIC_COLLECTIONS", os.environ.get("PUBLIC_COLLECTIONS", ""))
+    state.app.config["PUBLIC_COLLECTIONS"] = parse_public(raw)
+
+
+def parse_public(raw) -> frozenset[str]:
+    """The set of public collection ids; unknown ids and cases are refused with a clear message."""
+    names = {n.strip() for n in raw.split(",") if n.strip()} if isinstance(raw, str) else set(raw or ())
+    unknown = sorted(names - set(ogc.collection_ids()))
+    if unknown:
+        raise ConfigError(f"PUBLIC_COLLECTIONS names unknown collections {unknown}; known: {ogc.collection_ids()}")
+    if names & NEVER_PUBLIC:
+        raise ConfigError("PUBLIC_COLLECTIONS may not include cases (they hold citizens' descriptions)")
+    return frozenset(names)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors in the OGC exception format
+# --------------------------------------------------------------------------------------------
+
+
+def _exception(code: str, description: str, status: int) -> Response:
+    body = json.dumps({"code": code, "description": description}, ensure_ascii=False)
+    return Response(body, status=status, mimetype="application/json")
+
+
+@bp.errorhandler(InputError)
+def _bad_parameter(exc: InputError):
+    return _exception("InvalidParameterValue", f"{exc.field}: {exc.message}", 400)
+
+
+@bp.errorhandler(_Missing)
+@bp.errorhandler(404)
+def _not_found(exc):
+    return _exception("NotFound", str(exc) if isinstance(exc, _Missing) else "no such resource", 404)
+
+
+@bp.errorhandler(_Unauthorized)
+def _unauthorized(exc: _Unauthorized):
+    if _format() == "html":
+        return redirect(url_for("pages.login", next=request.full_path))
+    response = _exception("Unauthorized", str(exc), 401)
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _format() -> str:
+    """json or html: ?f= first, then the Accept header (JSON when nothing says otherwise)."""
+    f = request.args.get("f")
+    if f is not None:
+        if f not in ("json", "html"):
+            raise InputError("f", "f must be json or html", 400)
+        return f
+    best = request.accept_mimetypes.best_match([GEOJSON, "application/json", "text/html"], default=GEOJSON)
+    return "html" if best == "text/html" else "json"
+
+
+def _json(body: dict, mimetype: str = "application/json") -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), mimetype=mimetype)
+
+
+def _link(endpoint: str, rel: str, mimetype: str, title: str, **values) -> dict:
+    return {"href": url_for(endpoint, _external=True, **values), "rel": rel, "type": mimetype, "title": title}
+
+
+def _self_links(endpoint: str, mimetype: str = "application/json", **values) -> list[dict]:
+    """self and alternate links for the JSON and HTML forms of this resource."""
+    here = _format()
+    json_link = _link(endpoint, "self" if here == "json" else "alternate", mimetype, "JSON", f="json", **values)
+    html_link = _link(endpoint, "self" if here == "html" else "alternate", "text/html", "HTML", f="html", **values)
+    return [json_link, html_link]
+
+
+def _public() -> frozenset[str]:
+    return current_app.config.get("PUBLIC_COLLECTIONS", frozenset())
+
+
+def readable(collection_id: str) -> bool:
+    """Whether the caller may read this collection."""
+    return current_user() is not None or collection_id in _public()
+
+
+def _collection(collection_id: str) -> ogc.Collection:
+    found = ogc.get(collection_id)
+    if found is None:
+        raise _Missing(f"no collection {collection_id!r}")
+    if not readable(collection_id):
+        raise _Unauthorized("sign in or send Authorization: Bearer TOKEN to read this collection")
+    return found
+
+
+def _title(c: ogc.Collection) -> str:
+    return str(TITLES.get(c.title, c.title))
+
+
+def _describe(c: ogc.Collection, bbox: list[float]) -> dict:
+    body = {
+        "id": c.id, "title": _title(c), "description": c.description, "itemType": "feature",
+        "crs": [ogc.CRS84], "storageCrs": ogc.CRS84,
+        "extent": {"spatial": {"bbox": [bbox], "crs": ogc.CRS84}},
+        "links": [
+            _link("ogc.items", "items", GEOJSON, _("Items") + " (GeoJSON)", collection_id=c.id, f="json"),
+            _link("ogc.items", "items", "text/html", _("Items") + " (HTML)", collection_id=c.id, f="html"),
+            *_self_links("ogc.collection", collection_id=c.id),
+        ],
+        "geometryType": c.geometry,
+    }
+    if c.temporal:
+        body["extent"]["temporal"] = {"interval": [[None, None]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    return body
+
+
+def _render(template: str, body: dict, mimetype: str = "application/json", **extra):
+    if _format() == "html":
+        features = body.get("features") or []
+        columns = list(dict.fromkeys(k for f in features for k in (f.get("properties") or {})))
+        return render_template(template, body=body, columns=columns, **extra)
+    return _json(body, mimetype)
+
+
+# --------------------------------------------------------------------------------------------
+# Resources
+# --------------------------------------------------------------------------------------------
+
+
+@bp.get("")
+@bp.get("/")
+def landing():
+    """The landing page: links to the API definition, conformance and the collections."""
+    body = {
+        "title": _("Nanhui New City Town grid management: OGC API - Features"),
+        "description": _("Boundaries, stations, cases and hotspots of Nanhui New City Town as OGC API - Features."),
+        "links": [
+            *_self_links("ogc.landing"),
+            _link("ogc.api", "service-desc", OPENAPI, _("API definition (OpenAPI 3.0)"), f="json"),
+            _link("ogc.api", "service-doc", "text/html", _("API documentation"), f="html"),
+            _link("ogc.conformance", "conformance", "application/json", _("Conformance classes"), f="json"),
+            _link("ogc.collections", "data", "application/json", _("Collections"), f="json"),
+        ],
+    }
+    return _render("ogc/landing.html", body)
+
+
+@bp.get("/conformance")
+def conformance():
+    """The conformance classes this server implements."""
+    return _render("ogc/landing.html", {"title": _("Conformance classes"), "conformsTo": ogc.CONFORMANCE,
+                                        "links": _self_links("ogc.conformance")})
+
+
+@bp.get("/api")
+def api():
+    """The OpenAPI 3.0 definition of this OGC API (JSON) or a page that shows it."""
+    base = url_for("ogc.landing", _external=True).rstrip("/")
+    document = openapi.ogc_document(base, list(ogc.COLLECTIONS.values()))
+    if _format() == "html":
+        return render_template("openapi.html", doc=document, title=_("OGC API - Features: API definition"))
+    return _json(document, OPENAPI)
+
+
+@bp.get("/collections")
+def collections():
+    """The collections the caller may read."""
+    bbox = ogc.town_bbox(db.session())
+    listed = [_describe(c, bbox) for c in ogc.COLLECTIONS.values() if readable(c.id)]
+    body = {"links": _self_links("ogc.collections"), "collections": listed}
+    return _render("ogc/collections.html", body)
+
+
+@bp.get("/collections/<collection_id>")
+def collection(collection_id: str):
+    """One collection's metadata."""
+    c = _collection(collection_id)
+    return _render("ogc/collections.html", {"collections": [_describe(c, ogc.town_bbox(db.session()))],
+                                            "links": _self_links("ogc.collection", collection_id=c.id)})
+
+
+@bp.get("/collections/<collection_id>/items")
+def items(collection_id: str):
+    """A page of features: bbox, limit (up to 10,000), offset, datetime, version; next link while more match."""
+    c = _collection(collection_id)
+    q = ogc.parse_items_query(request.args, current_user(), c)
+    page = c.items(db.session(), q)
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
+    links = _self_links("ogc.items", GEOJSON, collection_id=c.id, offset=q.offset, **args)
+    if q.offset + len(page.features) < page.matched:
+        links.append(_link("ogc.items", "next", GEOJSON, _("Next page"), collection_id=c.id, f=_format(),
+                           offset=q.offset + len(page.features), **args))
+    if q.offset > 0:
+        links.append(_link("ogc.items", "prev", GEOJSON, _("Previous page"), collection_id=c.id, f=_format(),
+                           offset=max(q.offset - q.limit, 0), **args))
+    links.append(_link("ogc.collection", "collection", "application/json", _title(c), collection_id=c.id))
+    body = {
+        "type": "FeatureCollection", "features": page.features, "numberMatched": page.matched,
+        "numberReturned": len(page.features), "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "links": links,
+    }
+    return _render("ogc/items.html", body, GEOJSON, collection=c, title=_title(c))
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>")
+def item(collection_id: str, feature_id: str):
+    """One feature by id."""
+    c = _collection(collection_id)
+    q = ogc.parse_items_query({k: v for k, v in request.args.items() if k in ("version", "datetime", "f", "lang")},
+                              current_user(), c)
+    found = c.item(db.session(), q, feature_id)
+    if found is None:
+        raise _Missing(f"no feature {feature_id!r} in {c.id}")
+    found["links"] = [
+        *_self_links("ogc.item", GEOJSON, collection_id=c.id, feature_id=feature_id),
+        _link("ogc.collection", "collection", "application/json", _title(c), collection_id=c.id),
+    ]
+    body = {"type": "FeatureCollection", "features": [found], "numberMatched": 1, "numberReturned": 1,
+            "links": found["links"]}
+    if _format() == "html":
+        return _render("ogc/items.html", body, collection=c, title=_title(c), single=True)
+    return _json(found, GEOJSON)

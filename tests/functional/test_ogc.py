@@ -1,0 +1,241 @@
+"""OGC API - Features over real HTTP, with GDAL's OAPIF driver as the client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from contextlib import contextmanager
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from app.models import GridCell, StationCoverage
+
+CATEGORY = "01004"  # dispatched to the Lingang Group (LGJT) by the category rule
+COLLECTIONS = ("grid_cells", "communities", "workstations", "town", "stations", "station_coverage", "cases",
+               "hotspots", "patrol_routes")
+
+
+@pytest.fixture(scope="module")
+def bearer(make_user):
+    return {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
+
+
+@contextmanager
+def public(app, *names):
+    """Make collections public for the duration of a block (the live server runs in-process)."""
+    before = app.config["PUBLIC_COLLECTIONS"]
+    app.config["PUBLIC_COLLECTIONS"] = frozenset(names)
+    try:
+        yield
+    finally:
+        app.config["PUBLIC_COLLECTIONS"] = before
+
+
+def gdal(*args: str, token: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CPL_DEBUG="OFF", GDAL_HTTP_TIMEOUT="60")
+    if token:
+        env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    if check:
+        assert done.returncode == 0, done.stderr + done.stdout
+    return done
+
+
+def report(live_server, make_user, point, description="人行道上有一处破损井盖") -> int:
+    answer = requests.post(f"{live_server}/api/v1/reports", timeout=30, json={
+        "channel": "hotline", "category": CATEGORY, "description": description, "lon": point.x, "lat": point.y,
+    }, headers={"Authorization": f"Bearer {make_user('intake')[2]}"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["case_id"]
+
+
+def test_landing_conformance_and_api_definition(live_server):
+    landing = requests.get(f"{live_server}/ogc", timeout=30)
+    assert landing.status_code == 200 and landing.headers["Content-Type"].startswith("application/json")
+    rels = {link["rel"]: link for link in landing.json()["links"]}
+    assert {"self", "alternate", "service-desc", "service-doc", "conformance", "data"} <= set(rels)
+    assert rels["service-desc"]["type"].startswith("application/vnd.oai.openapi+json")
+    conformance = requests.get(rels["conformance"]["href"], timeout=30).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conformance
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conformance
+    document = requests.get(rels["service-desc"]["href"], timeout=30).json()
+    assert document["openapi"].startswith("3.0")
+    limit = next(p for p in document["paths"]["/collections/grid_cells/items"]["get"]["parameters"]
+                 if p["name"] == "limit")
+    assert limit["schema"]["maximum"] == 10_000
+    assert "/collections/cases/items/{featureId}" in document["paths"]
+
+
+def test_collections_need_a_user_unless_public(app, live_server, bearer):
+    anonymous = requests.get(f"{live_server}/ogc/collections", timeout=30).json()["collections"]
+    assert anonymous == []
+    refused = requests.get(f"{live_server}/ogc/collections/grid_cells/items?limit=1", timeout=30)
+    assert refused.status_code == 401 and refused.json()["code"] == "Unauthorized"
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    with public(app, "grid_cells", "communities"):
+        listed = requests.get(f"{live_server}/ogc/collections", timeout=30).json()["collections"]
+        assert [c["id"] for c in listed] == ["grid_cells", "communities"]
+        assert requests.get(f"{live_server}/ogc/collections/grid_cells/items?limit=1", timeout=30).status_code == 200
+        assert requests.get(f"{live_server}/ogc/collections/stations/items", timeout=30).status_code == 401
+    signed_in = requests.get(f"{live_server}/ogc/collections", headers=bearer, timeout=30).json()["collections"]
+    assert [c["id"] for c in signed_in] == list(COLLECTIONS)
+    grid = signed_in[0]
+    assert grid["itemType"] == "feature" and len(grid["extent"]["spatial"]["bbox"][0]) == 4
+    assert {link["rel"] for link in grid["links"]} >= {"items", "self"}
+
+
+def test_public_collections_setting_is_checked():
+    from app.config import ConfigError
+    from app.views.ogc import parse_public
+
+    assert parse_public("grid_cells, communities") == {"grid_cells", "communities"}
+    assert parse_public("") == frozenset()
+    with pytest.raises(ConfigError, match="unknown collections"):
+        parse_public("grid_cells,parcels")
+    with pytest.raises(ConfigError, match="cases"):
+        parse_public("cases")
+
+
+def test_items_paging_bbox_and_limits(live_server, bearer, session):
+    url = f"{live_server}/ogc/collections/grid_cells/items"
+    total = session.scalar(select(func.count()).select_from(GridCell).where(GridCell.version_high.is_(None)))
+    first = requests.get(url, params={"limit": 1000}, headers=bearer, timeout=60)
+    assert first.headers["Content-Type"].startswith("application/geo+json")
+    body = first.json()
+    assert body["numberMatched"] == total and body["numberReturned"] == 1000 == len(body["features"])
+    nxt = next(link["href"] for link in body["links"] if link["rel"] == "next")
+    second = requests.get(nxt, headers=bearer, timeout=60).json()
+    assert second["numberReturned"] == 1000
+    assert not {f["id"] for f in body["features"]} & {f["id"] for f in second["features"]}
+    everything = requests.get(url, params={"limit": 10_000}, headers=bearer, timeout=120).json()
+    assert everything["numberReturned"] == total and not [lk for lk in everything["links"] if lk["rel"] == "next"]
+    cell = body["features"][0]
+    lon, lat = cell["geometry"]["coordinates"][0][0]
+    box = f"{lon - 0.0005},{lat - 0.0005},{lon + 0.0005},{lat + 0.0005}"
+    near = requests.get(url, params={"bbox": box}, headers=bearer, timeout=30).json()
+    assert cell["id"] in {f["id"] for f in near["features"]} and near["numberMatched"] < 20
+    one = requests.get(f"{url}/{cell['id']}", headers=bearer, timeout=30)
+    assert one.status_code == 200 and one.json()["properties"]["code"] == cell["id"]
+    for bad in ({"limit": "0"}, {"limit": "ten"}, {"bbox": "1,2,3"}, {"bbox": "121,31,122,30"},
+                {"datetime": "yesterday"}, {"colour": "red"}, {"f": "xml"}, {"version": "1"}):
+        col = "stations" if "version" in bad else "grid_cells"
+        answer = requests.get(f"{live_server}/ogc/collections/{col}/items", params=bad, headers=bearer, timeout=30)
+        assert answer.status_code == 400, (bad, answer.text)
+        assert answer.json()["code"] == "InvalidParameterValue"
+    assert requests.get(f"{url}/999999999999999", headers=bearer, timeout=30).status_code == 404
+    assert requests.get(f"{live_server}/ogc/collections/parcels/items", headers=bearer, timeout=30).status_code == 404
+
+
+def test_station_coverage_of_any_version(live_server, bearer, session):
+    versions = session.scalars(select(StationCoverage.version_id).distinct().order_by(StationCoverage.version_id)).all()
+    url = f"{live_server}/ogc/collections/station_coverage/items"
+    current = requests.get(url, headers=bearer, timeout=30).json()
+    assert current["numberMatched"] > 0
+    for version in versions:
+        expected = session.scalar(select(func.count()).select_from(StationCoverage)
+                                  .where(StationCoverage.version_id == version))
+        got = requests.get(url, params={"version": version}, headers=bearer, timeout=30).json()
+        assert got["numberMatched"] == expected
+        assert {f["properties"]["version"] for f in got["features"]} == {version}
+    assert requests.get(url, params={"version": 999999}, headers=bearer, timeout=30).json()["numberMatched"] == 0
+
+
+def test_cases_datetime_and_scope(live_server, make_user, spots, bearer):
+    mine = report(live_server, make_user, spots())
+    other = report(live_server, make_user, spots())
+    url = f"{live_server}/ogc/collections/cases/items"
+    found = requests.get(f"{url}/{mine}", headers=bearer, timeout=30).json()
+    reported = found["properties"]["first_reported_at"]
+    instant = requests.get(url, params={"datetime": reported}, headers=bearer, timeout=30).json()
+    assert mine in {f["id"] for f in instant["features"]}
+    before = requests.get(url, params={"datetime": f"../{reported[:4]}-01-01T00:00:00Z"}, headers=bearer,
+                          timeout=30).json()
+    assert mine not in {f["id"] for f in before["features"]}
+    after = requests.get(url, params={"datetime": f"{reported}/..", "limit": 10_000}, headers=bearer, timeout=30)
+    assert mine in {f["id"] for f in after.json()["features"]}
+    # A department handler sees only cases dispatched to the department.
+    dispatcher, intake = bearer, {"Authorization": f"Bearer {make_user('intake')[2]}"}
+    case = requests.get(f"{live_server}/api/v1/cases/{mine}", headers=dispatcher, timeout=30).json()
+    for who, action in ((intake, "verify"), (dispatcher, "file"), (dispatcher, "dispatch")):
+        answer = requests.post(f"{live_server}/api/v1/cases/{mine}/actions", headers=who, timeout=30,
+                               json={"action": action, "version": case["version"]})
+        assert answer.status_code == 200, answer.text
+        case = answer.json()
+    handler = {"Authorization": f"Bearer {make_user('handler', department_code='LGJT')[2]}"}
+    seen = requests.get(url, params={"limit": 10_000}, headers=handler, timeout=60).json()
+    assert mine in {f["id"] for f in seen["features"]} and other not in {f["id"] for f in seen["features"]}
+    assert {f["properties"]["owner"] for f in seen["features"]} == {"department:LGJT"}
+    assert requests.get(f"{url}/{other}", headers=handler, timeout=30).status_code == 404
+    patrol = {"Authorization": f"Bearer {make_user('patrol', station_code='JS-001')[2]}"}
+    stations = {f["properties"]["station"] for f in
+                requests.get(url, params={"limit": 10_000}, headers=patrol, timeout=60).json()["features"]}
+    assert stations <= {"JS-001"}
+
+
+def test_hotspots_count_cases_per_cell(live_server, make_user, spots, bearer):
+    cell = None
+    while cell is None:  # some of the town (reclaimed land) has no grid cells yet
+        case = report(live_server, make_user, spots())
+        cell = requests.get(f"{live_server}/api/v1/cases/{case}", headers=bearer, timeout=30).json()["grid_code"]
+    url = f"{live_server}/ogc/collections/hotspots/items"
+    got = requests.get(f"{url}/{cell}", headers=bearer, timeout=30).json()
+    assert got["properties"]["cases"] >= 1
+    page = requests.get(url, params={"limit": 10_000}, headers=bearer, timeout=60).json()
+    counts = [f["properties"]["cases"] for f in page["features"]]
+    assert counts == sorted(counts, reverse=True) and cell in {f["id"] for f in page["features"]}
+    old = requests.get(url, params={"datetime": "2001-01-01/2001-12-31"}, headers=bearer, timeout=30).json()
+    assert old["numberMatched"] == 0
+
+
+def test_html_pages_in_chinese_and_english_escape_text(live_server, make_user, spots, bearer):
+    hostile = '<script>alert("x")</script> \u202eevil 🚧 & <b>bold</b>'
+    case = report(live_server, make_user, spots(), description=hostile)
+    zh = requests.get(f"{live_server}/ogc/collections", params={"f": "html"}, headers=bearer, timeout=30)
+    assert zh.headers["Content-Type"].startswith("text/html") and "单元网格" in zh.text
+    en = requests.get(f"{live_server}/ogc/collections", params={"f": "html", "lang": "en"}, headers=bearer,
+                      timeout=30)
+    assert "Unit grid cells" in en.text
+    page = requests.get(f"{live_server}/ogc/collections/cases/items/{case}", headers={**bearer, "Accept": "text/html"},
+                        timeout=30)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "<script>alert" not in page.text and "&lt;script&gt;alert(" in page.text and "🚧" in page.text
+    as_json = requests.get(f"{live_server}/ogc/collections/cases/items/{case}", headers=bearer, timeout=30).json()
+    assert as_json["properties"]["description"] == hostile
+    login = requests.get(f"{live_server}/ogc/collections/cases/items", headers={"Accept": "text/html"},
+                         allow_redirects=False, timeout=30)
+    assert login.status_code == 302 and "/login" in login.headers["Location"]
+
+
+def test_gdal_lists_every_collection(live_server, make_user):
+    token = make_user("dispatcher")[2]
+    listing = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{live_server}/ogc", token=token).stdout
+    for name in COLLECTIONS:
+        assert name in listing, listing
+    anonymous = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{live_server}/ogc", check=False).stdout
+    assert "grid_cells" not in anonymous
+
+
+@pytest.mark.parametrize("name", [c for c in COLLECTIONS if c != "grid_cells"])
+def test_gdal_reads_each_collection(live_server, make_user, name, bearer):
+    token = make_user("dispatcher")[2]
+    expected = requests.get(f"{live_server}/ogc/collections/{name}/items", params={"limit": 1}, headers=bearer,
+                            timeout=60).json()["numberMatched"]
+    summary = gdal("ogrinfo", "-ro", "-so", "-al", f"OAPIF:{live_server}/ogc", name, token=token).stdout
+    assert f"Feature Count: {expected}" in summary, summary
+
+
+def test_gdal_copies_every_grid_cell_into_a_geopackage(app, live_server, session, tmp_path):
+    out = tmp_path / "cells.gpkg"
+    with public(app, "grid_cells"):
+        gdal("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_server}/ogc", "grid_cells")
+    import pyogrio
+
+    copied = pyogrio.read_dataframe(out)
+    codes = session.scalars(select(GridCell.code).where(GridCell.version_high.is_(None))).all()
+    assert len(copied) == len(codes)
+    assert sorted(copied["code"]) == sorted(codes)
+    assert copied.crs.to_epsg() == 4326
+    assert json.loads(copied.iloc[:1].to_json())["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
