@@ -21,7 +21,19 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app import auth, cli, i18n
     from app.db import db
-    from app.views import api, cases, errors, evaluation, health, pages, reports, supervision, vendor
+    from app.views import (
+        api,
+        cases,
+        console,
+        errors,
+        evaluation,
+        health,
+        mapdata,
+        pages,
+        reports,
+        supervision,
+        vendor,
+    )
 
     db.init_app(app)
     from app.services.geocoding import GeocoderCache
@@ -32,12 +44,13 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     for blueprint in (
-        health.bp, pages.bp, api.bp, reports.bp, cases.bp, supervision.bp, evaluation.bp, vendor.bp,
+        health.bp, pages.bp, console.bp, api.bp, reports.bp, mapdata.bp, cases.bp, supervision.bp,
+        evaluation.bp, vendor.bp,
     ):
         app.register_blueprint(blueprint)
-    from app.views import ogc
+    from app.views import ogc, open311
 
-    for blueprint in (ogc.bp,):  # open standards and file exchange
+    for blueprint in (ogc.bp, open311.bp):  # open standards and file exchange
         app.register_blueprint(blueprint)
     cli.init_app(app)
     errors.init_app(app)

@@ -36,7 +36,7 @@ class RemoteGeoJson(Layer):
                     layer.bindTooltip(span, {sticky: true});
                 }
             }
-        }).addTo({{ this._parent.get_name() }});
+        });  // folium's Layer adds it to the map only when shown (show=False: off until switched on)
         (function (layer, map) {
             var loaded = false;
             // Fetch on first display only: hidden layers (the grid) cost nothing until switched on.
@@ -93,16 +93,57 @@ class Legend(MacroElement):
         self.items = items
 
 
-def town_map(labels: dict[str, str], basemap_url: str = "", basemap_attribution: str = "") -> folium.Map:
-    """Build the map; `labels` are the translated layer names."""
+class MapHandle(MacroElement):
+    """Exposes the folium map to the console scripts as `window.nhMap` (they load after it)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.nhMap = {{ this._parent.get_name() }};
+        window.nhLayers = window.nhLayers || {};
+        {% endmacro %}
+        """
+    )
+
+
+class RegisterLayer(MacroElement):
+    """Makes a folium layer reachable from the console scripts as `window.nhLayers[key]`."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.nhLayers = window.nhLayers || {};
+        window.nhLayers[{{ this.key|tojson }}] = {{ this.layer.get_name() }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str, layer):
+        super().__init__()
+        self.key = key
+        self.layer = layer
+
+
+def town_map(labels: dict[str, str], basemap_url: str = "", basemap_attribution: str = "",
+             extra: list[tuple] = ()) -> folium.Map:
+    """Build the map; `labels` are the translated layer names, `extra` more (key, url, name, style, label, show).
+
+    The offline basemap (town, Dishui Lake, roads, named places) is drawn from our own data under any
+    tile layer, so the map is never blank on an intranet without tiles.
+    """
     m = folium.Map(location=CENTER, zoom_start=12, tiles=None, control_scale=True, prefer_canvas=True)
     m.default_js = LEAFLET_JS
     m.default_css = LEAFLET_CSS
+    MapHandle().add_to(m)
     if basemap_url:
-        folium.TileLayer(basemap_url, attr=basemap_attribution or " ", name=labels["basemap"]).add_to(m)
+        tiles = folium.TileLayer(basemap_url, attr=basemap_attribution or " ", name=labels["basemap"])
+        tiles.add_to(m)
+        RegisterLayer("tiles", tiles).add_to(m)
     layers = [
         ("town", labels["town"], {"color": "#1f3a93", "weight": 3, "fill": True, "fillColor": "#eef3f8",
                                   "fillOpacity": 1 if not basemap_url else 0.1}, ["name"], True),
+        ("water", labels.get("water", "Water"), {"color": "#5dade2", "weight": 1, "fillColor": "#aed6f1",
+                                                  "fillOpacity": 0.9}, ["name"], True),
         ("roads", labels["roads"], {"color": "#b0a58c", "weight": 1.5}, ["name"], True),
         ("grid_cells", labels["grid_cells"], {"color": "#7f8c8d", "weight": 0.4, "fillOpacity": 0.02},
          ["code"], False),
@@ -115,8 +156,17 @@ def town_map(labels: dict[str, str], basemap_url: str = "", basemap_attribution:
         ("stations", labels["stations"], {"color": "#d35400", "radius": 6, "weight": 2, "fillOpacity": 0.9},
          ["name"], True),
     ]
+    urls = {"water": "/api/v1/basemap/water", "places": "/api/v1/basemap/places"}
+    layers.append(("places", labels.get("places", "Places"), {"color": "#34495e", "radius": 3, "weight": 1,
+                                                              "fillOpacity": 0.8}, ["name"], True))
     for key, name, style, label, show in layers:
-        RemoteGeoJson(key, f"/api/v1/layers/{key}", name, style, label, show).add_to(m)
+        layer = RemoteGeoJson(key, urls.get(key, f"/api/v1/layers/{key}"), name, style, label, show)
+        layer.add_to(m)
+        RegisterLayer(key, layer).add_to(m)
+    for key, url, name, style, label, show in extra:
+        layer = RemoteGeoJson(key, url, name, style, label, show)
+        layer.add_to(m)
+        RegisterLayer(key, layer).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     Legend(
         labels["legend"],

@@ -136,7 +136,7 @@ def load_folder(
     layers = read_folder(folder, progress)
     warnings = validate(layers, set(gb.LOAD_ORDER))
     kind = "import" if is_loaded(session) else "initial"
-    summary = _write(session, layers, set(gb.LOAD_ORDER), actor, reason, kind, progress)
+    summary = write_version(session, layers, set(gb.LOAD_ORDER), actor, reason, kind, progress)
     summary.warnings = warnings
     audit.record(
         session, actor, "boundaries.load", "boundary_version", summary.version_id,
@@ -157,7 +157,7 @@ def import_layer(
     before = {layer: len(layers[layer])}
     layers[layer] = new
     warnings = validate(layers, {layer})
-    summary = _write(
+    summary = write_version(
         session, layers, {layer}, actor, reason or f"import {layer} from {Path(path).name}", "import", progress
     )
     summary.warnings = warnings
@@ -202,10 +202,11 @@ def current_layers(session: Session) -> dict[str, list[gb.Feature]]:
     return layers
 
 
-def _write(
+def write_version(
     session: Session, layers: dict[str, list[gb.Feature]], changed: set[str], actor: str, reason: str,
     kind: str, progress: Progress | None,
 ) -> LoadSummary:
+    """Write a new boundary version: the `changed` layers from `layers`, the others carried over."""
     previous = current_version_id(session)
     version = BoundaryVersion(
         kind=kind, reason=reason, created_by=actor, parent_id=previous, layers=sorted(changed)

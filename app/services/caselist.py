@@ -31,6 +31,7 @@ class CaseQuery:
     until: datetime | None = None
     bbox: tuple[float, float, float, float] | None = None
     open_only: bool = False
+    updated_after: datetime | None = None
     limit: int = 500
     offset: int = 0
 
@@ -70,6 +71,7 @@ def parse_filters(args) -> CaseQuery:
     q.since, q.until = _time(args, "from"), _time(args, "to")
     q.bbox = _bbox(args.get("bbox"))
     q.open_only = args.get("open") in ("1", "true", "yes")
+    q.updated_after = _time(args, "updated_after")
     q.limit = _int(args, "limit", 500, 1, MAX_LIMIT)
     q.offset = _int(args, "offset", 0, 0, 10**9)
     return q
@@ -138,6 +140,44 @@ def find(session: Session, q: CaseQuery, user: User, now: datetime | None = None
     """One page of the cases matching the query."""
     now = now or datetime.now(UTC)
     light = light_expression(now).label("light")
+    where = _where(q, user, now)
+    matched = session.scalar(select(func.count()).select_from(Case).where(*where))
+    rows = session.execute(
+        select(Case, func.ST_X(Case.geom), func.ST_Y(Case.geom), light)
+        .where(*where).order_by(Case.first_reported_at.desc(), Case.id.desc()).offset(q.offset).limit(q.limit)
+    ).all()
+    next_offset = q.offset + len(rows) if q.offset + len(rows) < matched else None
+    return Page(rows, matched, q.offset, next_offset)
+
+
+def map_view(session: Session, q: CaseQuery, user: User, zoom: int, now: datetime | None = None,
+             max_points: int = 3000) -> dict:
+    """What the map draws for its viewport: the cases themselves, or counts on a grid when there are many.
+
+    Clusters are counted in PostGIS (ST_SnapToGrid on a cell a few dozen pixels wide at this zoom),
+    so the browser never receives the whole table.
+    """
+    now = now or datetime.now(UTC)
+    where = _where(q, user, now)
+    matched = session.scalar(select(func.count()).select_from(Case).where(*where))
+    if matched <= max_points:
+        page = find(session, CaseQuery(**{**q.__dict__, "limit": max_points, "offset": 0}), user, now)
+        return {**page.as_geojson(), "clustered": False}
+    size = 360.0 / (256 * 2 ** max(min(zoom, 20), 0)) * 48  # degrees per cluster cell: ~48 px
+    cell = func.ST_SnapToGrid(Case.geom, size)
+    rows = session.execute(
+        select(func.count(), func.avg(func.ST_X(Case.geom)), func.avg(func.ST_Y(Case.geom)),
+               func.sum(case((light_expression(now) == "red", 1), else_=0)))
+        .where(*where).group_by(cell)
+    ).all()
+    return {
+        "type": "FeatureCollection", "clustered": True, "numberMatched": matched, "numberReturned": len(rows),
+        "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
+                      "properties": {"count": n, "red": int(red or 0)}} for n, x, y, red in rows],
+    }
+
+
+def _where(q: CaseQuery, user: User, now: datetime) -> list:
     where = [scope(user)]
     if q.states:
         where.append(Case.state.in_(q.states))
@@ -159,13 +199,9 @@ def find(session: Session, q: CaseQuery, user: User, now: datetime | None = None
         where.append(Case.geom.intersects(func.ST_MakeEnvelope(*q.bbox, 4326)))
     if q.light:
         where.append(light_expression(now) == q.light)
-    matched = session.scalar(select(func.count()).select_from(Case).where(*where))
-    rows = session.execute(
-        select(Case, func.ST_X(Case.geom), func.ST_Y(Case.geom), light)
-        .where(*where).order_by(Case.first_reported_at.desc(), Case.id.desc()).offset(q.offset).limit(q.limit)
-    ).all()
-    next_offset = q.offset + len(rows) if q.offset + len(rows) < matched else None
-    return Page(rows, matched, q.offset, next_offset)
+    if q.updated_after:
+        where.append(Case.updated_at > q.updated_after)
+    return where
 
 
 def _feature(row) -> dict:

@@ -33,6 +33,11 @@ def me():
 @login_required
 def layer(name: str):
     """A boundary layer as GeoJSON."""
+    version = request.args.get("version")
+    if version is not None:
+        if name != "station_coverage" or not version.isdigit():
+            raise InputError("version", "version applies to station_coverage and is a boundary version id", 400)
+        return jsonify(features.coverage_layer(db.session(), int(version)))
     try:
         return jsonify(features.layer(db.session(), name))
     except features.UnknownLayer:

@@ -1,16 +1,14 @@
-"""Pages: sign-in, sign-out and the first map page."""
+"""Pages: sign-in and sign-out (the consoles are in app/views/console.py)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from app.auth import current_user, login_required
 from app.db import db
 from app.services import audit, users
-from layers.town_map import town_map
 
 bp = Blueprint("pages", __name__)
 
@@ -18,10 +16,10 @@ bp = Blueprint("pages", __name__)
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after sign-in."""
     if not target:
-        return url_for("pages.index")
+        return url_for("console.dispatcher")
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.index")
+        return url_for("console.dispatcher")
     return target
 
 
@@ -49,25 +47,3 @@ def logout():
     """Sign out."""
     session.pop("user_id", None)
     return redirect(url_for("pages.login"))
-
-
-@bp.get("/")
-@login_required
-def index():
-    """The town map with switchable boundary layers."""
-    labels = {
-        "basemap": _("Basemap"), "town": _("Town"), "roads": _("Roads"), "grid_cells": _("Unit grid cells"),
-        "workstations": _("Workstation territories"), "communities": _("Communities"),
-        "station_coverage": _("Station coverage"), "stations": _("Stations"), "legend": _("Legend"),
-    }
-    figure = town_map(
-        labels, current_app.config["BASEMAP_URL"], current_app.config["BASEMAP_ATTRIBUTION"]
-    ).get_root()
-    figure.render()
-    return render_template(
-        "map.html",
-        map_header=figure.header.render(),
-        map_html=figure.html.render(),
-        map_script=figure.script.render(),
-        user=current_user(),
-    )

@@ -72,7 +72,7 @@ TO_LONLAT = Transformer.from_crs(4550, 4326, always_xy=True)
 
 FILES = (
     "town.geojson", "communities.geojson", "workstations.geojson", "grid_cells.geojson",
-    "stations.geojson", "station_coverage.geojson", "roads.geojson", "addresses.geojson",
+    "stations.geojson", "station_coverage.geojson", "roads.geojson", "addresses.geojson", "water.geojson",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -998,6 +998,8 @@ def write_all(model: Model, out: Path) -> dict[str, Any]:
                 "area_m2": round(float(metric.area), 1)}))
     write_collection(out / "grid_cells.geojson", cell_feats)
     write_collection(out / "stations.geojson", [(ll(p), props) for p, props in model.stations])
+    write_collection(out / "water.geojson", [(ll(model.lake), {"kind": "lake", "name": "滴水湖",
+                                                               "name_en": "Dishui Lake"})])
     road_feats = []
     for i, s in enumerate(model.segs, start=1):
         src = model.sources[s.src]

@@ -1,0 +1,133 @@
+"""The map consoles: dispatcher (`/` and `/map`), planner (`/planner`), patrol (`/patrol`), reports (`/reports`).
+
+Pages are folium maps plus a console script from app/static; every string the scripts show comes
+from here through Flask-Babel (JSON in the page), so no text is hard-coded in JS.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from app.auth import current_user, login_required
+from app.db import db
+from app.models import Channel, Department, Station
+from app.workflow import machine
+from layers.town_map import town_map
+
+bp = Blueprint("console", __name__)
+
+STATE_LABELS = {
+    "reported": _l("Reported"), "verified": _l("Verified"), "filed": _l("Filed"), "not_filed": _l("Not filed"),
+    "dispatched": _l("Dispatched"), "in_progress": _l("In progress"), "handled": _l("Handled"),
+    "checked": _l("Checked"), "closed": _l("Closed"), "archived": _l("Archived"), "suspended": _l("Suspended"),
+    "void": _l("Void"),
+}
+ACTION_LABELS = {
+    "verify": _l("Verify"), "file": _l("File"), "reject": _l("Reject"), "dispatch": _l("Dispatch"),
+    "accept": _l("Accept"), "return": _l("Return to dispatcher"), "feedback": _l("Report the result"),
+    "check": _l("Check passed"), "rework": _l("Rework"), "close": _l("Close"), "rate": _l("Record satisfaction"),
+    "archive": _l("Archive"), "request_extension": _l("Request extension"),
+    "approve_extension": _l("Approve extension"), "deny_extension": _l("Deny extension"),
+    "request_suspension": _l("Request suspension"), "approve_suspension": _l("Approve suspension"),
+    "deny_suspension": _l("Deny suspension"), "resume": _l("Resume"), "void": _l("Void"),
+    "escalate": _l("Escalate"),
+}
+LIGHT_LABELS = {"green": _l("Green: under 80% of the limit"), "yellow": _l("Yellow: 80-100% of the limit"),
+                "red": _l("Red: overdue")}
+UI = {
+    "filters": _l("Filters"), "state": _l("State"), "category": _l("Category"), "channel": _l("Channel"),
+    "station": _l("Station"), "light": _l("Light"), "from": _l("From"), "to": _l("To"), "any": _l("Any"),
+    "apply": _l("Apply"), "open_only": _l("Open cases only"), "cases": _l("Cases"), "case": _l("Case"),
+    "reports": _l("Reports"), "history": _l("History"), "owner": _l("Owner"), "deadline": _l("Deadline"),
+    "elapsed": _l("Elapsed share of the limit"), "grid": _l("Grid cell"), "workstation": _l("Workstation"),
+    "community": _l("Community"), "address": _l("Address"), "description": _l("Description"),
+    "urgency": _l("Urgency"), "normal": _l("Normal"), "urgent": _l("Urgent"), "emergency": _l("Emergency"),
+    "submit": _l("Submit"), "cancel": _l("Cancel"), "close": _l("Close"), "reason": _l("Reason"),
+    "note": _l("Note"), "hours": _l("Hours"), "level": _l("Level"), "satisfaction": _l("Satisfaction (1-5)"),
+    "photos": _l("Photo URLs (one per line)"), "helpers": _l("Helper departments"),
+    "suggested": _l("Suggested by the rules"), "new_case": _l("New case here"),
+    "near_boundary": _l("Near a territory edge: please confirm the owner"),
+    "created": _l("Case filed"), "merged": _l("Joined an open case of the same problem"),
+    "coords": _l("Coordinates"), "copy": _l("Copy"), "copied": _l("Copied"), "updated": _l("Updated"),
+    "colour_by": _l("Colour by"), "by_light": _l("Deadline light"), "by_state": _l("State"),
+    "error": _l("Something went wrong"), "paused": _l("Clock paused"), "version": _l("Version"),
+    "no_address": _l("No address nearby"), "clusters": _l("cases here: zoom in"), "loading": _l("Loading…"),
+    "department": _l("Department"), "station_kind": _l("Station"), "actions": _l("Actions"),
+    "legend": _l("Legend"), "escalation": _l("Escalation level"), "click_map": _l("Click the map to file a case there"),
+}
+
+
+def _context(extra: dict | None = None) -> dict:
+    """What the console scripts need: strings, the user, the CSRF token and the code lists."""
+    s = db.session()
+    user = current_user()
+    lang = "en" if str(_("Cases")) == "Cases" else "zh"
+    return {
+        "lang": lang,
+        "user": {"username": user.username, "role": user.role, "station": user.station_code,
+                 "department": user.department_code},
+        "csrf": generate_csrf(),
+        "strings": {k: str(v) for k, v in UI.items()},
+        "states": {k: str(v) for k, v in STATE_LABELS.items()},
+        "actions": {k: str(v) for k, v in ACTION_LABELS.items()},
+        "lights": {k: str(v) for k, v in LIGHT_LABELS.items()},
+        "final_states": sorted(machine.FINAL),
+        "departments": [{"code": d.code, "name": d.name if lang == "zh" else (d.name_en or d.name)}
+                        for d in s.scalars(select(Department).order_by(Department.code))],
+        "stations": [{"code": st.code, "name": st.name if lang == "zh" else (st.name_en or st.name)}
+                     for st in s.scalars(select(Station).where(Station.active.is_(True)).order_by(Station.code))],
+        "channels": [{"code": c.code, "name": c.name if lang == "zh" else c.name_en}
+                     for c in s.scalars(select(Channel).where(Channel.active.is_(True)).order_by(Channel.code))],
+        **(extra or {}),
+    }
+
+
+def _labels() -> dict:
+    return {
+        "basemap": _("Basemap"), "town": _("Town"), "roads": _("Roads"), "grid_cells": _("Unit grid cells"),
+        "workstations": _("Workstation territories"), "communities": _("Communities"),
+        "station_coverage": _("Station coverage"), "stations": _("Stations"), "legend": _("Legend"),
+        "water": _("Water"), "places": _("Named places"),
+    }
+
+
+def _map(extra: list[tuple] = ()) -> dict:
+    figure = town_map(_labels(), current_app.config["BASEMAP_URL"], current_app.config["BASEMAP_ATTRIBUTION"],
+                      extra).get_root()
+    figure.render()
+    return {"map_header": figure.header.render(), "map_html": figure.html.render(),
+            "map_script": figure.script.render()}
+
+
+@bp.get("/map")
+@bp.get("/")  # the decorator nearest the function registers first: url_for gives "/"
+@login_required
+def dispatcher():
+    """The dispatcher console: boundaries, cases of the viewport, filters, the case panel, new cases by click."""
+    return render_template("console.html", console="dispatcher", script="console.js", context=_context(),
+                           **_map())
+
+
+@bp.get("/planner")
+@login_required
+def planner():
+    """The planner console: edit station coverage, add X stations, see validation and impact, save a version."""
+    return render_template("console.html", console="planner", script="planner.js", context=_context(), **_map())
+
+
+@bp.get("/patrol")
+@login_required
+def patrol():
+    """The patrol view (phone width): today's route, stops, own location, report a problem here."""
+    return render_template("console.html", console="patrol", script="patrol.js", context=_context(), **_map())
+
+
+@bp.get("/reports")
+@login_required
+def reports():
+    """KPI tables and charts, the case choropleth and the morning digest, with export buttons."""
+    return render_template("console.html", console="reports", script="reports.js", context=_context(), **_map())
