@@ -61,6 +61,9 @@ LOAD_ORDER = (
     "town", "communities", "workstations", "grid_cells", "stations", "station_coverage", "roads", "addresses",
 )
 TIERS = ("town_center", "joint_station", "workstation")
+# Shapefile field names have at most 10 characters: the short names our exports write, read back.
+SHAPEFILE_NAMES = {"ws_code": "workstation_code", "comm_code": "community_code", "stn_code": "station_code",
+                   "parent": "parent_code", "illustr": "illustrative"}
 
 
 class LayerError(ValueError):
@@ -186,6 +189,9 @@ def _read_with_gdal(layer: str, path: Path):
     features = []
     for i, row in enumerate(gdf.itertuples(index=False)):
         props = {k: _plain(v) for k, v in row._asdict().items() if k != "geometry"}
+        for short, full in SHAPEFILE_NAMES.items():
+            if short in props and full not in props:
+                props[full] = props.pop(short)
         fid = str(props.get(key) if key else f"#{i + 1}")
         features.append(Feature(fid, row.geometry, props))
     file_crs = parse_crs(gdf.crs.to_string()) if gdf.crs is not None else None

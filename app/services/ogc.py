@@ -18,7 +18,7 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import AdminArea, Case, GridCell, Station, StationCoverage, User
+from app.models import Address, AdminArea, Case, GridCell, Road, Station, StationCoverage, User
 from app.services import caselist
 from app.services.boundaries import current_version_id
 from app.services.errors import InputError
@@ -245,14 +245,17 @@ def grid_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
                 _cell_feature)
 
 
-_AREA_COLUMNS = [AdminArea.code, AdminArea.name, AdminArea.name_en, AdminArea.parent_code, AdminArea.kind,
-                 AdminArea.area_m2, AdminArea.illustrative, AdminArea.version_low, AdminArea.version_high]
+_AREA_COLUMNS = [AdminArea.level, AdminArea.code, AdminArea.name, AdminArea.name_en, AdminArea.parent_code,
+                 AdminArea.kind, AdminArea.area_m2, AdminArea.illustrative, AdminArea.version_low,
+                 AdminArea.version_high]
 
 
 def _area_feature(r, geometry: dict) -> dict:
+    props = {"code": r.code, "name": r.name, "name_en": r.name_en, "parent_code": r.parent_code}
+    if r.level == "workstation":
+        props["community_code"] = r.parent_code  # the name the boundary importer reads
     return feature(r.code, geometry, {
-        "code": r.code, "name": r.name, "name_en": r.name_en, "parent_code": r.parent_code, "kind": r.kind,
-        "area_m2": round(r.area_m2, 1), "illustrative": r.illustrative,
+        **props, "kind": r.kind, "area_m2": round(r.area_m2, 1), "illustrative": r.illustrative,
         "version_low": r.version_low, "version_high": r.version_high,
     })
 
@@ -316,6 +319,52 @@ def coverage_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
     """The territory of one station in a version."""
     where = [StationCoverage.version_id == _version_of(session, q), StationCoverage.station_code == fid]
     return _one(session, _COVERAGE_COLUMNS, StationCoverage.geom, where, _coverage_feature)
+
+
+_ROAD_COLUMNS = [Road.id, Road.name, Road.name_en, Road.kind, Road.oneway, Road.speed_kph, Road.length_m,
+                 Road.illustrative]
+
+
+def _road_feature(r, geometry: dict) -> dict:
+    return feature(r.id, geometry, {
+        "name": r.name, "name_en": r.name_en, "kind": r.kind, "oneway": r.oneway, "speed_kph": r.speed_kph,
+        "length_m": round(r.length_m, 1), "illustrative": r.illustrative,
+    })
+
+
+def road_items(session: Session, q: ItemQuery) -> ItemPage:
+    """Road centre lines."""
+    return _page(session, q, _ROAD_COLUMNS, Road.geom, [], [Road.id], _road_feature)
+
+
+def road_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
+    """One road segment."""
+    if not re.fullmatch(r"\d{1,9}", fid):
+        return None
+    return _one(session, _ROAD_COLUMNS, Road.geom, [Road.id == int(fid)], _road_feature)
+
+
+_ADDRESS_COLUMNS = [Address.id, Address.kind, Address.address, Address.road, Address.number, Address.compound,
+                    Address.building, Address.name, Address.place_type, Address.illustrative]
+
+
+def _address_feature(r, geometry: dict) -> dict:
+    return feature(r.id, geometry, {
+        "kind": r.kind, "address": r.address, "road": r.road, "number": r.number, "compound": r.compound,
+        "building": r.building, "name": r.name, "place_type": r.place_type, "illustrative": r.illustrative,
+    })
+
+
+def address_items(session: Session, q: ItemQuery) -> ItemPage:
+    """Address points: house numbers, buildings, named places."""
+    return _page(session, q, _ADDRESS_COLUMNS, Address.geom, [], [Address.id], _address_feature)
+
+
+def address_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
+    """One address point."""
+    if not re.fullmatch(r"\d{1,9}", fid):
+        return None
+    return _one(session, _ADDRESS_COLUMNS, Address.geom, [Address.id == int(fid)], _address_feature)
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,6 +475,10 @@ def _builtin() -> dict[str, Collection]:
                    "Point", station_items, station_item),
         Collection("station_coverage", "Station coverage", f"The territory each station covers (辖区). {boundary}",
                    "MultiPolygon", coverage_items, coverage_item, versioned=True),
+        Collection("roads", "Roads", "Road centre lines between intersections.", "LineString", road_items,
+                   road_item, id_type="integer"),
+        Collection("addresses", "Addresses", "Address points: house numbers, buildings in compounds, named places.",
+                   "Point", address_items, address_item, id_type="integer"),
         Collection("cases", "Cases", "Cases (案件) the caller may see; datetime filters the first report time.",
                    "Point", case_items, case_item, temporal="first_reported_at", id_type="integer"),
         Collection("hotspots", "Hotspots",

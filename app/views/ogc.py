@@ -30,7 +30,8 @@ NEVER_PUBLIC = frozenset({"cases"})  # cases carry descriptions and addresses fr
 TITLES = {
     "Unit grid cells": _l("Unit grid cells"), "Communities": _l("Communities"),
     "Workstation territories": _l("Workstation territories"), "Town": _l("Town"), "Stations": _l("Stations"),
-    "Station coverage": _l("Station coverage"), "Cases": _l("Cases"), "Hotspots": _l("Hotspots"),
+    "Station coverage": _l("Station coverage"), "Roads": _l("Roads"), "Addresses": _l("Addresses"),
+    "Cases": _l("Cases"), "Hotspots": _l("Hotspots"),
     "Patrol routes": _l("Patrol routes"),
 }
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from app.models import GridCell, StationCoverage
 
 CATEGORY = "01004"  # dispatched to the Lingang Group (LGJT) by the category rule
-COLLECTIONS = ("grid_cells", "communities", "workstations", "town", "stations", "station_coverage", "cases",
-               "hotspots", "patrol_routes")
+COLLECTIONS = ("grid_cells", "communities", "workstations", "town", "stations", "station_coverage", "roads",
+               "addresses", "cases", "hotspots", "patrol_routes")
 
 
 @pytest.fixture(scope="module")
