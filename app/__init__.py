@@ -48,9 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
         evaluation.bp, vendor.bp,
     ):
         app.register_blueprint(blueprint)
-    from app.views import exports, ogc, open311
+    from app.views import apidoc, exports, ogc, open311
 
-    for blueprint in (ogc.bp, open311.bp, exports.bp):  # open standards and file exchange
+    for blueprint in (ogc.bp, open311.bp, exports.bp, apidoc.bp):  # open standards and file exchange
         app.register_blueprint(blueprint)
     cli.init_app(app)
     errors.init_app(app)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.services.errors import Conflict, InputError, NotFound
@@ -40,6 +41,14 @@ def json_errors(bp: Blueprint) -> None:
     @bp.errorhandler(NotFound)
     def _missing(exc: NotFound):
         return jsonify(exc.as_dict()), 404
+
+    @bp.errorhandler(DataError)
+    def _out_of_range(exc: DataError):
+        if getattr(exc.orig, "sqlstate", None) != "22003":  # numeric_value_out_of_range; anything else is a bug
+            raise exc
+        if any(isinstance(v, int) and v > 2**63 - 1 for v in (request.view_args or {}).values()):
+            return jsonify(error="not_found", message="no such resource"), 404  # an id no row can have
+        return jsonify(error="invalid_input", message="a number in the request is out of range"), 400
 
     @bp.errorhandler(NoBoundaries)
     def _no_boundaries(exc: NoBoundaries):
