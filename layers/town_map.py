@@ -22,7 +22,16 @@ class RemoteGeoJson(Layer):
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.geoJson(null, {
-            style: function () { return {{ this.style|tojson }}; },
+            style: function (feature) {
+                var style = Object.assign({}, {{ this.style|tojson }});
+                var by = style.styleBy;  // ["property", {value: colour}]: colour each feature by a property
+                if (by && feature && feature.properties) {
+                    var colour = by[1][feature.properties[by[0]]];
+                    if (colour) { style.color = colour; style.fillColor = colour; } else { style.fillOpacity = 0; }
+                }
+                delete style.styleBy;
+                return style;
+            },
             pointToLayer: function (feature, latlng) {
                 return L.circleMarker(latlng, {{ this.style|tojson }});
             },

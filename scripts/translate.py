@@ -1,6 +1,6 @@
 """Fill app/translations/zh/LC_MESSAGES/messages.po from scripts/zh.tsv (msgid<TAB>Chinese).
 
-Workflow: `pybabel extract -F babel.cfg -o app/translations/messages.pot app layers templates`,
+Workflow: `pybabel extract -k _l -F babel.cfg -o app/translations/messages.pot app layers templates`,
 `pybabel update -i app/translations/messages.pot -d app/translations`, add the new lines to
 scripts/zh.tsv, run this script, then `make translations`. Fails when a msgid has no Chinese.
 """

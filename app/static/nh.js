@@ -56,6 +56,13 @@
     in_progress: "#d35400", handled: "#16a085", checked: "#1abc9c", suspended: "#7f8c8d", closed: "#95a5a6",
     archived: "#bdc3c7", not_filed: "#bdc3c7", "void": "#bdc3c7"};
 
+  // node.replaceChildren() without the nulls (it would print them as "null")
+  function put(node) {
+    var kids = Array.prototype.slice.call(arguments, 1).filter(function (k) { return k !== null && k !== undefined; });
+    node.replaceChildren.apply(node, kids);
+    return node;
+  }
+
   function side() { return document.getElementById("side"); }
   function show(node) { var s = side(); s.replaceChildren(node); s.classList.add("open"); }
   function message(text, kind) {
@@ -63,5 +70,5 @@
   }
 
   window.NH = {ctx: ctx, t: t, el: el, api: api, state: state, action: action, when: when,
-               lightColour: lightColour, stateColours: STATE_COLOURS, show: show, side: side, message: message};
+               lightColour: lightColour, stateColours: STATE_COLOURS, show: show, side: side, message: message, put: put};
 })();

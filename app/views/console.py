@@ -36,8 +36,10 @@ ACTION_LABELS = {
     "deny_suspension": _l("Deny suspension"), "resume": _l("Resume"), "void": _l("Void"),
     "escalate": _l("Escalate"),
 }
-LIGHT_LABELS = {"green": _l("Green: under 80% of the limit"), "yellow": _l("Yellow: 80-100% of the limit"),
-                "red": _l("Red: overdue")}
+LIGHT_LABELS = {
+    "green": _l("Green: under 80 per cent of the limit"), "yellow": _l("Yellow: 80 to 100 per cent of the limit"),
+    "red": _l("Red: overdue"),
+}
 UI = {
     "filters": _l("Filters"), "state": _l("State"), "category": _l("Category"), "channel": _l("Channel"),
     "station": _l("Station"), "light": _l("Light"), "from": _l("From"), "to": _l("To"), "any": _l("Any"),
@@ -58,6 +60,30 @@ UI = {
     "no_address": _l("No address nearby"), "clusters": _l("cases here: zoom in"), "loading": _l("Loading…"),
     "department": _l("Department"), "station_kind": _l("Station"), "actions": _l("Actions"),
     "legend": _l("Legend"), "escalation": _l("Escalation level"), "click_map": _l("Click the map to file a case there"),
+    # planner
+    "planning": _l("Station coverage planning"), "new_station": _l("Add an X station"), "code": _l("Code"),
+    "name": _l("Name"), "next": _l("Next"), "place_point": _l("Click the map where the station is"),
+    "draw_territory": _l("Draw its territory: click the corners, double-click to finish"),
+    "territory_drawn": _l("Territory drawn: check the proposal"), "check": _l("Check the proposal"),
+    "reset": _l("Start again"), "valid": _l("Valid: inside the town, no overlaps"),
+    "invalid": _l("Not valid"), "gaps": _l("Gaps (cases there fall back to the town center)"),
+    "impact": _l("Impact"), "open_cases": _l("Open cases"), "past_90": _l("Cases in 90 days"),
+    "area_km2": _l("Area (km²)"), "move_open": _l("Move open cases to the new owners"),
+    "keep_open": _l("Keep open cases with their owners"), "save_version": _l("Save as a new boundary version"),
+    "saved": _l("Saved: boundary version"), "moved": _l("cases moved"), "versions": _l("Boundary versions"),
+    "planner_help": _l("Edit a territory with the edit tool (it snaps to its neighbours and to grid cells when "
+                       "they are shown), or add a new station; then check and save."),
+    # reports
+    "reports_title": _l("Evaluation"), "trend": _l("Cases per month"), "digest": _l("Morning digest"),
+    "ranking_department": _l("Departments"), "ranking_station": _l("Stations"),
+    "kpi_cases": _l("Cases"), "kpi_filed": _l("Filed"), "kpi_on_time_dispatch_rate": _l("On-time dispatch"),
+    "kpi_on_time_disposal_rate": _l("On-time disposal"), "kpi_closure_rate": _l("Closure rate"),
+    "kpi_rework_rate": _l("Rework rate"), "kpi_satisfaction_mean": _l("Satisfaction"), "kpi_score": _l("Score"),
+    "kpi_grade": _l("Grade"),
+    # patrol
+    "route_today": _l("Today's route"), "no_route": _l("No route planned for today"), "stops": _l("Stops"),
+    "visited": _l("Visited"), "report_here": _l("Report a problem here"), "my_location": _l("My location"),
+    "photo": _l("Photo"), "sent": _l("Report sent"), "minutes": _l("min"), "km": _l("km"),
 }
 
 
@@ -103,13 +129,33 @@ def _map(extra: list[tuple] = ()) -> dict:
             "map_script": figure.script.render()}
 
 
+HOTSPOT_COLOURS = {"hot_99": "#b2182b", "hot_95": "#ef8a62", "hot_90": "#fddbc7", "cold_99": "#2166ac",
+                   "cold_95": "#67a9cf", "cold_90": "#d1e5f0"}
+
+
+def _analysis_layers() -> list[tuple]:
+    """Hotspot cells and today's patrol routes, off until switched on."""
+    from datetime import datetime
+
+    from app.workflow.worktime import BEIJING
+
+    today = datetime.now(BEIJING).date().isoformat()
+    return [
+        ("hotspots", "/api/v1/hotspots", _("Hotspots"),
+         {"color": "#b2182b", "weight": 0.5, "fillOpacity": 0.6, "styleBy": ["class", HOTSPOT_COLOURS]},
+         ["grid_code", "class"], False),
+        ("patrols", f"/api/v1/patrols?date={today}", _("Patrol routes"), {"color": "#c0392b", "weight": 4},
+         ["station_code", "assignee"], False),
+    ]
+
+
 @bp.get("/map")
 @bp.get("/")  # the decorator nearest the function registers first: url_for gives "/"
 @login_required
 def dispatcher():
     """The dispatcher console: boundaries, cases of the viewport, filters, the case panel, new cases by click."""
     return render_template("console.html", console="dispatcher", script="console.js", context=_context(),
-                           **_map())
+                           **_map(_analysis_layers()))
 
 
 @bp.get("/planner")

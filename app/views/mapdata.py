@@ -139,3 +139,19 @@ def monthly():
     ).all()
     return jsonify(months=[{"month": m.strftime("%Y-%m"), "cases": n, "closed": c, "closed_on_time": int(t or 0)}
                            for m, n, c, t in rows])
+
+
+@bp.post("/patrols/<int:route_id>/stops/<int:seq>/visited")
+@roles_required("patrol", "shift_leader", "dispatcher", "supervisor", "admin")
+def stop_visited(route_id: int, seq: int):
+    """A patrol officer marks a stop of the route as visited."""
+    from app.services import patrol_visits
+
+    session = db.session()
+    try:
+        stop = patrol_visits.mark_visited(session, current_user(), route_id, seq)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return jsonify(stop)

@@ -2,53 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-from urllib.parse import urlparse
-
 import pytest
+
+from tests.functional.conftest import open_page, sign_in
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROLES = ["intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        yield b
-        b.close()
-
-
-def open_page(browser, live_server):
-    """A page that records every foreign request and every console error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-    page.foreign, page.errors = [], []
-    own = urlparse(live_server).netloc
-    page.on(
-        "request",
-        lambda r: urlparse(r.url).netloc != own and r.url.startswith("http") and page.foreign.append(r.url),
-    )
-    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return context, page
-
-
-def sign_in(page, live_server, username, password):
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
-    page.wait_for_selector(".leaflet-container")
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -49,7 +49,7 @@ def workers(database_url):
             try:
                 if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             assert time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)

@@ -1,0 +1,209 @@
+"""The consoles in headless Chromium: a dispatcher dispatches a case from the map and files one by clicking the
+map; a planner draws a new station's territory, checks the impact and saves it; a patrol officer sees the
+route of the day and reports a problem with a photo; the reports page draws its tables. No request leaves the
+app's host and no JavaScript error is logged."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+import requests
+from geoalchemy2.shape import to_shape
+from shapely.geometry import mapping
+from sqlalchemy import select
+
+from app.models import Case, Report, StationCoverage
+from app.services.boundaries import current_version_id
+from app.workflow.worktime import BEIJING
+from tests.functional.conftest import open_page, sign_in
+from tests.functional.test_intake import png
+
+pytestmark = pytest.mark.browser
+
+
+def check_clean(page):
+    assert page.foreign == [], f"requests left the app's host: {page.foreign}"
+    assert page.errors == [], f"JavaScript errors: {page.errors}"
+
+
+def centre_on(page, lat: float, lon: float, zoom: int = 17):
+    page.evaluate(f"nhMap.setView([{lat}, {lon}], {zoom}) && null")
+
+
+def pixel(page, lat: float, lon: float) -> tuple[float, float]:
+    box = page.locator(".folium-map").bounding_box()
+    x, y = page.evaluate(f"(() => {{ const p = nhMap.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }})()")
+    return box["x"] + x, box["y"] + y
+
+
+def filed_case(live_server, make_user, spots) -> tuple[int, float, float]:
+    intake = {"Authorization": f"Bearer {make_user('intake')[2]}"}
+    dispatcher = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
+    p = spots()
+    case_id = requests.post(f"{live_server}/api/v1/reports", headers=intake, timeout=10, json={
+        "channel": "video", "reference": "CAM-9", "category": "06010", "description": "道路暴露垃圾",
+        "lon": p.x, "lat": p.y}).json()["case_id"]
+    for action, version in (("verify", 1), ("file", 2)):
+        requests.post(f"{live_server}/api/v1/cases/{case_id}/actions", headers=dispatcher, timeout=10,
+                      json={"action": action, "version": version}).raise_for_status()
+    return case_id, p.x, p.y
+
+
+def test_dispatcher_dispatches_a_case_from_the_map(browser, live_server, make_user, spots, app, artifacts):
+    case_id, lon, lat = filed_case(live_server, make_user, spots)
+    username, password, _ = make_user("dispatcher")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    centre_on(page, lat, lon)
+    page.wait_for_function("Number(document.body.dataset.casesDrawn) >= 1", timeout=20_000)
+    marker = page.locator(f".case-icon[title$='#{case_id}']")
+    marker.wait_for(timeout=20_000)
+    marker.click()
+    page.wait_for_selector(f".case[data-case='{case_id}']")
+    assert "暴露垃圾" in page.locator("#side").inner_text() or "道路暴露垃圾" in page.locator("#side").inner_text()
+    page.click("#case-actions button[data-action='dispatch']")
+    form = page.locator("form.action-form[data-action='dispatch']")
+    assert "派单规则建议" in form.inner_text()
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(f".case[data-case='{case_id}'][data-state='dispatched']", timeout=20_000)
+    page.screenshot(path=str(artifacts / "console_dispatched.png"))
+    with app.extensions["db"].transaction() as s:
+        case = s.get(Case, case_id)
+        assert case.state == "dispatched" and case.owner_code == case.station_code  # 06: the place's station
+    check_clean(page)
+    context.close()
+
+
+def test_dispatcher_files_a_case_by_clicking_the_map(browser, live_server, make_user, spots, app, artifacts):
+    username, password, _ = make_user("dispatcher")
+    p = spots()
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    centre_on(page, p.y, p.x, 18)
+    page.wait_for_function("document.body.dataset.casesLoaded", timeout=20_000)
+    page.mouse.click(*pixel(page, p.y, p.x))
+    form = page.locator("#new-case")
+    form.wait_for(timeout=20_000)
+    assert "站点" in form.inner_text() and "GCJ-02" in form.inner_text()
+    form.locator("select[name=category]").select_option("09006")
+    form.locator("textarea[name=description]").fill("路口有人占道经营 <b>不是标签</b>")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".case[data-state='reported']", timeout=20_000)
+    assert "<b>不是标签</b>" in page.locator("#side").inner_text()  # shown as text, not markup
+    page.screenshot(path=str(artifacts / "console_new_case.png"))
+    case_id = int(page.locator(".case").get_attribute("data-case"))
+    with app.extensions["db"].transaction() as s:
+        report = s.scalars(select(Report).where(Report.case_id == case_id)).one()
+        assert report.category_code == "09006" and report.channel == "hotline"
+        assert abs(report.input_lon - p.x) < 2e-5 and abs(report.input_lat - p.y) < 2e-5
+    check_clean(page)
+    context.close()
+
+
+@pytest.fixture
+def restore_coverage(app, tmp_path):
+    """Put the coverage back after a test that saves a new version."""
+    with app.extensions["db"].transaction() as s:
+        version = current_version_id(s)
+        rows = s.scalars(select(StationCoverage).where(StationCoverage.version_id == version)).all()
+        doc = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"station_code": r.station_code}, "geometry": mapping(to_shape(r.geom))}
+            for r in rows]}
+    path = tmp_path / "coverage.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    yield
+    result = app.test_cli_runner().invoke(args=["boundaries", "import", "station_coverage", str(path),
+                                                "--reason", "test: restore"])
+    assert result.exit_code == 0, result.output
+    app.test_cli_runner().invoke(args=["cases", "reassign", "--open-only"])
+
+
+def test_planner_adds_a_station_and_new_reports_go_to_it(browser, live_server, make_user, artifacts,
+                                                         restore_coverage):
+    username, password, _ = make_user("planner")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.goto(f"{live_server}/planner")
+    page.wait_for_function("document.body.dataset.coverageLoaded === '3'", timeout=20_000)
+    lat, lon = 30.930, 121.860
+    centre_on(page, lat, lon, 15)
+    page.click("#add-station")
+    page.fill("#new-station input[name=code]", "JS-904")
+    page.fill("#new-station input[name=name]", "测试X站")
+    page.click("#new-station button[type=submit]")
+    page.mouse.click(*pixel(page, lat, lon))
+    page.wait_for_timeout(200)
+    corners = [(30.934, 121.855), (30.934, 121.865), (30.926, 121.865), (30.926, 121.855)]
+    for c in corners:
+        page.mouse.click(*pixel(page, *c))
+        page.wait_for_timeout(120)
+    page.mouse.click(*pixel(page, *corners[0]))
+    page.wait_for_function("document.body.dataset.territoryDrawn === 'JS-904'", timeout=10_000)
+    page.click("#check-proposal")
+    page.wait_for_function("document.body.dataset.previewValid === 'true'", timeout=30_000)
+    impact = page.locator("#impact-stations").inner_text()
+    assert "测试X站" in impact and "0 → 0.8" in impact
+    page.screenshot(path=str(artifacts / "planner_impact.png"))
+    page.fill("#save-version textarea[name=reason]", "新增测试X站")
+    page.click("#save-version button[type=submit]")
+    page.wait_for_function("document.body.dataset.savedVersion", timeout=30_000)
+    check_clean(page)
+    context.close()
+    intake = {"Authorization": f"Bearer {make_user('intake')[2]}"}
+    answer = requests.post(f"{live_server}/api/v1/reports", headers=intake, timeout=10, json={
+        "channel": "hotline", "category": "06010", "description": "新站辖区内的问题", "lon": 121.8601, "lat": 30.9302})
+    assert answer.json()["station"]["code"] == "JS-904"
+
+
+def test_patrol_sees_the_route_and_reports_with_a_photo(browser, live_server, make_user, spots, artifacts, tmp_path):
+    planner = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
+    username, password, _ = make_user("patrol", station_code="JS-002")
+    for _ in range(3):  # open cases of the station give the route something to visit
+        p = spots()
+        requests.post(f"{live_server}/api/v1/reports", headers=planner, timeout=10, json={
+            "channel": "patrol", "category": "06010", "description": "垃圾", "lon": p.x, "lat": p.y})
+    today = datetime.now(BEIJING).date().isoformat()
+    plan = requests.post(f"{live_server}/api/v1/patrols/plan", headers=planner, timeout=120, json={
+        "station": "JS-002", "date": today, "shift_hours": 4, "speed_kph": 15, "assignee": username})
+    assert plan.status_code == 201, plan.text
+    context, page = open_page(browser, live_server, viewport={"width": 390, "height": 844},
+                              geolocation={"latitude": 30.93, "longitude": 121.86}, permissions=["geolocation"])
+    sign_in(page, live_server, username, password)
+    page.goto(f"{live_server}/patrol")
+    page.wait_for_function("Number(document.body.dataset.patrolStops) > 0", timeout=30_000)
+    page.locator(".stops button").first.click()
+    page.wait_for_function("document.querySelector('.stops button').disabled", timeout=10_000)
+    photo = tmp_path / "问题.png"
+    photo.write_bytes(png(8, 8))
+    form = page.locator("#patrol-report")
+    form.locator("select[name=category]").select_option("06010")
+    form.locator("textarea[name=description]").fill("巡查发现暴露垃圾")
+    form.locator("input[type=file]").set_input_files(str(photo))
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.body.dataset.patrolReport", timeout=20_000)
+    page.screenshot(path=str(artifacts / "patrol.png"))
+    report_id = page.evaluate("document.body.dataset.patrolReport")
+    detail = requests.get(f"{live_server}/api/v1/reports/{report_id}", headers=planner, timeout=10).json()
+    assert detail["channel"] == "patrol" and detail["attachments"][0]["content_type"] == "image/png"
+    check_clean(page)
+    context.close()
+
+
+def test_reports_page_in_chinese_and_english(browser, live_server, make_user, artifacts):
+    username, password, _ = make_user("leader")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.goto(f"{live_server}/reports")
+    page.wait_for_function("document.body.dataset.kpi_department !== undefined", timeout=30_000)
+    page.wait_for_function("document.body.dataset.trendMonths !== undefined", timeout=30_000)
+    page.wait_for_function("document.body.dataset.choropleth !== undefined", timeout=60_000)
+    assert "考核评价" in page.locator("#side").inner_text()
+    page.screenshot(path=str(artifacts / "reports_zh.png"))
+    page.goto(f"{live_server}/reports?lang=en")
+    page.wait_for_function("document.body.dataset.kpi_station !== undefined", timeout=30_000)
+    assert "Evaluation" in page.locator("#side").inner_text()
+    page.screenshot(path=str(artifacts / "reports_en.png"))
+    check_clean(page)
+    context.close()
