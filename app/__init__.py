@@ -52,6 +52,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     for blueprint in (ogc.bp, open311.bp, exports.bp, apidoc.bp):  # open standards and file exchange
         app.register_blueprint(blueprint)
+    from app.views import analysis, routing, siting
+
+    for blueprint in (analysis.bp, routing.bp, siting.bp):  # hotspots, alerts, routes, patrols, siting
+        app.register_blueprint(blueprint)
     cli.init_app(app)
     errors.init_app(app)
     if app.config["WARM_CACHES"]:

@@ -72,7 +72,13 @@ def plan(
     if guided:
         params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
-    solution = routing.SolveWithParameters(params)
+    routing.CloseModelWithParameters(params)
+    # Start from the greedy tour: the search then only improves on it (OR-Tools' own first
+    # solutions for prize-collecting tours were worse than greedy on 40 stops within 2 s).
+    start = greedy_order(travel, values, service, shift_s)
+    initial = routing.ReadAssignmentFromRoutes([[i + 1 for i in start]], True) if start else None
+    solution = (routing.SolveFromAssignmentWithParameters(initial, params) if initial is not None
+                else routing.SolveWithParameters(params))
     if solution is None:
         return Plan([], 0, 0, 0, 0.0, 0, "no_solution")
     order, index = [], routing.Start(0)
@@ -82,6 +88,23 @@ def plan(
             order.append(node - 1)
         index = solution.Value(routing.NextVar(index))
     return summarise(order, travel, values, service, solution.ObjectiveValue())
+
+
+def greedy_order(travel: np.ndarray, values: list[float], service: list[int], shift_s: int) -> list[int]:
+    """A tour that keeps going to the stop with the best value per second that still lets it return in time."""
+    here, used, order, left = 0, 0, [], set(range(len(values)))
+    while True:
+        best, score = None, 0.0
+        for i in sorted(left):
+            cost = int(travel[here][i + 1]) + service[here]
+            if used + cost + int(travel[i + 1][0]) + service[i + 1] <= shift_s and values[i] / max(cost, 1) > score:
+                best, score = i, values[i] / max(cost, 1)
+        if best is None:
+            return order
+        used += int(travel[here][best + 1]) + service[here]
+        order.append(best)
+        here = best + 1
+        left.remove(best)
 
 
 def summarise(order: list[int], travel: np.ndarray, values: list[float], service: list[int],

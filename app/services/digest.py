@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import AdminArea, Case, CaseEvent, Category, Report, Station
-from app.services import caselist
+from app.services import alerts, caselist
 from app.services.errors import InputError
 from app.workflow import machine
 from app.workflow.worktime import BEIJING
@@ -46,6 +46,7 @@ def build(session: Session, day: date, span: str, now: datetime | None = None) -
         "overdue": _overdue(session, at, categories),
         "escalations": _escalations(session, start, end),
         "chronic": _chronic(session, at, categories),
+        "alerts": alerts.for_digest(session, day),
     }
 
 

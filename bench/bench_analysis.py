@@ -1,0 +1,151 @@
+"""Analysis benchmarks: Gi* over all grid cells, route queries, patrol planning.
+
+- gistar: 1,000,000 synthetic cases (clustered around a few centres) aggregated to the grid cells of
+  the current boundary version; Gi* with 999 permutations, against the same with 99 (baseline).
+  Statistics only: aggregation and weights are timed separately and not counted.
+- route: 1,000 random pairs of points in the town, snapped and routed on the road network; p50/p99
+  against the straight-line distance computation for the same pairs (baseline), and a plain
+  networkx Dijkstra between the snapped segments' end nodes for comparison.
+- patrol: 40 candidate stops around a station on the real network; OR-Tools with a 2 s limit
+  against the best value of a 30 s run (best known), the gap in collected value; a greedy
+  best-value-per-second tour as a second baseline (the solver starts from it).
+
+Each ends with one `BENCH ...` line. Needs the boundaries and roads loaded (`make run` or setup).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import create_app  # noqa: E402
+from app.services import hotspots, network  # noqa: E402
+from gis import hotspots as gh  # noqa: E402
+from routing import patrol  # noqa: E402
+
+N_CASES = int(os.environ.get("N_CASES", 1_000_000))
+N_PAIRS = int(os.environ.get("N_PAIRS", 1000))
+PATROL_LIMIT_S = float(os.environ.get("PATROL_LIMIT_S", 2.0))
+PATROL_REFERENCE_S = float(os.environ.get("PATROL_REFERENCE_S", 30.0))
+
+
+def bench_gistar(cells) -> None:
+    rng = np.random.default_rng(1)
+    n = len(cells.codes)
+    t0 = time.perf_counter()
+    centres = rng.choice(n, 12, replace=False)
+    from scipy.spatial import cKDTree
+
+    near = np.concatenate(cKDTree(cells.xy).query_ball_point(cells.xy[centres], r=600.0))
+    hot = rng.choice(near, N_CASES // 3)
+    background = rng.integers(0, n, N_CASES - len(hot))
+    counts = np.bincount(np.concatenate([hot, background]), minlength=n).astype(float)
+    w = cells.weights(hotspots.DEFAULT_DISTANCE_M)
+    prep = time.perf_counter() - t0
+    timings = {}
+    for perms in (99, 999):
+        t0 = time.perf_counter()
+        result = gh.gi_star(counts, w, permutations=perms, seed=1)
+        timings[perms] = time.perf_counter() - t0
+        print(f"gistar: {perms:4d} permutations {timings[perms]:.2f} s, hot {int((result.bins > 0).sum())}, "
+              f"cold {int((result.bins < 0).sum())}")
+    print(f"gistar: {N_CASES:,} cases over {n} cells (aggregation + weights {prep:.2f} s, not counted); "
+          f"999/99 ratio {timings[999] / timings[99]:.1f}x")
+    print(f"BENCH gistar seconds={timings[999]:.3f} baseline_seconds={timings[99]:.3f} cells={n}")
+
+
+def bench_route(net) -> None:
+    import networkx as nx
+
+    rng = np.random.default_rng(2)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    pts = rng.uniform(lo, hi, size=(N_PAIRS * 2, 2))
+    snaps = net.snap_many(pts, max_m=np.inf)
+    times, base, plain = [], [], []
+    for k in range(N_PAIRS):
+        a, b = snaps[2 * k], snaps[2 * k + 1]
+        t0 = time.perf_counter()
+        net.route(a, b, "time")
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        float(np.hypot(*(pts[2 * k] - pts[2 * k + 1])))
+        base.append(time.perf_counter() - t0)
+        u, v = int(net.seg_nodes[a.seg][1]), int(net.seg_nodes[b.seg][0])
+        t0 = time.perf_counter()
+        nx.dijkstra_path(net.graph, u, v, weight="time")
+        plain.append(time.perf_counter() - t0)
+    ms = np.array(times) * 1000
+    p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
+    b50 = np.percentile(np.array(base) * 1000, 50)
+    n50 = np.percentile(np.array(plain) * 1000, 50)
+    print(f"route: {N_PAIRS} pairs on {len(net.node_xy)} nodes / {net.graph.number_of_edges()} edges: "
+          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms; straight line p50 {b50 * 1000:.1f} us ({p50 / b50:.0f}x); "
+          f"plain networkx Dijkstra node to node p50 {n50:.2f} ms ({p50 / n50:.1f}x, no snapping or geometry)")
+    print(f"BENCH route p50_ms={p50:.3f} p99_ms={p99:.3f} baseline_p50_ms={b50:.4f}")
+
+
+def greedy(times: np.ndarray, values: list[float], service: int, shift: int) -> float:
+    """Baseline: repeatedly go to the unvisited stop with the best value per second that still fits."""
+    here, used, total, left = 0, 0.0, 0.0, set(range(len(values)))
+    while True:
+        best, score = None, 0.0
+        for i in left:
+            cost = times[here, i + 1] + service
+            if used + cost + times[i + 1, 0] <= shift and values[i] / max(cost, 1) > score:
+                best, score = i, values[i] / max(cost, 1)
+        if best is None:
+            return total
+        used += times[here, best + 1] + service
+        total += values[best]
+        here = best + 1
+        left.remove(best)
+
+
+def bench_patrol(session, net) -> None:
+    from geoalchemy2.shape import to_shape
+    from sqlalchemy import select
+
+    from app.models import Station
+
+    station = session.scalar(select(Station).where(Station.code == "JS-003"))
+    home = to_shape(station.location)
+    depot = network.snap(net, home.x, home.y, "station", 1000)
+    rng = np.random.default_rng(3)
+    stops = net.snap_many(np.array([depot.x, depot.y]) + rng.uniform(-3000, 3000, size=(40, 2)), max_m=np.inf)
+    points = [depot, *stops]
+    times = np.ceil(net.costs(points, points, "length") / (15 / 3.6))
+    np.fill_diagonal(times, 0)
+    values = [float(v) for v in rng.integers(1, 10, size=40)]
+    shift, service = 3 * 3600, 300
+    t0 = time.perf_counter()
+    quick = patrol.plan(times, values, service, shift, time_limit_s=PATROL_LIMIT_S)
+    seconds = time.perf_counter() - t0
+    reference = patrol.plan(times, values, service, shift, time_limit_s=PATROL_REFERENCE_S)
+    g = greedy(times, values, service, shift)
+    best = max(reference.value, quick.value, g)
+    gap = 100 * (best - quick.value) / best if best else 0.0
+    print(f"patrol: 40 stops, 3 h shift, 5 min per stop at 15 km/h: {seconds:.2f} s -> value {quick.value:g} "
+          f"({len(quick.order)} stops, {quick.total_s / 60:.0f} min); "
+          f"{PATROL_REFERENCE_S:g} s run {reference.value:g}; "
+          f"greedy {g:g} ({100 * (best - g) / best:.1f}% below best)")
+    print(f"BENCH patrol seconds={seconds:.2f} gap_pct={gap:.2f} greedy_gap_pct={100 * (best - g) / best:.2f}")
+
+
+def main() -> None:
+    app = create_app({"WARM_CACHES": False, "SCHEDULER": False})
+    with app.app_context(), app.extensions["db"].transaction() as session:
+        cells = hotspots.cell_set(session)
+        net = network.get(session)
+        bench_gistar(cells)
+        bench_route(net)
+        bench_patrol(session, net)
+
+
+if __name__ == "__main__":
+    main()
