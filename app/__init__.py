@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     _validate(app)
 
-    from app import auth, cli, i18n
+    from app import auth, cli, i18n, security
     from app.db import db
     from app.views import (
         api,
@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["geocoder"] = GeocoderCache()
     i18n.init_app(app)
     auth.init_app(app)
+    security.init_app(app)
     for blueprint in (
         health.bp, pages.bp, console.bp, api.bp, reports.bp, mapdata.bp, cases.bp, supervision.bp,
         evaluation.bp, vendor.bp,

@@ -187,6 +187,31 @@ def users_revoke(name: str) -> None:
     click.echo(f"{count} token(s) revoked")
 
 
+@users_cli.command("set-role")
+@click.argument("name")
+@click.argument("role")
+def users_set_role(name: str, role: str) -> None:
+    """Give NAME the role ROLE (audited)."""
+    try:
+        with db.transaction() as session:
+            users.set_role(session, name, role, actor=actor())
+    except users.UserError as exc:
+        _fail(str(exc))
+    click.echo(f"{name} is now {role}")
+
+
+@users_cli.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Disable NAME: sign-in, sessions and tokens stop working (audited)."""
+    try:
+        with db.transaction() as session:
+            users.set_active(session, name, False, actor=actor())
+    except users.UserError as exc:
+        _fail(str(exc))
+    click.echo(f"{name} disabled")
+
+
 demo_cli = AppGroup("demo", help="Demo data (never on a real deployment).")
 
 
@@ -207,6 +232,18 @@ def demo_seed(days: int, per_day: float, seed_value: int) -> None:
     summary = _seed(days, per_day, seed_value)
     click.echo(f"{summary['reports']} reports, {summary['cases']} cases ({summary['merged']} merged reports), "
                f"{summary['steps']} workflow steps")
+
+
+@demo_cli.command("bulk-cases")
+@click.argument("count", type=int)
+@click.option("--days", default=365, show_default=True, help="Spread over this many past days.")
+def demo_bulk_cases(count: int, days: int) -> None:
+    """COUNT synthetic cases inserted in bulk (for load tests of the map; not walked through the workflow)."""
+    from app.services import demo
+
+    with db.transaction() as session:
+        made = demo.bulk_cases(session, count, days)
+    click.echo(f"{made} synthetic cases inserted")
 
 
 def _seed(days: int, per_day: float, seed_value: int) -> dict:

@@ -62,6 +62,7 @@ class Settings:
     SCHEDULER: bool = False
     SCHEDULER_INTERVAL_S: float = 60.0
     WARM_CACHES: bool = False
+    LOGIN_RATE_LIMIT: int = 20  # failed sign-ins per address per 10 minutes before 429
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -81,6 +82,7 @@ class Settings:
             SCHEDULER=_bool("SCHEDULER", False),
             SCHEDULER_INTERVAL_S=_float("SCHEDULER_INTERVAL_S", 60.0),
             WARM_CACHES=_bool("WARM_CACHES", False),
+            LOGIN_RATE_LIMIT=_int("LOGIN_RATE_LIMIT", 20),
         )
 
     def validate(self) -> None:

@@ -159,10 +159,13 @@ def map_view(session: Session, q: CaseQuery, user: User, zoom: int, now: datetim
     """
     now = now or datetime.now(UTC)
     where = _where(q, user, now)
-    matched = session.scalar(select(func.count()).select_from(Case).where(*where))
-    if matched <= max_points:
-        page = find(session, CaseQuery(**{**q.__dict__, "limit": max_points, "offset": 0}), user, now)
-        return {**page.as_geojson(), "clustered": False}
+    light = light_expression(now).label("light")
+    # At most max_points + 1 ids, unordered: cheap, and tells whether to draw points or count clusters.
+    ids = session.scalars(select(Case.id).where(*where).limit(max_points + 1)).all()
+    if len(ids) <= max_points:
+        rows = session.execute(select(*MAP_COLUMNS, light).where(Case.id.in_(ids))).mappings().all()
+        return {"type": "FeatureCollection", "clustered": False, "numberMatched": len(rows),
+                "numberReturned": len(rows), "features": [_map_feature(r) for r in rows]}
     size = 360.0 / (256 * 2 ** max(min(zoom, 20), 0)) * 48  # degrees per cluster cell: ~48 px
     cell = func.ST_SnapToGrid(Case.geom, size)
     rows = session.execute(
@@ -171,9 +174,33 @@ def map_view(session: Session, q: CaseQuery, user: User, zoom: int, now: datetim
         .where(*where).group_by(cell)
     ).all()
     return {
-        "type": "FeatureCollection", "clustered": True, "numberMatched": matched, "numberReturned": len(rows),
+        "type": "FeatureCollection", "clustered": True, "numberMatched": sum(r[0] for r in rows),
+        "numberReturned": len(rows),
         "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
                       "properties": {"count": n, "red": int(red or 0)}} for n, x, y, red in rows],
+    }
+
+
+MAP_COLUMNS = (
+    Case.id, Case.state, Case.category_code, Case.urgency, Case.station_code, Case.grid_code, Case.owner_kind,
+    Case.owner_code, Case.deadline_at, Case.report_count, Case.escalation_level, Case.version,
+    Case.first_reported_at, func.ST_X(Case.geom).label("x"), func.ST_Y(Case.geom).label("y"),
+)
+
+
+def _map_feature(r) -> dict:
+    """A case as the map draws it: enough for the marker and its title; the panel loads the rest."""
+    return {
+        "type": "Feature", "id": r["id"],
+        "geometry": {"type": "Point", "coordinates": [round(r["x"], 7), round(r["y"], 7)]},
+        "properties": {
+            "id": r["id"], "state": r["state"], "category": r["category_code"], "urgency": r["urgency"],
+            "station": r["station_code"], "grid_code": r["grid_code"],
+            "owner": f"{r['owner_kind']}:{r['owner_code']}" if r["owner_code"] else None, "light": r["light"],
+            "deadline": r["deadline_at"].isoformat() if r["deadline_at"] else None,
+            "report_count": r["report_count"], "escalation_level": r["escalation_level"], "version": r["version"],
+            "first_reported_at": r["first_reported_at"].isoformat(),
+        },
     }
 
 

@@ -249,3 +249,41 @@ def _feedback_time(rng: random.Random, case: Case, after: datetime, ctx) -> date
     unit = case.limit_unit or "working_hours"
     due = ctx.calendar.add(case.clock_started_at, share * case.limit_hours + case.paused_hours, unit)
     return max(due, after + timedelta(minutes=rng.uniform(10, 60)))
+
+
+def bulk_cases(session: Session, count: int, days: int = 365) -> int:
+    """Synthetic cases for load tests: random points of the town, a realistic share still open.
+
+    Inserted by one SQL statement (owners from the point's grid cell and coverage), so 200,000 take
+    seconds; they have no reports or history and are marked by the description 演示批量案件.
+    """
+    from sqlalchemy import text
+
+    session.execute(text("""
+        WITH town AS (
+            SELECT geom, ST_XMin(geom) x0, ST_YMin(geom) y0, ST_XMax(geom) x1, ST_YMax(geom) y1
+            FROM admin_areas WHERE level = 'town' AND version_high IS NULL
+        ), v AS (SELECT max(id) id FROM boundary_versions WHERE effective_from <= now()),
+        pts AS (
+            SELECT ST_SetSRID(ST_MakePoint(x0 + random() * (x1 - x0), y0 + random() * (y1 - y0)), 4326) g,
+                   now() - random() * make_interval(days => :days) t, random() r
+            FROM town, generate_series(1, :n)
+        )
+        INSERT INTO cases (state, category_code, urgency, description, geom, grid_code, workstation_code,
+                           community_code, station_code, boundary_version_id, report_count, first_reported_at,
+                           last_reported_at, created_at, updated_at, deadline_at, warn_at)
+        SELECT CASE WHEN r < 0.70 THEN 'archived' WHEN r < 0.80 THEN 'closed' WHEN r < 0.86 THEN 'in_progress'
+                    WHEN r < 0.92 THEN 'dispatched' WHEN r < 0.96 THEN 'handled' ELSE 'filed' END,
+               (ARRAY['09006','06010','09010','07001','06002','09008','01004','08004'])[1 + floor(r * 8)::int],
+               'normal', '演示批量案件', g,
+               (SELECT code FROM grid_cells c WHERE c.version_high IS NULL AND ST_Covers(c.geom, g) LIMIT 1),
+               (SELECT code FROM admin_areas a WHERE a.level = 'workstation' AND a.version_high IS NULL
+                  AND ST_Covers(a.geom, g) LIMIT 1),
+               (SELECT code FROM admin_areas a WHERE a.level = 'community' AND a.version_high IS NULL
+                  AND ST_Covers(a.geom, g) LIMIT 1),
+               coalesce((SELECT station_code FROM station_coverage sc WHERE sc.version_id = v.id
+                  AND ST_Covers(sc.geom, g) ORDER BY station_code LIMIT 1), 'TC'),
+               v.id, 1, t, t, t, t, t + interval '2 days', t + interval '38 hours'
+        FROM pts, v
+    """), {"n": count, "days": days})
+    return count

@@ -110,3 +110,44 @@ def user_for_token(session: Session, token: str) -> User | None:
         select(User).join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
     )
+
+
+def recent_failures(session: Session, address: str, minutes: int = 10) -> int:
+    """Failed sign-ins from one address in the last minutes (from the audit log)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from app.models import AuditEntry
+
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    return session.scalar(
+        select(func.count()).select_from(AuditEntry)
+        .where(AuditEntry.action == "user.login_failed", AuditEntry.entity == "address",
+               AuditEntry.entity_id == address, AuditEntry.at >= since)
+    )
+
+
+def set_role(session: Session, username: str, role: str, actor: str = "system") -> User:
+    """Change a user's role (audited with the role before and after)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    known = {r.code for r in roles(session)}
+    if role not in known:
+        raise UserError(f"unknown role {role!r}; choose one of {', '.join(sorted(known))}")
+    before = user.role
+    user.role = role
+    audit.record(session, actor, "user.role", "user", user.id, before={"role": before}, after={"role": role})
+    return user
+
+
+def set_active(session: Session, username: str, active: bool, actor: str = "system") -> User:
+    """Enable or disable a user (audited); a disabled user's tokens and sessions stop working."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    before = user.active
+    user.active = active
+    audit.record(session, actor, "user.active", "user", user.id, before={"active": before}, after={"active": active})
+    return user

@@ -244,6 +244,12 @@ def in_scope(user: User, case: Case, action: str | None = None) -> bool:
     return True
 
 
+def check_visible(user: User, case: Case) -> None:
+    """Forbidden unless the user may see the case (handlers: their department's; patrol: their station's)."""
+    if not in_scope(user, case):
+        raise Forbidden(f"case {case.id} is not in your scope ({user.role})")
+
+
 def act(session: Session, user: User, case_id: int, action: str, version, fields: dict,
         now: datetime | None = None, ctx: Context | None = None) -> Case:
     """Take one action on a case; raises NotFound, Forbidden, Conflict or ActionRefused."""

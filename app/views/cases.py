@@ -46,10 +46,12 @@ def list_cases():
 def get_case(case_id: int):
     """A case with its reports, owners, state, version, deadline, light, history and the caller's actions."""
     session = db.session()
-    body = cases.case_detail(session, case_id)
     case = session.get(Case, case_id)
     user = current_user()
-    body["actions"] = machine.allowed(workflow.view(case), user.role) if workflow.in_scope(user, case) else []
+    if case is not None:
+        workflow.check_visible(user, case)
+    body = cases.case_detail(session, case_id)
+    body["actions"] = machine.allowed(workflow.view(case), user.role)
     if case.state == "filed":
         body["suggested_owner"] = workflow.suggest_owner(session, case, workflow.first_channel(session, case))
     return jsonify(body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from app.db import db
@@ -29,9 +29,14 @@ def login():
     error = None
     if request.method == "POST":
         s = db.session()
+        address = request.remote_addr or "unknown"
+        if users.recent_failures(s, address) >= current_app.config["LOGIN_RATE_LIMIT"]:
+            error = _("Too many failed sign-ins from this address: wait ten minutes and try again.")
+            return render_template("login.html", error=error), 429
         user = users.authenticate(s, request.form.get("username", ""), request.form.get("password", ""))
         if user is None:
             error = _("Wrong user name or password, or the account is locked for a while.")
+            audit.record(s, request.form.get("username", "")[:80] or "?", "user.login_failed", "address", address)
             s.commit()  # keep the failure count
         else:
             audit.record(s, user.username, "user.login", "user", user.id)

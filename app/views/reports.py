@@ -9,13 +9,18 @@ from sqlalchemy import select
 
 from app.auth import current_user, login_required, roles_required
 from app.db import db
-from app.models import Attachment, Category, Channel
-from app.services import cases, intake
+from app.models import Attachment, Category, Channel, Report
+from app.services import cases, intake, workflow
 from app.services.errors import InputError, NotFound
 from app.views.errors import json_errors
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 json_errors(bp)
+
+
+@bp.errorhandler(workflow.Forbidden)
+def _out_of_scope(exc: workflow.Forbidden):
+    return jsonify(error="forbidden", message=str(exc)), 403
 
 REPORTERS = ("intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin")
 SPLITTERS = ("dispatcher", "shift_leader", "admin")
@@ -82,7 +87,11 @@ def create_report():
 @login_required
 def get_report(report_id: int):
     """One report with its attachments."""
-    return jsonify(cases.report_detail(db.session(), report_id))
+    session = db.session()
+    report = session.get(Report, report_id)
+    if report is not None:
+        workflow.check_visible(current_user(), report.case)
+    return jsonify(cases.report_detail(session, report_id))
 
 
 @bp.post("/reports/<int:report_id>/split")
@@ -113,9 +122,11 @@ def split_report(report_id: int):
 @login_required
 def get_attachment(attachment_id: int):
     """The bytes of an uploaded photo (URL attachments redirect nowhere: their URL is in the report)."""
-    a = db.session().get(Attachment, attachment_id)
+    session = db.session()
+    a = session.get(Attachment, attachment_id)
     if a is None or a.kind != "upload":
         raise NotFound("uploaded attachment", attachment_id)
+    workflow.check_visible(current_user(), session.get(Report, a.report_id).case)
     response = Response(a.data, mimetype=a.content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Disposition"] = "inline"

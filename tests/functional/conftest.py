@@ -46,3 +46,27 @@ def sign_in(page, live_server, username, password):
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     page.wait_for_selector(".leaflet-container")
+
+
+def _attribute(key: str) -> str:
+    """document.body.dataset[key] as an attribute name: casesLoaded -> data-cases-loaded."""
+    return "data-" + "".join("-" + c.lower() if c.isupper() else c for c in key)
+
+
+def wait_data(page, key: str, ok=lambda value: True, timeout: float = 20.0) -> str:
+    """Wait until document.body.dataset[key] is set and `ok(value)`; return the value.
+
+    Polled from Python: Playwright's wait_for_function evaluates strings, which the pages' content
+    security policy (no 'unsafe-eval') rightly refuses.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    name = _attribute(key)
+    while True:
+        value = page.get_attribute("body", name)
+        if value is not None and ok(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"body {name} is {value!r} after {timeout} s")
+        page.wait_for_timeout(100)

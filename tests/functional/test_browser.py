@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.conftest import open_page, sign_in
+from tests.functional.conftest import open_page, sign_in, wait_data
 
 pytestmark = pytest.mark.browser
 
@@ -17,14 +17,14 @@ def test_each_role_signs_in_and_sees_the_map(browser, live_server, make_user, ar
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
     page.wait_for_selector(".leaflet-container")
-    page.wait_for_function("document.body.dataset.layer_communities === '3'", timeout=20_000)
-    page.wait_for_function("Number(document.body.dataset.layer_stations) === 17", timeout=20_000)
+    wait_data(page, "layer_communities", lambda v: v == "3", timeout=20)
+    wait_data(page, "layer_stations", lambda v: int(v) == 17, timeout=20)
     assert page.locator(".leaflet-control-layers").is_visible()
     assert "单元网格" in page.locator(".leaflet-control-layers").inner_text()
     if role == "dispatcher":
         page.screenshot(path=str(artifacts / "map_zh.png"))
         page.goto(f"{live_server}/?lang=en")
-        page.wait_for_function("document.body.dataset.layer_communities === '3'", timeout=20_000)
+        wait_data(page, "layer_communities", lambda v: v == "3", timeout=20)
         assert "Unit grid cells" in page.locator(".leaflet-control-layers").inner_text()
         page.screenshot(path=str(artifacts / "map_en.png"))
     assert page.foreign == [], f"requests left the app's host: {page.foreign}"
@@ -36,9 +36,9 @@ def test_grid_layer_switches_on(browser, live_server, make_user, artifacts):
     username, password, _ = make_user("planner")
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
-    page.wait_for_function("document.body.dataset.layer_communities === '3'", timeout=20_000)
+    wait_data(page, "layer_communities", lambda v: v == "3", timeout=20)
     page.locator(".leaflet-control-layers label", has_text="单元网格").locator("input").check()
-    page.wait_for_function("Number(document.body.dataset.layer_grid_cells) >= 5000", timeout=30_000)
+    wait_data(page, "layer_grid_cells", lambda v: int(v) >= 5000, timeout=30)
     page.screenshot(path=str(artifacts / "map_grid.png"))
     assert page.errors == [] and page.foreign == []
     context.close()

@@ -14,10 +14,10 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
 
-from app.models import Case, Report, StationCoverage
+from app.models import Case, Report, Station, StationCoverage
 from app.services.boundaries import current_version_id
 from app.workflow.worktime import BEIJING
-from tests.functional.conftest import open_page, sign_in
+from tests.functional.conftest import open_page, sign_in, wait_data
 from tests.functional.test_intake import png
 
 pytestmark = pytest.mark.browser
@@ -57,7 +57,7 @@ def test_dispatcher_dispatches_a_case_from_the_map(browser, live_server, make_us
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
     centre_on(page, lat, lon)
-    page.wait_for_function("Number(document.body.dataset.casesDrawn) >= 1", timeout=20_000)
+    wait_data(page, "casesDrawn", lambda v: int(v) >= 1, timeout=20)
     marker = page.locator(f".case-icon[title$='#{case_id}']")
     marker.wait_for(timeout=20_000)
     marker.click()
@@ -82,7 +82,7 @@ def test_dispatcher_files_a_case_by_clicking_the_map(browser, live_server, make_
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
     centre_on(page, p.y, p.x, 18)
-    page.wait_for_function("document.body.dataset.casesLoaded", timeout=20_000)
+    wait_data(page, "casesLoaded", timeout=20)
     page.mouse.click(*pixel(page, p.y, p.x))
     form = page.locator("#new-case")
     form.wait_for(timeout=20_000)
@@ -118,6 +118,9 @@ def restore_coverage(app, tmp_path):
                                                 "--reason", "test: restore"])
     assert result.exit_code == 0, result.output
     app.test_cli_runner().invoke(args=["cases", "reassign", "--open-only"])
+    with app.extensions["db"].transaction() as s:  # the test's station leaves with its territory
+        for station in s.scalars(select(Station).where(Station.code.like("JS-9%"))):
+            station.active = False
 
 
 def test_planner_adds_a_station_and_new_reports_go_to_it(browser, live_server, make_user, artifacts,
@@ -126,7 +129,7 @@ def test_planner_adds_a_station_and_new_reports_go_to_it(browser, live_server, m
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/planner")
-    page.wait_for_function("document.body.dataset.coverageLoaded === '3'", timeout=20_000)
+    wait_data(page, "coverageLoaded", lambda v: v == "3", timeout=20)
     lat, lon = 30.930, 121.860
     centre_on(page, lat, lon, 15)
     page.click("#add-station")
@@ -140,15 +143,15 @@ def test_planner_adds_a_station_and_new_reports_go_to_it(browser, live_server, m
         page.mouse.click(*pixel(page, *c))
         page.wait_for_timeout(120)
     page.mouse.click(*pixel(page, *corners[0]))
-    page.wait_for_function("document.body.dataset.territoryDrawn === 'JS-904'", timeout=10_000)
+    wait_data(page, "territoryDrawn", lambda v: v == "JS-904", timeout=10)
     page.click("#check-proposal")
-    page.wait_for_function("document.body.dataset.previewValid === 'true'", timeout=30_000)
+    wait_data(page, "previewValid", lambda v: v == "true", timeout=30)
     impact = page.locator("#impact-stations").inner_text()
     assert "测试X站" in impact and "0 → 0.8" in impact
     page.screenshot(path=str(artifacts / "planner_impact.png"))
     page.fill("#save-version textarea[name=reason]", "新增测试X站")
     page.click("#save-version button[type=submit]")
-    page.wait_for_function("document.body.dataset.savedVersion", timeout=30_000)
+    wait_data(page, "savedVersion", timeout=30)
     check_clean(page)
     context.close()
     intake = {"Authorization": f"Bearer {make_user('intake')[2]}"}
@@ -172,9 +175,9 @@ def test_patrol_sees_the_route_and_reports_with_a_photo(browser, live_server, ma
                               geolocation={"latitude": 30.93, "longitude": 121.86}, permissions=["geolocation"])
     sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/patrol")
-    page.wait_for_function("Number(document.body.dataset.patrolStops) > 0", timeout=30_000)
+    wait_data(page, "patrolStops", lambda v: int(v) > 0, timeout=30)
     page.locator(".stops button").first.click()
-    page.wait_for_function("document.querySelector('.stops button').disabled", timeout=10_000)
+    page.wait_for_selector(".stops button[disabled]", timeout=10_000)
     photo = tmp_path / "问题.png"
     photo.write_bytes(png(8, 8))
     form = page.locator("#patrol-report")
@@ -182,9 +185,9 @@ def test_patrol_sees_the_route_and_reports_with_a_photo(browser, live_server, ma
     form.locator("textarea[name=description]").fill("巡查发现暴露垃圾")
     form.locator("input[type=file]").set_input_files(str(photo))
     form.locator("button[type=submit]").click()
-    page.wait_for_function("document.body.dataset.patrolReport", timeout=20_000)
+    wait_data(page, "patrolReport", timeout=20)
     page.screenshot(path=str(artifacts / "patrol.png"))
-    report_id = page.evaluate("document.body.dataset.patrolReport")
+    report_id = page.get_attribute("body", "data-patrol-report")
     detail = requests.get(f"{live_server}/api/v1/reports/{report_id}", headers=planner, timeout=10).json()
     assert detail["channel"] == "patrol" and detail["attachments"][0]["content_type"] == "image/png"
     check_clean(page)
@@ -196,13 +199,13 @@ def test_reports_page_in_chinese_and_english(browser, live_server, make_user, ar
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/reports")
-    page.wait_for_function("document.body.dataset.kpi_department !== undefined", timeout=30_000)
-    page.wait_for_function("document.body.dataset.trendMonths !== undefined", timeout=30_000)
-    page.wait_for_function("document.body.dataset.choropleth !== undefined", timeout=60_000)
+    wait_data(page, "kpi_department", timeout=30)
+    wait_data(page, "trendMonths", timeout=30)
+    wait_data(page, "choropleth", timeout=60)
     assert "考核评价" in page.locator("#side").inner_text()
     page.screenshot(path=str(artifacts / "reports_zh.png"))
     page.goto(f"{live_server}/reports?lang=en")
-    page.wait_for_function("document.body.dataset.kpi_station !== undefined", timeout=30_000)
+    wait_data(page, "kpi_station", timeout=30)
     assert "Evaluation" in page.locator("#side").inner_text()
     page.screenshot(path=str(artifacts / "reports_en.png"))
     check_clean(page)
