@@ -57,6 +57,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     for blueprint in (analysis.bp, routing.bp, siting.bp):  # hotspots, alerts, routes, patrols, siting
         app.register_blueprint(blueprint)
+    from app.views import metrics
+
+    app.register_blueprint(metrics.bp)  # Prometheus; who may read it: app/views/metrics.py
     cli.init_app(app)
     errors.init_app(app)
     if app.config["WARM_CACHES"]:

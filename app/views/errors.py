@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.services.errors import Conflict, InputError, NotFound
@@ -55,8 +56,18 @@ def json_errors(bp: Blueprint) -> None:
         return jsonify(error="no_boundaries", message=str(exc)), 409
 
 
+RETRY_AFTER_S = 2  # a fast restart of PostgreSQL takes a second or two; pool_pre_ping reconnects after it
+
+
+def unavailable(exc: Exception) -> bool:
+    """True for database errors a retry can cure: a lost or refused connection, a restart, an exhausted pool."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def init_app(app) -> None:
-    """App-wide answers for requests no blueprint handles: unknown API paths, CSRF failures."""
+    """App-wide answers for requests no blueprint handles: unknown API paths, CSRF failures, a database away."""
     from flask import request
     from flask_wtf.csrf import CSRFError
     from werkzeug.exceptions import MethodNotAllowed
@@ -87,3 +98,17 @@ def init_app(app) -> None:
         if api():
             return jsonify(error="too_large", message="the request body is larger than the server accepts"), 413
         return exc
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database_away(exc):
+        # Nothing was committed (or the commit's answer was lost): the client retries with the same
+        # Idempotency-Key, which answers the stored report if the commit did reach the database.
+        if not unavailable(exc):
+            raise exc
+        app.logger.warning("database unavailable: %s: %s", exc.__class__.__name__, (str(exc).splitlines() or [""])[0])
+        response = jsonify(error="unavailable", retry_after_s=RETRY_AFTER_S,
+                           message="the database is briefly unavailable; retry the same request shortly")
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
