@@ -9,7 +9,7 @@ WORKERS ?= 2
 FLASK := $(BIN)/flask --app app
 WITH_DB := scripts/with-db.sh
 
-.PHONY: run test stop setup system venv assets translations db bench lint clean-db
+.PHONY: run test stop setup system venv assets translations db bench lint clean-db backup restore reliability
 
 system:                          ## Debian packages: PostgreSQL 15, PostGIS 3, GDAL, Chromium, fonts
 	@scripts/system-deps.sh
@@ -39,6 +39,16 @@ test: system venv assets translations   ## set up, then the whole suite against 
 
 bench: setup                     ## benchmarks (ratios against a baseline measured in the same run)
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; $(WITH_DB) $(BIN)/python $$b || exit 1; done
+
+reliability: system venv         ## load and faults on a private throw-away cluster (bench/reliability.py)
+	@$(WITH_DB) $(BIN)/python bench/reliability.py
+
+backup:                          ## pg_dump of the database in DATABASE_URL into var/backups; prints the file
+	@$(WITH_DB) scripts/backup.sh
+
+restore:                         ## make restore FILE=var/backups/NAME.dump [FORCE=1 | INTO=newdb]
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/NAME.dump [FORCE=1] [INTO=newdb]" >&2; exit 2; }
+	@FORCE="$(FORCE)" INTO="$(INTO)" $(WITH_DB) scripts/restore.sh "$(FILE)"
 
 lint: venv
 	@$(BIN)/ruff check app gis layers routing tests bench migrations data/boundaries
