@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import AdminArea, Case, Department, Setting, Station, User
 from app.services.errors import InputError
+from app.services.exports import csv_safe
 from app.workflow import scores
 from app.workflow.worktime import BEIJING
 
@@ -118,8 +119,8 @@ def to_csv(result: dict, lang: str = "zh") -> bytes:
     writer = csv.writer(out)
     cols = columns(lang)
     writer.writerow([h for _, h in cols])
-    for r in result["rows"]:
-        writer.writerow(["" if r.get(k) is None else r.get(k) for k, _ in cols])
+    for r in result["rows"]:  # names are people's: a leading = + - @ must not become a formula
+        writer.writerow(["" if r.get(k) is None else csv_safe(r.get(k)) for k, _ in cols])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -133,7 +134,7 @@ def to_xlsx(result: dict, lang: str = "zh") -> bytes:
     cols = columns(lang)
     sheet.append([h for _, h in cols])
     for r in result["rows"]:
-        sheet.append([r.get(k) for k, _ in cols])
+        sheet.append([csv_safe(r.get(k)) for k, _ in cols])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -118,7 +118,7 @@ def preview(session: Session, index: OwnershipIndex, features: list[gb.Feature],
     try:
         warnings = bs.validate(layers, {"station_coverage"})
     except gb.LayerError as exc:
-        errors = list(exc.errors)
+        errors = list(exc.problems)
     for s in new_stations:
         if not index.town.covers(Point(s["lon"], s["lat"])):
             errors.append(f"station {s['code']} lies outside the town")

@@ -7,6 +7,7 @@ import re
 from flask import Blueprint, current_app, jsonify, render_template, url_for
 from flask_babel import gettext as _
 
+from app.auth import login_required
 from app.services import openapi
 
 bp = Blueprint("apidoc", __name__, url_prefix="/api/v1")
@@ -33,12 +34,14 @@ def document() -> dict:
 
 
 @bp.get("/openapi.json")
+@login_required
 def spec():
-    """The OpenAPI 3.0 document of the JSON API (open to everyone: it holds no data)."""
+    """The OpenAPI 3.0 document of the JSON API (signed-in users and API tokens only)."""
     return jsonify(document())
 
 
 @bp.get("/docs")
+@login_required
 def docs():
     """The same document as a page, Chinese by default (?lang=en for English)."""
     return render_template("openapi.html", doc=document(), title=_("API reference (/api/v1)"))

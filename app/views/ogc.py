@@ -124,6 +124,13 @@ def _self_links(endpoint: str, mimetype: str = "application/json", **values) -> 
     return [json_link, html_link]
 
 
+@bp.before_request
+def _signed_in_or_public():
+    """The service answers anonymous callers only when some collections are made public."""
+    if current_user() is None and not _public():
+        raise _Unauthorized("sign in or send Authorization: Bearer TOKEN (no collection is public here)")
+
+
 def _public() -> frozenset[str]:
     return current_app.config.get("PUBLIC_COLLECTIONS", frozenset())
 

@@ -105,8 +105,9 @@ def _reader() -> User | None:
 
 @bp.get("/discovery.<fmt>")
 def discovery(fmt: str):
-    """Where the endpoint is and what it speaks."""
+    """Where the endpoint is and what it speaks (api_key needed, as for every read, unless OPEN311_PUBLIC_READ)."""
     fmt = _format(fmt)
+    _reader()
     url = url_for("open311.discovery", fmt="json", _external=True).rsplit("/", 1)[0]
     return _answer(fmt, "discovery", open311.discovery(url, CHANGESET))
 
@@ -115,6 +116,7 @@ def discovery(fmt: str):
 def services(fmt: str):
     """The categories as services."""
     fmt = _format(fmt)
+    _reader()
     return _answer(fmt, "services", open311.services(db.session()))
 
 
@@ -122,6 +124,7 @@ def services(fmt: str):
 def service_definition(code: str, fmt: str):
     """A service's attributes."""
     fmt = _format(fmt)
+    _reader()
     return _answer(fmt, "service_definition", open311.service_definition(db.session(), code))
 
 

@@ -25,8 +25,9 @@ def bearer(make_user):
 
 
 @pytest.fixture(scope="module")
-def document(live_server):
-    answer = requests.get(f"{live_server}/api/v1/openapi.json", timeout=30)
+def document(live_server, bearer):
+    assert requests.get(f"{live_server}/api/v1/openapi.json", timeout=30).status_code == 401
+    answer = requests.get(f"{live_server}/api/v1/openapi.json", headers=bearer, timeout=30)
     assert answer.status_code == 200
     return answer.json()
 
@@ -50,11 +51,11 @@ def test_document_is_valid_openapi(document):
     assert len(list(schema.get_all_operations())) >= 25
 
 
-def test_browsable_page_in_chinese_and_english(live_server):
-    zh = requests.get(f"{live_server}/api/v1/docs", timeout=30)
+def test_browsable_page_in_chinese_and_english(live_server, bearer):
+    zh = requests.get(f"{live_server}/api/v1/docs", headers=bearer, timeout=30)
     assert zh.status_code == 200 and zh.headers["Content-Type"].startswith("text/html")
     assert "接口说明" in zh.text and "POST /reports" in zh.text and "<script" not in zh.text
-    en = requests.get(f"{live_server}/api/v1/docs", params={"lang": "en"}, timeout=30)
+    en = requests.get(f"{live_server}/api/v1/docs", params={"lang": "en"}, headers=bearer, timeout=30)
     assert "API reference" in en.text
     ogc = requests.get(f"{live_server}/ogc/api", params={"f": "html"}, timeout=30)
     assert ogc.status_code == 200 and "/collections/grid_cells/items" in ogc.text
@@ -86,7 +87,7 @@ def _run(operation, mode: GenerationMode, headers: dict) -> list[str]:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_get_operations_hold_to_the_schema(live_server, bearer, mode):
     """Generated requests (valid ones, then invalid ones) to every GET operation: no 500, nothing off-schema."""
-    schema = schemathesis.openapi.from_url(f"{live_server}/api/v1/openapi.json").include(method="GET")
+    schema = schemathesis.openapi.from_url(f"{live_server}/api/v1/openapi.json", headers=bearer).include(method="GET")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
     failures = [f for operation in operations for f in _run(operation, mode, bearer)]
