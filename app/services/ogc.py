@@ -441,14 +441,49 @@ def hotspot_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
     return found[0] if found else None
 
 
-def no_items(session: Session, q: ItemQuery) -> ItemPage:
-    """A collection with nothing stored yet."""
-    return ItemPage([], 0)
+def _patrol_select(q: ItemQuery):
+    from app.models_analysis import PatrolRoute
+
+    stmt = select(PatrolRoute)
+    if q.bbox:
+        stmt = stmt.where(func.ST_Intersects(PatrolRoute.geom, func.ST_MakeEnvelope(*q.bbox, 4326)))
+    if q.start:
+        stmt = stmt.where(PatrolRoute.day >= q.start.date())
+    if q.end:
+        stmt = stmt.where(PatrolRoute.day <= q.end.date())
+    if q.user is not None and q.user.role == "patrol" and q.user.station_code:
+        stmt = stmt.where(PatrolRoute.station_code == q.user.station_code)
+    return stmt
 
 
-def no_item(session: Session, q: ItemQuery, fid: str) -> None:
-    """Nothing stored yet."""
-    return None
+def _patrol_feature(route) -> dict:
+    from geoalchemy2.shape import to_shape
+    from shapely.geometry import mapping
+
+    from app.services import patrols
+
+    geometry = mapping(to_shape(route.geom)) if route.geom is not None else None  # a route with no stop
+    return {"type": "Feature", "id": str(route.id), "geometry": geometry, "properties": patrols.summary(route)}
+
+
+def patrol_items(session: Session, q: ItemQuery) -> ItemPage:
+    """Stored patrol routes (one per station and day), newest day first; patrol staff see their station's."""
+    from app.models_analysis import PatrolRoute
+
+    stmt = _patrol_select(q)
+    matched = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(stmt.order_by(PatrolRoute.day.desc(), PatrolRoute.id).offset(q.offset).limit(q.limit))
+    return ItemPage([_patrol_feature(r) for r in rows], matched)
+
+
+def patrol_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
+    """One stored patrol route."""
+    from app.models_analysis import PatrolRoute
+
+    if not fid.isdigit() or len(fid) > 18:
+        return None
+    route = session.scalar(_patrol_select(q).where(PatrolRoute.id == int(fid)))
+    return _patrol_feature(route) if route is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,8 +521,8 @@ def _builtin() -> dict[str, Collection]:
                    "busiest first; cells without cases are left out.",
                    "Polygon", hotspot_items, hotspot_item, temporal="first_reported_at"),
         Collection("patrol_routes", "Patrol routes",
-                   "Planned patrol routes of the stations (filled once routes are planned and stored).",
-                   "LineString", no_items, no_item, temporal="date"),
+                   "Planned patrol routes of the stations, one per station and day (POST /api/v1/patrols/plan).",
+                   "LineString", patrol_items, patrol_item, temporal="date"),
     )}
 
 

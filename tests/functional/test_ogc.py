@@ -239,3 +239,25 @@ def test_gdal_copies_every_grid_cell_into_a_geopackage(app, live_server, session
     assert sorted(copied["code"]) == sorted(codes)
     assert copied.crs.to_epsg() == 4326
     assert json.loads(copied.iloc[:1].to_json())["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+def test_stored_patrol_routes_are_a_collection(live_server, make_user, bearer):
+    from datetime import date
+
+    dispatcher = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
+    planned = requests.post(f"{live_server}/api/v1/patrols/plan", headers=dispatcher, timeout=120, json={
+        "station": "JS-001", "date": "2026-03-03", "shift_hours": 2, "speed_kph": 15, "time_limit_s": 2})
+    assert planned.status_code == 201, planned.text
+    route_id = planned.json()["id"]
+    items = requests.get(f"{live_server}/ogc/collections/patrol_routes/items",
+                         params={"datetime": "2026-03-03T00:00:00Z/2026-03-03T23:59:59Z"}, headers=bearer,
+                         timeout=30).json()
+    found = {f["id"]: f for f in items["features"]}
+    assert str(route_id) in found and found[str(route_id)]["properties"]["station_code"] == "JS-001"
+    assert items["numberMatched"] >= 1
+    if planned.json()["stops"]:
+        assert found[str(route_id)]["geometry"]["type"] == "LineString"
+    one = requests.get(f"{live_server}/ogc/collections/patrol_routes/items/{route_id}", headers=bearer, timeout=30)
+    assert one.status_code == 200 and one.json()["properties"]["day"] == date(2026, 3, 3).isoformat()
+    missing = requests.get(f"{live_server}/ogc/collections/patrol_routes/items/abc", headers=bearer, timeout=30)
+    assert missing.status_code == 404
