@@ -21,11 +21,16 @@ if not url.scheme.startswith("postgresql"):
 values = {
     "PGHOST": url.hostname or "", "PGPORT": str(url.port or ""), "PGUSER": unquote(url.username or ""),
     "PGPASSWORD": unquote(url.password or ""), "PGDATABASE": unquote(url.path.lstrip("/")),
+    "PGSSLMODE": "", "PGTARGETSESSIONATTRS": "",
 }
-for key, option in (("PGSSLMODE", "sslmode"), ("PGHOST", "host")):
-    found = parse_qs(url.query).get(option)
-    if found:
-        values[key] = found[0]
+query = parse_qs(url.query)
+if query.get("host"):  # several hosts (?host=db1:5432&host=db2:5432): libpq takes comma-separated lists
+    hosts = [h.rsplit(":", 1) if ":" in h else [h, ""] for h in query["host"]]
+    values["PGHOST"] = ",".join(h for h, _ in hosts)
+    values["PGPORT"] = ",".join(p or "5432" for _, p in hosts)
+for key, option in (("PGSSLMODE", "sslmode"), ("PGTARGETSESSIONATTRS", "target_session_attrs")):
+    if query.get(option):
+        values[key] = query[option][0]
 if not values["PGDATABASE"]:
     sys.exit("DATABASE_URL names no database")
 for key, value in values.items():
