@@ -57,7 +57,7 @@ def test_browsable_page_in_chinese_and_english(live_server, bearer):
     assert "接口说明" in zh.text and "POST /reports" in zh.text and "<script" not in zh.text
     en = requests.get(f"{live_server}/api/v1/docs", params={"lang": "en"}, headers=bearer, timeout=30)
     assert "API reference" in en.text
-    ogc = requests.get(f"{live_server}/ogc/api", params={"f": "html"}, timeout=30)
+    ogc = requests.get(f"{live_server}/ogc/api", params={"f": "html"}, headers=bearer, timeout=30)
     assert ogc.status_code == 200 and "/collections/grid_cells/items" in ogc.text
 
 

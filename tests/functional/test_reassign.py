@@ -43,21 +43,23 @@ def workers(database_url):
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
         urls.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    for url in urls:
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-    yield urls
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        p.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        for url in urls:
+            while True:
+                try:
+                    if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        yield urls
+    finally:  # never leave the servers behind, even when they failed to start
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
 
 
 def write_coverage(app, path: Path, drop: str | None) -> str:
