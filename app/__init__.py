@@ -18,6 +18,12 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     _validate(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # the client's address (sign-in limit, audit) and https (HSTS, secure cookies) as nginx saw them
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from app import auth, cli, i18n, security
     from app.db import db

@@ -63,6 +63,7 @@ class Settings:
     SCHEDULER_INTERVAL_S: float = 60.0
     WARM_CACHES: bool = False
     LOGIN_RATE_LIMIT: int = 20  # failed sign-ins per address per 10 minutes before 429
+    TRUSTED_PROXIES: int = 0  # reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are believed
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +84,7 @@ class Settings:
             SCHEDULER_INTERVAL_S=_float("SCHEDULER_INTERVAL_S", 60.0),
             WARM_CACHES=_bool("WARM_CACHES", False),
             LOGIN_RATE_LIMIT=_int("LOGIN_RATE_LIMIT", 20),
+            TRUSTED_PROXIES=_int("TRUSTED_PROXIES", 0),
         )
 
     def validate(self) -> None:

@@ -6,6 +6,7 @@
   var NH = window.NH, el = NH.el, t = NH.t, ctx = NH.ctx, map = window.nhMap;
   var editable = L.featureGroup().addTo(map);   // one layer per station territory, properties kept on the layer
   var stationsNew = [];                           // {code, name, lon, lat, parent_code}
+  var openDraft = null;                           // the draft (from the siting tool) being edited, if any
   var compare = L.layerGroup().addTo(map);
   var result = L.layerGroup().addTo(map);
   var COLOURS = ["#8e44ad", "#2980b9", "#27ae60", "#d35400", "#c0392b", "#16a085", "#f39c12", "#2c3e50"];
@@ -129,6 +130,12 @@
       body.reason = data.get("reason");
       body.reassign = data.get("reassign");
       NH.api("/api/v1/planning/coverage", {method: "POST", json: body}).then(function (answer) {
+        if (openDraft) {  // the draft is now a boundary version
+          NH.api("/api/v1/planning/drafts/" + openDraft, {method: "PUT", json: {status: "saved",
+            saved_version_id: answer.boundary_version, proposal: proposal()}}).catch(function (err) {
+            console.warn("draft not marked saved:", err.message); });
+          openDraft = null;
+        }
         stationsNew = [];
         result.clearLayers();
         form.replaceChildren(NH.message(t("saved") + " " + answer.boundary_version +
@@ -139,6 +146,42 @@
       }).catch(function (err) { form.appendChild(NH.message(err.message, "error")); });
     });
     return form;
+  }
+
+  // ---- drafts proposed by the siting tool -------------------------------------------------------
+  function drafts() {
+    var box = document.getElementById("planner-drafts");
+    return NH.api("/api/v1/planning/drafts?status=draft").then(function (body) {
+      box.replaceChildren(el("h4", {text: t("drafts")}), body.drafts.length ? el("ul", {}, body.drafts.map(function (d) {
+        return el("li", {}, el("button", {type: "button", "data-draft": d.id, onclick: function () { loadDraft(d.id); },
+          text: t("open_draft") + " #" + d.id}), " " + d.title);
+      })) : el("p", {class: "hint", text: t("no_drafts")}));
+    }).catch(function (err) { box.replaceChildren(NH.message(err.message, "error")); });
+  }
+
+  function loadDraft(id) {
+    return NH.api("/api/v1/planning/drafts/" + id).then(function (d) {
+      var p = d.proposal || {};
+      editable.clearLayers();
+      result.clearLayers();
+      (p.coverage.features || []).forEach(function (f, i) {
+        var code = f.properties.station_code;
+        L.geoJSON(f, {style: style(code, i, !!f.properties.carve)}).eachLayer(function (layer) {
+          layer.nh = {station_code: code, name: f.properties.name || code, carve: !!f.properties.carve};
+          layer.bindTooltip((f.properties.name || code) + " (" + code + ")", {sticky: true});
+          editable.addLayer(layer);
+        });
+      });
+      stationsNew = (p.new_stations || []).slice();
+      stationsNew.forEach(function (st) {
+        L.circleMarker([st.lat, st.lon], {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true})
+          .bindTooltip(st.name).addTo(result);
+      });
+      openDraft = id;
+      document.getElementById("planner-step-box").replaceChildren(NH.message(t("draft_opened") + " #" + id + " " + d.title));
+      document.body.dataset.draftOpened = String(id);
+      document.body.dataset.coverageLoaded = String(editable.getLayers().length);
+    }).catch(function (err) { document.getElementById("planner-step-box").replaceChildren(NH.message(err.message, "error")); });
   }
 
   // ---- versions --------------------------------------------------------------------------------
@@ -170,7 +213,9 @@
                   text: t("reset")}),
     el("div", {id: "planner-step-box"}),
     el("div", {id: "planner-result"}),
+    el("div", {id: "planner-drafts"}),
     el("div", {id: "planner-versions"})));
   loadCoverage();
+  drafts();
   versions();
 })();

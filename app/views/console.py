@@ -73,6 +73,8 @@ UI = {
     "saved": _l("Saved: boundary version"), "moved": _l("cases moved"), "versions": _l("Boundary versions"),
     "planner_help": _l("Edit a territory with the edit tool (it snaps to its neighbours and to grid cells when "
                        "they are shown), or add a new station; then check and save."),
+    "drafts": _l("Drafts from the siting tool"), "open_draft": _l("Open draft"),
+    "no_drafts": _l("No drafts"), "draft_opened": _l("Draft opened: edit, check and save it"),
     # reports
     "reports_title": _l("Evaluation"), "trend": _l("Cases per month"), "digest": _l("Morning digest"),
     "ranking_department": _l("Departments"), "ranking_station": _l("Stations"),

@@ -210,3 +210,25 @@ def test_reports_page_in_chinese_and_english(browser, live_server, make_user, ar
     page.screenshot(path=str(artifacts / "reports_en.png"))
     check_clean(page)
     context.close()
+
+
+def test_planner_opens_a_siting_draft_and_checks_it(browser, live_server, make_user, artifacts):
+    planner_token = {"Authorization": f"Bearer {make_user('planner')[2]}"}
+    made = requests.post(f"{live_server}/api/v1/planning/territories", headers=planner_token, timeout=120,
+                         json={"sites": [{"lon": 121.93, "lat": 30.95, "name": "草案X站"}], "title": "浏览器草案"})
+    assert made.status_code == 201, made.text
+    draft = made.json()
+    username, password, _ = make_user("planner")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.goto(f"{live_server}/planner")
+    wait_data(page, "coverageLoaded", lambda v: v == "3")
+    page.click(f"button[data-draft='{draft['id']}']")
+    wait_data(page, "draftOpened", lambda v: v == str(draft["id"]))
+    assert int(page.get_attribute("body", "data-coverage-loaded")) == len(draft["proposal"]["coverage"]["features"])
+    page.click("#check-proposal")
+    wait_data(page, "previewValid", timeout=60)
+    assert "草案X站" in page.locator("#impact-stations").inner_text()
+    page.screenshot(path=str(artifacts / "planner_draft.png"))
+    check_clean(page)
+    context.close()
