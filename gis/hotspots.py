@@ -87,11 +87,13 @@ def gi_star(counts, w: W, permutations: int = 999, seed: int = 0, fdr: bool = Tr
         z = analytic_z(y[:, None], w)[:, 0]
         p = 2.0 * stats.norm.sf(np.abs(z))
     else:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            # a cell whose neighbourhood cannot vary (zero variance) gives inf/nan in esda: no evidence, z 0
             warnings.filterwarnings("ignore", message=_ESDA_ALTERNATIVE, category=DeprecationWarning)
             g = esda.G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed, n_jobs=1,
                              keep_simulations=True)
-        z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
+        z = np.asarray(g.Zs, dtype=float)
+        z = np.where(np.isfinite(z), z, 0.0)
         p = permutation_p(np.asarray(g.Gs, dtype=float), np.asarray(g.rGs, dtype=float))
     q = bh_adjust(p) if fdr else p
     return GiStar(z, p, q, confidence_bins(z, q), permutations)

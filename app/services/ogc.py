@@ -395,6 +395,9 @@ def case_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
     return None if row is None else caselist.Page([row], 1, 0, None).as_geojson()["features"][0]
 
 
+OGC_PERMUTATIONS = 199  # fewer than the API's 999: a collection page is read often
+
+
 def _hotspot_window(q: ItemQuery) -> tuple[datetime, datetime]:
     end = q.end or q.now
     start = q.start or end - timedelta(days=HOTSPOT_DAYS)
@@ -413,6 +416,16 @@ def _hotspot_select(q: ItemQuery):
             .group_by(GridCell.code, GridCell.workstation_code, GridCell.community_code)), start, end
 
 
+def _gistar(session: Session, start: datetime, end: datetime) -> dict:
+    """Getis-Ord Gi* of the window (all cases; the same analysis as GET /api/v1/hotspots): code -> z, p, class."""
+    from app.services import hotspots
+
+    cells, _, g = hotspots.hotspots(session, start.date(), end.date() + timedelta(days=1), [],
+                                    hotspots.DEFAULT_DISTANCE_M, OGC_PERMUTATIONS)
+    return {code: (round(float(g.z[i]), 3), round(float(g.p[i]), 4), g.classes[i])
+            for i, code in enumerate(cells.codes)}
+
+
 def _hotspot_features(session: Session, stmt, start: datetime, end: datetime) -> list[dict]:
     counted = stmt.subquery()
     rows = session.execute(
@@ -420,9 +433,11 @@ def _hotspot_features(session: Session, stmt, start: datetime, end: datetime) ->
         .join(GridCell, and_(GridCell.code == counted.c.code, GridCell.version_high.is_(None)))
         .order_by(counted.c.cases.desc(), counted.c.code)
     ).all()
+    stats = _gistar(session, start, end) if rows else {}
     return [feature(r.code, json.loads(r.geojson), {
         "code": r.code, "workstation_code": r.workstation_code, "community_code": r.community_code,
         "cases": r.cases, "from": start.isoformat(), "to": end.isoformat(),
+        **dict(zip(("z", "p", "class"), stats.get(r.code, (None, None, None)), strict=True)),
     }) for r in rows]
 
 
@@ -518,7 +533,8 @@ def _builtin() -> dict[str, Collection]:
                    "Point", case_items, case_item, temporal="first_reported_at", id_type="integer"),
         Collection("hotspots", "Hotspots",
                    "Case counts per current grid cell in the datetime window (default: the last 90 days), "
-                   "busiest first; cells without cases are left out.",
+                   "busiest first, with the Getis-Ord Gi* z, p (FDR-corrected) and class of the cell over all "
+                   "cases of the window; cells without cases are left out.",
                    "Polygon", hotspot_items, hotspot_item, temporal="first_reported_at"),
         Collection("patrol_routes", "Patrol routes",
                    "Planned patrol routes of the stations, one per station and day (POST /api/v1/patrols/plan).",

@@ -183,6 +183,12 @@ def test_hotspots_count_cases_per_cell(live_server, make_user, spots, bearer):
     url = f"{live_server}/ogc/collections/hotspots/items"
     got = requests.get(f"{url}/{cell}", headers=bearer, timeout=30).json()
     assert got["properties"]["cases"] >= 1
+    gi = requests.get(f"{live_server}/api/v1/hotspots", params={"all": "1", "permutations": 0}, headers=bearer,
+                      timeout=60).json()
+    z = {f["properties"]["grid_code"] if "grid_code" in f["properties"] else f["id"]: f["properties"]["z"]
+         for f in gi["features"]}
+    assert got["properties"]["class"] in {"hot_99", "hot_95", "hot_90", "cold_99", "cold_95", "cold_90", "none"}
+    assert abs(got["properties"]["z"] - z[cell]) < 1e-3  # the same Gi* as the API
     page = requests.get(url, params={"limit": 10_000}, headers=bearer, timeout=60).json()
     counts = [f["properties"]["cases"] for f in page["features"]]
     assert counts == sorted(counts, reverse=True) and cell in {f["id"] for f in page["features"]}
