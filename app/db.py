@@ -69,6 +69,17 @@ class Database:
             g.db_session = self._state().sessionmaker()
         return g.db_session
 
+    def commit(self, work):
+        """Run `work(session)` on the request's session and commit; on any error roll back and re-raise."""
+        session = self.session()
+        try:
+            result = work(session)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        return result
+
     def transaction(self):
         """A session in one transaction outside requests (CLI, scheduler)."""
         return self._state().transaction()

@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Case, Report, User
+from app.services import params
 from app.services.errors import InputError
 from app.workflow import machine
 from app.workflow.worktime import BEIJING
@@ -69,7 +70,7 @@ def parse_filters(args) -> CaseQuery:
     if q.light is not None and q.light not in LIGHTS:
         raise InputError("light", "light must be green, yellow or red")
     q.since, q.until = _time(args, "from"), _time(args, "to")
-    q.bbox = _bbox(args.get("bbox"))
+    q.bbox = params.bbox(args.get("bbox"))
     q.open_only = args.get("open") in ("1", "true", "yes")
     q.updated_after = _time(args, "updated_after")
     q.limit = _int(args, "limit", 500, 1, MAX_LIMIT)
@@ -86,18 +87,6 @@ def _time(args, name: str) -> datetime | None:
     except ValueError:
         raise InputError(name, f"{name} must be an ISO 8601 date or time, got {raw!r}", 400) from None
     return value if value.tzinfo else value.replace(tzinfo=BEIJING)  # no zone: Beijing time
-
-
-def _bbox(raw: str | None):
-    if not raw:
-        return None
-    try:
-        values = tuple(float(v) for v in raw.split(","))
-    except ValueError:
-        raise InputError("bbox", "bbox must be minlon,minlat,maxlon,maxlat", 400) from None
-    if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
-        raise InputError("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min < max", 400)
-    return values
 
 
 def _int(args, name: str, default: int, low: int, high: int) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Case, GridCell, StationCoverage
+from app.services import params
 from app.services.boundaries import current_version_id
 from app.services.errors import InputError
 from app.workflow.worktime import BEIJING
@@ -127,20 +128,9 @@ def period(raw_from: str | None, raw_to: str | None, today: date | None = None,
            default_days: int = DEFAULT_DAYS) -> tuple[date, date]:
     """[from, to) in Beijing dates; default the `default_days` days up to and including today."""
     today = today or datetime.now(BEIJING).date()
-    end = _date("to", raw_to) if raw_to else today + timedelta(days=1)
-    start = _date("from", raw_from) if raw_from else end - timedelta(days=default_days)
-    if end <= start:
-        raise InputError("to", f"to ({end}) must be after from ({start})")
-    if (end - start).days > 366 * 3:
-        raise InputError("to", "a period may span at most three years")
-    return start, end
-
-
-def _date(name: str, raw: str) -> date:
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        raise InputError(name, f"{name} must be a date YYYY-MM-DD, got {raw!r}", 400) from None
+    end = params.day("to", raw_to) if raw_to else today + timedelta(days=1)
+    start = params.day("from", raw_from) if raw_from else end - timedelta(days=default_days)
+    return params.check_period(start, end)
 
 
 def categories(raw: str | None) -> list[str]:
@@ -154,31 +144,8 @@ def categories(raw: str | None) -> list[str]:
     return items
 
 
-def number(args, name: str, default: float, low: float, high: float, cast=float):
-    """A numeric query parameter within [low, high]; InputError names it otherwise."""
-    raw = args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise InputError(name, f"{name} must be a number", 400) from None
-    if not low <= value <= high:
-        raise InputError(name, f"{name} must be between {low:g} and {high:g}")
-    return value
-
-
-def bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    """minlon,minlat,maxlon,maxlat or None."""
-    if not raw:
-        return None
-    try:
-        values = tuple(float(v) for v in raw.split(","))
-    except ValueError:
-        raise InputError("bbox", "bbox must be minlon,minlat,maxlon,maxlat", 400) from None
-    if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
-        raise InputError("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min < max", 400)
-    return values
+number = params.number  # the views read query parameters through these names
+bbox = params.bbox
 
 
 # --- counts ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AdminArea, Case, Department, Setting, Station, User
+from app.services import params
 from app.services.errors import InputError
 from app.services.exports import csv_safe
 from app.workflow import scores
@@ -39,20 +40,9 @@ HEADERS_ZH = {
 def period(raw_from: str | None, raw_to: str | None, today: date | None = None) -> tuple[date, date]:
     """[from, to) in Beijing dates; default the current month. InputError names a bad bound."""
     today = today or datetime.now(BEIJING).date()
-    start = _date("from", raw_from) if raw_from else today.replace(day=1)
-    end = _date("to", raw_to) if raw_to else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    if end <= start:
-        raise InputError("to", f"to ({end}) must be after from ({start})")
-    if (end - start).days > 366 * 3:
-        raise InputError("to", "a period may span at most three years")
-    return start, end
-
-
-def _date(name: str, raw: str) -> date:
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        raise InputError(name, f"{name} must be a date YYYY-MM-DD, got {raw!r}", 400) from None
+    start = params.day("from", raw_from) if raw_from else today.replace(day=1)
+    end = params.day("to", raw_to) if raw_to else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return params.check_period(start, end)
 
 
 def facts(case: Case, by: str) -> dict:

@@ -68,13 +68,8 @@ def case_action(case_id: int):
     if not isinstance(action, str):
         raise InputError("action", "action is missing", 400, error="missing_field")
     fields = {k: v for k, v in payload.items() if k not in ("action", "version")}
+    db.commit(lambda s: workflow.act(s, current_user(), case_id, action, payload.get("version"), fields))
     session = db.session()
-    try:
-        workflow.act(session, current_user(), case_id, action, payload.get("version"), fields)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     body = cases.case_detail(session, case_id)
     case = session.get(Case, case_id)
     body["actions"] = machine.allowed(workflow.view(case), current_user().role)

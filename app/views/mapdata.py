@@ -103,14 +103,8 @@ def coverage_preview():
 @roles_required(*PLANNERS)
 def coverage_save():
     """Save a proposal as a new boundary version (reason required; reassign move|keep)."""
-    session, index, payload = _proposal()
-    try:
-        result = planning.save(session, index, current_user().username, payload)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return jsonify(result), 201
+    _, index, payload = _proposal()
+    return jsonify(db.commit(lambda s: planning.save(s, index, current_user().username, payload))), 201
 
 
 @bp.get("/stats/grid-counts")
@@ -147,11 +141,4 @@ def stop_visited(route_id: int, seq: int):
     """A patrol officer marks a stop of the route as visited."""
     from app.services import patrol_visits
 
-    session = db.session()
-    try:
-        stop = patrol_visits.mark_visited(session, current_user(), route_id, seq)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return jsonify(stop)
+    return jsonify(db.commit(lambda s: patrol_visits.mark_visited(s, current_user(), route_id, seq)))

@@ -67,13 +67,7 @@ def create_report():
     inp = intake.parse_report(payload)
     if len(uploads) + len(inp.attachment_urls) > intake.MAX_ATTACHMENTS:
         raise InputError("photos", f"at most {intake.MAX_ATTACHMENTS} attachments per report")
-    session = db.session()
-    try:
-        done = intake.submit_report(session, _settings(), current_user(), inp, uploads, key and key.strip())
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    done = db.commit(lambda s: intake.submit_report(s, _settings(), current_user(), inp, uploads, key and key.strip()))
     answer = dict(done.answer, replayed=not done.created)
     response = jsonify(answer)
     response.status_code = 201 if done.created else 200
@@ -107,13 +101,7 @@ def split_report(report_id: int):
     reason = payload.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
         raise InputError("reason", "reason must be a string of at most 1000 characters", 400)
-    session = db.session()
-    try:
-        new = intake.split_report(session, _settings(), current_user(), report_id, expected, reason)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    new = db.commit(lambda s: intake.split_report(s, _settings(), current_user(), report_id, expected, reason))
     return jsonify(case_id=new.id, report_id=report_id, split_from=new.split_from_id,
                    station=new.station_code, grid_code=new.grid_code), 201
 

@@ -49,17 +49,6 @@ def route():
     return jsonify(network.route(db.session(), _point("from"), _point("to"), by, max_snap))
 
 
-def _commit(work):
-    session = db.session()
-    try:
-        result = work(session)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return result
-
-
 def _station_name(code: str) -> str | None:
     return db.session().scalar(Station.__table__.select().with_only_columns(Station.name)
                                .where(Station.code == code))
@@ -75,7 +64,7 @@ def _route_body(route) -> dict:
 @roles_required(*PLANNERS)
 def plan_patrol():
     """Plan the station's route of a day: {station, date, shift_hours|shift_minutes, speed_kph, ...}."""
-    route = _commit(lambda s: patrols.plan(s, current_user().username, request.get_json(silent=True)))
+    route = db.commit(lambda s: patrols.plan(s, current_user().username, request.get_json(silent=True)))
     return jsonify(_route_body(route)), 201
 
 
@@ -131,7 +120,7 @@ def patrol_gpx(route_id: int):
 def assign_patrol(route_id: int):
     """Give the route to a patrol officer: {"assignee": username}."""
     payload = request.get_json(silent=True) or {}
-    route = _commit(lambda s: patrols.assign(s, current_user().username, route_id, payload.get("assignee")))
+    route = db.commit(lambda s: patrols.assign(s, current_user().username, route_id, payload.get("assignee")))
     return jsonify(patrols.summary(route))
 
 

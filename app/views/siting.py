@@ -25,22 +25,11 @@ def sites():
     return jsonify(siting.propose_sites(db.session(), request.get_json(silent=True)))
 
 
-def _commit(work):
-    session = db.session()
-    try:
-        result = work(session)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return result
-
-
 @bp.post("/territories")
 @roles_required(*PLANNERS)
 def territories():
     """Territories for the existing and new stations, stored as a draft boundary version (201)."""
-    draft = _commit(lambda s: siting.propose_territories(s, current_user().username, request.get_json(silent=True)))
+    draft = db.commit(lambda s: siting.propose_territories(s, current_user().username, request.get_json(silent=True)))
     body = siting.draft_json(draft)
     body["links"] = {"self": f"/api/v1/planning/drafts/{draft.id}"}
     return jsonify(body), 201
@@ -64,5 +53,5 @@ def draft(draft_id: int):
 @roles_required(*PLANNERS)
 def draft_update(draft_id: int):
     """The planner's edits: {proposal?, title?, status?, saved_version_id?} (audited)."""
-    d = _commit(lambda s: siting.update_draft(s, current_user().username, draft_id, request.get_json(silent=True)))
+    d = db.commit(lambda s: siting.update_draft(s, current_user().username, draft_id, request.get_json(silent=True)))
     return jsonify(siting.draft_json(d))

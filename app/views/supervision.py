@@ -28,17 +28,6 @@ def _json() -> dict:
     return payload
 
 
-def _commit(work):
-    session = db.session()
-    try:
-        result = work(session)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return result
-
-
 @bp.get("/supervision/lists")
 @login_required
 def supervision_lists():
@@ -77,7 +66,7 @@ def create_order(case_id: int):
         due_at = datetime.fromisoformat(due) if due else None
     except (TypeError, ValueError):
         raise InputError("due_at", "due_at must be an ISO 8601 time", 400) from None
-    order = _commit(lambda s: supervision.open_order(s, current_user(), case_id, payload.get("method"),
+    order = db.commit(lambda s: supervision.open_order(s, current_user(), case_id, payload.get("method"),
                                                      payload.get("reason"), due_at))
     return jsonify(supervision.order_detail(db.session(), order.id)), 201
 
@@ -92,7 +81,7 @@ def order_action(order_id: int):
         return jsonify(error="forbidden", message=f"role {current_user().role} may not {action} an order"), 403
     if action == "answer" and current_user().role not in ("handler", "patrol", "dispatcher", *SUPERVISORS):
         return jsonify(error="forbidden", message=f"role {current_user().role} may not answer an order"), 403
-    _commit(lambda s: supervision.order_action(s, current_user(), order_id, action, payload.get("note")))
+    db.commit(lambda s: supervision.order_action(s, current_user(), order_id, action, payload.get("note")))
     return jsonify(supervision.order_detail(db.session(), order_id))
 
 
@@ -108,7 +97,7 @@ def list_rules():
 @roles_required(*RULE_EDITORS)
 def create_rule():
     """Add a rule (audited)."""
-    rule = _commit(lambda s: rules.save(s, current_user().username, None, _json()))
+    rule = db.commit(lambda s: rules.save(s, current_user().username, None, _json()))
     return jsonify(rules.summary(rule)), 201
 
 
@@ -116,7 +105,7 @@ def create_rule():
 @roles_required(*RULE_EDITORS)
 def update_rule(rule_id: int):
     """Change a rule (audited, before and after)."""
-    rule = _commit(lambda s: rules.save(s, current_user().username, rule_id, _json()))
+    rule = db.commit(lambda s: rules.save(s, current_user().username, rule_id, _json()))
     return jsonify(rules.summary(rule))
 
 
@@ -134,5 +123,5 @@ def update_setting(key: str):
     payload = _json()
     if "value" not in payload:
         raise InputError("value", "value is missing", 400)
-    _commit(lambda s: rules.set_setting(s, current_user().username, key, payload["value"]))
+    db.commit(lambda s: rules.set_setting(s, current_user().username, key, payload["value"]))
     return jsonify(key=key, value=payload["value"])
