@@ -17,8 +17,6 @@ import http.client
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -34,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import normalise_db_url  # noqa: E402
+from bench import support  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", 15))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 4))
@@ -42,65 +41,6 @@ THREADS = int(os.environ.get("THREADS", 2))
 PROCESSES = 2
 CATEGORIES = ("01004", "01005", "02001", "03001", "04002", "05001", "06001", "07001", "08001", "09001")
 CHANNELS = ("hotline", "12345", "video", "app", "patrol", "citizen", "sensor")
-
-
-def fresh_database(base) -> str:
-    """A new database set up like `make run` (migrated, reference data, illustrative boundaries)."""
-    name = f"{base.database}_bench_{os.getpid()}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = base.set(database=name).render_as_string(hide_password=False)
-    from app import create_app
-
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-    result = app.test_cli_runner().invoke(args=["setup"])
-    if result.exit_code != 0:
-        raise SystemExit(result.output)
-    with app.extensions["db"].transaction() as s:
-        from app.services import users
-
-        users.add_user(s, "bench", "intake", uuid.uuid4().hex)
-        token = users.issue_token(s, "bench")
-        bbox = s.execute(text(
-            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_areas "
-            "WHERE level = 'town' AND version_high IS NULL"
-        )).one()
-    app.extensions["db"].engine.dispose()
-    return url, token, tuple(bbox)
-
-
-def drop_database(base, url: str) -> None:
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench", PORT=str(port), WORKERS=str(WORKERS),
-               THREADS=str(THREADS), ACCESS_LOG="")
-    proc = subprocess.Popen([str(ROOT / "scripts" / "serve.sh")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("gunicorn did not start")
 
 
 def _client(args) -> tuple[list[float], dict[int, int]]:
@@ -179,9 +119,10 @@ def main() -> None:
         raise SystemExit("DATABASE_URL is not set: run through `make bench` or scripts/with-db.sh")
     base = make_url(normalise_db_url(raw))
     print("intake: setting up a fresh database ...", flush=True)
-    url, token, bbox = fresh_database(base)
-    port = free_port()
-    server = start_server(url, port)
+    url, _, bbox = support.fresh_database(base, "bench", "bench", "intake")
+    token = support.issue_token(url, "bench")
+    port = support.free_port()
+    server = support.serve(url, port, WORKERS=str(WORKERS), THREADS=str(THREADS))
     try:
         warm = load(port, "reports", token, bbox, 6.0)  # every worker has built its ownership index by then
         health = load(port, "healthz", token, bbox, SECONDS)
@@ -195,7 +136,7 @@ def main() -> None:
         keys = conn.execute(text("SELECT count(DISTINCT idempotency_key) FROM reports")).scalar_one()
         merged = conn.execute(text("SELECT count(*) FROM reports WHERE merged")).scalar_one()
     engine.dispose()
-    drop_database(base, url)
+    support.drop_database(base, url)
     accepted = warm["ok"] + intake["ok"]
     ratio = intake["per_s"] / health["per_s"] if health["per_s"] else float("nan")
     print(f"server: gunicorn {WORKERS} workers x {THREADS} threads; {CLIENTS} clients; {SECONDS:.0f} s per phase")

@@ -12,56 +12,28 @@ zooms 12-17. Ends with `BENCH map drawn_s=N baseline_drawn_s=N viewport_p50_ms=N
 
 from __future__ import annotations
 
-import http.client
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import normalise_db_url  # noqa: E402
+from bench import support  # noqa: E402
 
 CASES = int(os.environ.get("BENCH_CASES", 200_000))
 VIEWPORTS = int(os.environ.get("BENCH_VIEWPORTS", 200))
 LOADS = int(os.environ.get("BENCH_LOADS", 3))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def setup_database(base) -> tuple[str, str, tuple]:
-    name = f"{base.database}_benchmap_{os.getpid()}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = base.set(database=name).render_as_string(hide_password=False)
-    from app import create_app
-    from app.services import users
-
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-    result = app.test_cli_runner().invoke(args=["setup"])
-    if result.exit_code != 0:
-        raise SystemExit(result.output)
-    password = uuid.uuid4().hex
-    with app.extensions["db"].transaction() as s:
-        users.add_user(s, "bench-dispatcher", "dispatcher", password)
-        bbox = s.execute(text(
-            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_areas "
-            "WHERE level = 'town' AND version_high IS NULL")).one()
-    app.extensions["db"].engine.dispose()
-    return url, password, tuple(bbox)
 
 
 def bulk(url: str, count: int) -> float:
@@ -77,30 +49,6 @@ def bulk(url: str, count: int) -> float:
         conn.commit()
     app.extensions["db"].engine.dispose()
     return time.perf_counter() - start
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(url: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench", PORT=str(port), ACCESS_LOG="", SCHEDULER="false")
-    proc = subprocess.Popen([str(ROOT / "scripts" / "serve.sh")], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                time.sleep(3)  # the workers build their ownership index at start
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("gunicorn did not start")
 
 
 def wait_loaded(page, since: str | None, timeout: float = 60.0) -> str:
@@ -169,10 +117,10 @@ def main() -> None:
         raise SystemExit("DATABASE_URL is not set: run through `make bench` or scripts/with-db.sh")
     base = make_url(normalise_db_url(raw))
     print("map: setting up a fresh database ...", flush=True)
-    url, password, bbox = setup_database(base)
-    port = free_port()
+    url, password, bbox = support.fresh_database(base, "benchmap", "bench-dispatcher", "dispatcher")
+    port = support.free_port()
     try:
-        server = serve(url, port)
+        server = support.serve(url, port, settle_s=3.0, SCHEDULER="false")  # workers build their index
         try:
             baseline, base_runs, base_info = drawn_seconds(f"http://127.0.0.1:{port}", password, LOADS)
         finally:
@@ -180,7 +128,7 @@ def main() -> None:
             server.wait(timeout=30)
         print(f"  inserting {CASES} cases ...", flush=True)
         inserted_s = bulk(url, CASES)
-        server = serve(url, port)
+        server = support.serve(url, port, settle_s=3.0, SCHEDULER="false")  # workers build their index
         try:
             drawn, runs, info = drawn_seconds(f"http://127.0.0.1:{port}", password, LOADS)
             ms = viewport_times(f"http://127.0.0.1:{port}", password, bbox, VIEWPORTS)
@@ -188,10 +136,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     finally:
-        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-        admin.dispose()
+        support.drop_database(base, url)
     p50, p95 = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
     print(f"  empty table: drawn in {baseline:.2f} s (runs {', '.join(f'{t:.2f}' for t in base_runs)})")
     print(f"  {CASES} cases (inserted in {inserted_s:.0f} s): drawn in {drawn:.2f} s "

@@ -1,0 +1,89 @@
+"""What the benchmarks share: a fresh database set up like `make run`, a free port, gunicorn started
+as `make run` starts it. (Not a benchmark itself: `make bench` runs only bench/bench_*.py.)"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fresh_database(base, tag: str, username: str, role: str) -> tuple[str, str, tuple]:
+    """A new database `<db>_<tag>_<pid>` migrated and loaded, with one user; (url, password, town bbox)."""
+    name = f"{base.database}_{tag}_{os.getpid()}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    from app import create_app
+    from app.services import users
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    result = app.test_cli_runner().invoke(args=["setup"])
+    if result.exit_code != 0:
+        raise SystemExit(result.output)
+    password = uuid.uuid4().hex
+    with app.extensions["db"].transaction() as s:
+        users.add_user(s, username, role, password)
+        bbox = s.execute(text(
+            "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_areas "
+            "WHERE level = 'town' AND version_high IS NULL")).one()
+    app.extensions["db"].engine.dispose()
+    return url, password, tuple(bbox)
+
+
+def issue_token(url: str, username: str) -> str:
+    """A new API token for a user of the database at `url`."""
+    from app import create_app
+    from app.services import users
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    with app.extensions["db"].transaction() as s:
+        token = users.issue_token(s, username)
+    app.extensions["db"].engine.dispose()
+    return token
+
+
+def drop_database(base, url: str) -> None:
+    """Drop a database made by fresh_database, whoever is still connected."""
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(url: str, port: int, settle_s: float = 0.0, **env: str) -> subprocess.Popen:
+    """gunicorn through scripts/serve.sh (as `make run`), once /healthz answers; `env` overrides settings."""
+    environment = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench", PORT=str(port), ACCESS_LOG="", **env)
+    proc = subprocess.Popen([str(ROOT / "scripts" / "serve.sh")], env=environment,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                time.sleep(settle_s)
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("gunicorn did not start")
