@@ -73,8 +73,8 @@ def parse_filters(args) -> CaseQuery:
     q.bbox = params.bbox(args.get("bbox"))
     q.open_only = args.get("open") in ("1", "true", "yes")
     q.updated_after = _time(args, "updated_after")
-    q.limit = _int(args, "limit", 500, 1, MAX_LIMIT)
-    q.offset = _int(args, "offset", 0, 0, 10**9)
+    q.limit = params.whole(args, "limit", 500, 1, MAX_LIMIT)
+    q.offset = params.whole(args, "offset", 0, 0, 10**9)
     return q
 
 
@@ -87,19 +87,6 @@ def _time(args, name: str) -> datetime | None:
     except ValueError:
         raise InputError(name, f"{name} must be an ISO 8601 date or time, got {raw!r}", 400) from None
     return value if value.tzinfo else value.replace(tzinfo=BEIJING)  # no zone: Beijing time
-
-
-def _int(args, name: str, default: int, low: int, high: int) -> int:
-    raw = args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(name, f"{name} must be a whole number", 400) from None
-    if not low <= value <= high:
-        raise InputError(name, f"{name} must be between {low} and {high}")
-    return value
 
 
 def light_expression(now: datetime):

@@ -55,3 +55,27 @@ def bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
         raise InputError("bbox", "bbox must be minlon,minlat,maxlon,maxlat with min < max", 400)
     return values
+
+
+def whole(args, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within [low, high]."""
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(name, f"{name} must be a whole number, got {raw!r}", 400) from None
+    if not low <= value <= high:
+        raise InputError(name, f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def body_number(payload: dict, name: str, default, low, high, kind=float):
+    """A number in a JSON body (not a string, not a boolean) within [low, high], as `kind`."""
+    value = payload.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(name, f"{name} must be a number", 400)
+    if not low <= value <= high:
+        raise InputError(name, f"{name} must be between {low} and {high}")
+    return kind(value)

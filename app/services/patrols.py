@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Case, Category, Station, User
 from app.models_analysis import PatrolRoute
-from app.services import audit
+from app.services import audit, params
 from app.services import hotspots as hs
 from app.services import network as ns
 from app.services.errors import InputError, NotFound
@@ -35,15 +35,6 @@ URGENCY_WEIGHT = {"normal": 1.0, "urgent": 2.0, "emergency": 4.0}
 CASE_WEIGHT = 2.0  # a normal open case is worth about a z = 2 hot spot cell
 MAX_Z_VALUE = 10.0
 MAX_SNAP_M = 1000.0
-
-
-def _num(payload: dict, name: str, default, low, high, kind=float):
-    value = payload.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(name, f"{name} must be a number", 400)
-    if not low <= value <= high:
-        raise InputError(name, f"{name} must be between {low} and {high}")
-    return kind(value)
 
 
 def parse(session: Session, payload) -> dict:
@@ -60,19 +51,19 @@ def parse(session: Session, payload) -> dict:
     except (TypeError, ValueError):
         raise InputError("date", f"date must be YYYY-MM-DD, got {raw!r}", 400) from None
     if "shift_minutes" in payload:
-        shift_minutes = _num(payload, "shift_minutes", 240, 10, 720, int)
+        shift_minutes = params.body_number(payload, "shift_minutes", 240, 10, 720, int)
     else:
-        shift_minutes = int(round(_num(payload, "shift_hours", 4, 0.25, 12) * 60))
+        shift_minutes = int(round(params.body_number(payload, "shift_hours", 4, 0.25, 12) * 60))
     assignee = payload.get("assignee")
     if assignee is not None:
         check_assignee(session, assignee, station.code)
     return {
         "station": station, "day": day, "shift_minutes": shift_minutes,
-        "speed_kph": _num(payload, "speed_kph", 15.0, 2.0, 80.0),
-        "stop_minutes": _num(payload, "stop_minutes", 5.0, 0.0, 120.0),
-        "max_stops": _num(payload, "max_stops", 40, 1, 150, int),
-        "hotspot_days": _num(payload, "hotspot_days", 30, 7, 365, int),
-        "time_limit_s": _num(payload, "time_limit_s", 2.0, 0.2, 30.0),
+        "speed_kph": params.body_number(payload, "speed_kph", 15.0, 2.0, 80.0),
+        "stop_minutes": params.body_number(payload, "stop_minutes", 5.0, 0.0, 120.0),
+        "max_stops": params.body_number(payload, "max_stops", 40, 1, 150, int),
+        "hotspot_days": params.body_number(payload, "hotspot_days", 30, 7, 365, int),
+        "time_limit_s": params.body_number(payload, "time_limit_s", 2.0, 0.2, 30.0),
         "assignee": assignee,
     }
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.models import AdminArea, BoundaryVersion, Station
 from app.models_analysis import BoundaryDraft
-from app.services import audit
+from app.services import audit, params
 from app.services import hotspots as hs
 from app.services import network as ns
 from app.services.boundaries import current_version_id
@@ -36,15 +36,6 @@ CANDIDATE_KINDS = ("intersections", "cells")
 DRAFT_STATUSES = ("draft", "saved", "discarded")
 MAX_SNAP_M = 1000.0
 _JS_CODE = re.compile(r"^JS-(\d+)$")
-
-
-def _num(payload: dict, name: str, default, low, high, kind=float):
-    value = payload.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(name, f"{name} must be a number", 400)
-    if not low <= value <= high:
-        raise InputError(name, f"{name} must be between {low} and {high}")
-    return kind(value)
 
 
 def _body(payload) -> dict:
@@ -87,8 +78,8 @@ def _lonlat(x: float, y: float) -> tuple[float, float]:
 def propose_sites(session: Session, payload) -> dict:
     """POST /api/v1/planning/sites: k new sites by MCLP or p-median, with coverage before and after."""
     payload = _body(payload)
-    k = _num(payload, "k", 1, 1, 10, int)
-    service = _num(payload, "service_m", 1500.0, 100.0, 20000.0)
+    k = params.body_number(payload, "k", 1, 1, 10, int)
+    service = params.body_number(payload, "service_m", 1500.0, 100.0, 20000.0)
     method = payload.get("method", "mclp")
     if method not in gs.METHODS:
         raise InputError("method", f"method must be one of {', '.join(gs.METHODS)}")
@@ -96,8 +87,8 @@ def propose_sites(session: Session, payload) -> dict:
     if kind not in CANDIDATE_KINDS:
         raise InputError("candidates", f"candidates must be one of {', '.join(CANDIDATE_KINDS)}")
     # p-median has a variable per demand cell and candidate: fewer candidates keep it within a request
-    limit = _num(payload, "max_candidates", 150 if method == "mclp" else 50, 10, 1000, int)
-    time_limit = _num(payload, "time_limit_s", 10.0, 1.0, 120.0)
+    limit = params.body_number(payload, "max_candidates", 150 if method == "mclp" else 50, 10, 1000, int)
+    time_limit = params.body_number(payload, "time_limit_s", 10.0, 1.0, 120.0)
     prefixes = hs.categories(payload.get("category"))
     start, end = _period(payload)
 
@@ -186,7 +177,7 @@ def propose_territories(session: Session, actor: str, payload) -> BoundaryDraft:
     balance = payload.get("balance", False)
     if not isinstance(balance, bool):
         raise InputError("balance", "balance must be true or false")
-    tolerance = _num(payload, "tolerance", 0.2, 0.01, 1.0)
+    tolerance = params.body_number(payload, "tolerance", 0.2, 0.01, 1.0)
     prefixes = hs.categories(payload.get("category"))
     start, end = _period(payload)
     new_sites = _new_sites(session, payload.get("sites"))

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.auth import current_user, login_required
 from app.db import db
+from app.services import params
 from app.services.errors import InputError
 from app.views.errors import json_errors
 from gis import crs as gcrs
@@ -79,7 +80,7 @@ def geocode():
         raise InputError("q", "q is missing: give an address, e.g. ?q=环湖西二路88号", 400, error="missing_field")
     if len(q) > 200:
         raise InputError("q", f"q is {len(q)} characters long; at most 200 are allowed")
-    limit = _int_arg("limit", 5, 1, 20)
+    limit = params.whole(request.args, "limit", 5, 1, 20)
     candidates = current_app.extensions["geocoder"].get(db.session()).geocode(q, limit=limit)
     return jsonify(
         query=q,
@@ -97,7 +98,7 @@ def reverse():
     """The nearest address to a point (within `radius` metres), its grid cell and owners: for map clicks."""
     crs = _input_crs(request.args.get("crs"))
     lon, lat = check_point(request.args.get("lon"), request.args.get("lat"))
-    radius = _int_arg("radius", 200, 1, 2000)
+    radius = params.whole(request.args, "radius", 200, 1, 2000)
     wlon, wlat = gcrs.to_wgs84(lon, lat, crs)
     found = current_app.extensions["geocoder"].get(db.session()).reverse(wlon, wlat, max_distance_m=radius)
     address = None
@@ -109,16 +110,3 @@ def reverse():
         address=address,
         **_owners_of(wlon, wlat),
     )
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(name, f"{name} must be a whole number, got {raw!r}", 400) from None
-    if not low <= value <= high:
-        raise InputError(name, f"{name} must be between {low} and {high}, got {value}")
-    return value
