@@ -77,11 +77,13 @@ def _time(text: str) -> time:
 # --------------------------------------------------------------------------------------------
 
 
-def start_intake_clock(case: Case, settings: dict) -> None:
-    """Before dispatch the case runs on the dispatch limit (clock hours from the first report)."""
+def start_intake_clock(case: Case, settings: dict, start: datetime | None = None) -> None:
+    """Before dispatch a case runs on the dispatch limit, in clock hours from its first report (or from
+    `start`: a returned case waits for its new dispatch on a fresh limit)."""
     hours = float(settings.get("dispatch_limit_hours", DEFAULTS["dispatch_limit_hours"]))
-    case.deadline_at = case.first_reported_at + timedelta(hours=hours)
-    case.warn_at = case.first_reported_at + timedelta(hours=0.8 * hours)
+    start = start or case.first_reported_at
+    case.deadline_at = start + timedelta(hours=hours)
+    case.warn_at = start + timedelta(hours=0.8 * hours)
     case.frozen_share = None
 
 
@@ -275,7 +277,7 @@ def act(session: Session, user: User, case_id: int, action: str, version, fields
     case.state = step.to_state
     _move_clock(case, was_running, now, ctx.calendar)
     if step.to_state in ("filed",) and action == "return":
-        start_intake_clock_from(case, now, ctx.settings)
+        start_intake_clock(case, ctx.settings, start=now)
     case.version += 1
     case.updated_at = now
     session.add(CaseEvent(
@@ -285,14 +287,6 @@ def act(session: Session, user: User, case_id: int, action: str, version, fields
     ))
     session.flush()
     return case
-
-
-def start_intake_clock_from(case: Case, start: datetime, settings: dict) -> None:
-    """A returned case waits for a new dispatch on a fresh dispatch limit."""
-    hours = float(settings["dispatch_limit_hours"])
-    case.deadline_at = start + timedelta(hours=hours)
-    case.warn_at = start + timedelta(hours=0.8 * hours)
-    case.frozen_share = None
 
 
 def _check_texts(fields: dict) -> None:
