@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.db import db
 from app.models import Case
 from app.services import boundaries, reference, users
-from gis.boundaries import LOAD_ORDER, LayerError
+from gis.validation import LOAD_ORDER, LayerError
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDARIES = ROOT / "data" / "boundaries"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_app  # noqa: E402
 from app.services import hotspots, network  # noqa: E402
-from gis import hotspots as gh  # noqa: E402
+from gis import spatial_stats as gh  # noqa: E402
 from routing import patrol  # noqa: E402
 
 N_CASES = int(os.environ.get("N_CASES", 1_000_000))

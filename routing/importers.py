@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shapely.geometry import LineString
 
-from gis import boundaries as gb
+from gis import validation as gb
 
 # OSM highway -> our kind and a default speed (km/h) when the way has no maxspeed.
 HIGHWAYS = {

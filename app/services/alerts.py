@@ -136,7 +136,7 @@ def _surge(session: Session, cells: hs.CellSet, m: WarningModule, end: date, p: 
 
 def _new_hotspots(session: Session, cells: hs.CellSet, m: WarningModule, end: date, p: dict) -> list[dict]:
     y = hs.weekly_counts(session, cells, end, p["weeks"], list(m.category_prefixes))
-    from gis import hotspots as gh
+    from gis import spatial_stats as gh
 
     result = gh.emerging(y, cells.weights(hs.DEFAULT_DISTANCE_M))
     out = []

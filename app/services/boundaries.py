@@ -1,6 +1,6 @@
 """Boundary storage: versions, the loader and the single-layer importer.
 
-Everything is validated (gis.boundaries) before anything is written, and a load or import is
+Everything is validated (gis.validation) before anything is written, and a load or import is
 written in the caller's single transaction, so a failure leaves the database as it was.
 """
 
@@ -25,7 +25,7 @@ from app.models import (
     StationCoverage,
 )
 from app.services import audit
-from gis import boundaries as gb
+from gis import validation as gb
 from gis.crs import STORAGE_EPSG, metric_area, to_metric
 
 Progress = Callable[[str, int, int], None]

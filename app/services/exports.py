@@ -31,7 +31,7 @@ FORMATS = {
 }
 LINE_FORMATS = ("gpx",)  # only for line layers (patrol routes)
 # Shapefile field names have at most 10 characters; these are the short names we give ours, and the
-# boundary importer maps them back (gis/boundaries.SHAPEFILE_NAMES).
+# boundary importer maps them back (gis/validation.SHAPEFILE_NAMES).
 SHORT_NAMES = {
     "workstation_code": "ws_code", "community_code": "comm_code", "station_code": "stn_code",
     "parent_code": "parent", "illustrative": "illustr", "version_low": "ver_low", "version_high": "ver_high",

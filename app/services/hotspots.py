@@ -24,7 +24,7 @@ from app.services import params
 from app.services.boundaries import current_version_id
 from app.services.errors import InputError
 from app.workflow.worktime import BEIJING
-from gis import hotspots as gh
+from gis import spatial_stats as gh
 from gis.crs import to_metric
 
 DEFAULT_DAYS = 90

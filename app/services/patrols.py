@@ -109,7 +109,7 @@ def candidates(session: Session, station: Station, day: date, hotspot_days: int,
 
 
 def gh_class(b: int) -> str:
-    from gis.hotspots import bin_class
+    from gis.spatial_stats import bin_class
 
     return bin_class(b)
 

@@ -25,7 +25,7 @@ from app.services import audit, cases
 from app.services import boundaries as bs
 from app.services.errors import InputError
 from app.workflow import machine
-from gis import boundaries as gb
+from gis import validation as gb
 from gis.crs import STORAGE_EPSG, metric_area
 from gis.ownership import Area, OwnershipIndex
 

@@ -28,7 +28,7 @@ from app.services import hotspots as hs
 from app.services import network as ns
 from app.services.boundaries import current_version_id
 from app.services.errors import InputError, NotFound
-from gis import siting as gs
+from gis import allocation as gs
 from gis.crs import to_metric, to_storage
 from routing.network import RoadNetwork, Snap
 

@@ -138,7 +138,7 @@ def import_roads(file: str, crs: str | None, reason: str | None) -> None:
 
     from app.cli import actor
     from app.services import boundaries
-    from gis.boundaries import LayerError
+    from gis.validation import LayerError
     from routing.importers import read_roads_file
 
     try:

@@ -12,7 +12,7 @@ import requests
 from openpyxl import load_workbook
 
 from app.services import exports, ogc
-from gis import boundaries as gb
+from gis import validation as gb
 
 FORMATS = ("gpkg", "shp", "geojson", "csv")
 SUFFIX = {"gpkg": "gpkg", "shp": "zip", "geojson": "geojson", "csv": "csv"}

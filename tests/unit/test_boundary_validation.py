@@ -7,7 +7,7 @@ import json
 import pytest
 from shapely.geometry import Point, box
 
-from gis import boundaries as gb
+from gis import validation as gb
 from gis.crs import to_storage
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from libpysal.weights import lat2W
 
-from gis import hotspots as gh
+from gis import spatial_stats as gh
 
 
 def test_gi_star_on_a_3x3_lattice_matches_the_hand_computation():

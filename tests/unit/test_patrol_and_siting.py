@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from gis import siting as gs
+from gis import allocation as gs
 from routing import patrol
 
 

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from libpysal.weights import DistanceBand, Queen, W
+from libpysal.weights import DistanceBand, W
 from scipy import stats
 
 CONFIDENCE = (99, 95, 90)  # classes, strictest first
@@ -31,11 +31,6 @@ def distance_weights(xy: np.ndarray, distance_m: float) -> W:
     nearest = _nearest_distance(xy)
     band = max(float(distance_m), float(nearest.max()) * 1.0001)
     return DistanceBand(xy, threshold=band, binary=True, silence_warnings=True)
-
-
-def contiguity_weights(polygons) -> W:
-    """Queen contiguity between polygons (shared edge or corner)."""
-    return Queen.from_iterable(list(polygons), silence_warnings=True)
 
 
 def _nearest_distance(xy: np.ndarray) -> np.ndarray:
