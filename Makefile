@@ -50,8 +50,9 @@ restore:                         ## make restore FILE=var/backups/NAME.dump [FOR
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/NAME.dump [FORCE=1] [INTO=newdb]" >&2; exit 2; }
 	@FORCE="$(FORCE)" INTO="$(INTO)" $(WITH_DB) scripts/restore.sh "$(FILE)"
 
-lint: venv
+lint: venv                       ## ruff (style, complexity, blind excepts, type hints) and mypy on gis/ and routing/
 	@$(BIN)/ruff check app gis layers routing tests bench migrations data/boundaries
+	@$(BIN)/mypy
 
 stop:                            ## stop the embedded PostGIS (its data is kept)
 	@scripts/pg.sh stop
