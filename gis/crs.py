@@ -55,10 +55,11 @@ def to_storage(geom: shapely.Geometry, src: int | str | CRS = METRIC_EPSG) -> sh
     return shapely.transform(geom, _vectorised(src, STORAGE_EPSG))
 
 
-def _vectorised(src: int | str | CRS, dst: int | str | CRS):
+def _vectorised(src: int | str | CRS, dst: int | str | CRS) -> Callable[[np.ndarray], np.ndarray]:
+    """A coordinate-array function for `shapely.transform` from `src` to `dst`."""
     t = transformer(src, dst)
 
-    def apply(coords):
+    def apply(coords: np.ndarray) -> np.ndarray:
         x, y = t.transform(coords[:, 0], coords[:, 1])
         coords = coords.copy()
         coords[:, 0], coords[:, 1] = x, y

@@ -316,7 +316,7 @@ class Geocoder:
             y = float(np.mean([self._records[i].y for i in idx]))
             lon, lat = self._to_lonlat(x, y)
             name = self._records[idx[0]].compound or f"{road}{lane}弄"
-            buildings = {self._records[i].building: i for i in idx if self._records[i].building is not None}
+            buildings = {b: i for i in idx if (b := self._records[i].building) is not None}
             out[(road, lane)] = _Compound(name, road, lane, *_lonlat(lon, lat), buildings)
         return out
 

@@ -205,12 +205,12 @@ def _fill(ncols: int, nrows: int, row: np.ndarray, c0: np.ndarray, c1: np.ndarra
     np.add.at(count, at1, -1)
     np.add.at(value, at0, poly + 1)
     np.add.at(value, at1, -poly - 1)
-    count, value = count.reshape(nrows, width), value.reshape(nrows, width)
-    np.cumsum(count, axis=1, out=count)
-    np.cumsum(value, axis=1, out=value)
-    value -= 1  # polygon index where count == 1, NONE where count == 0
-    value[count > 1] = UNSURE  # overlapping polygons: leave the tie-break to the exact path
-    return value[:, :-1]
+    depth, ids = count.reshape(nrows, width), value.reshape(nrows, width)
+    np.cumsum(depth, axis=1, out=depth)
+    np.cumsum(ids, axis=1, out=ids)
+    ids -= 1  # polygon index where depth == 1, NONE where depth == 0
+    ids[depth > 1] = UNSURE  # overlapping polygons: leave the tie-break to the exact path
+    return ids[:, :-1]
 
 
 def _mark_edges(grid: _Grid, u: np.ndarray, v: np.ndarray, unsure: np.ndarray, chunk: int = 250_000) -> None:
@@ -266,8 +266,8 @@ def _pixel_radius(grid: _Grid) -> float:
     and the spread between lattice points is added as a margin.
     """
     metric = transformer(STORAGE_EPSG, METRIC_EPSG)
-    u, v = np.meshgrid(np.linspace(0, grid.ncols, 17), np.linspace(0, grid.nrows, 17))
-    u, v = u.ravel(), v.ravel()
+    lattice_u, lattice_v = np.meshgrid(np.linspace(0, grid.ncols, 17), np.linspace(0, grid.nrows, 17))
+    u, v = lattice_u.ravel(), lattice_v.ravel()
     x, y = metric.transform(*grid.lonlat(np.concatenate([u, u + 1, u]), np.concatenate([v, v, v + 1])))
     x, y = x.reshape(3, -1), y.reshape(3, -1)
     ax, ay, bx, by = x[1] - x[0], y[1] - y[0], x[2] - x[0], y[2] - y[0]
@@ -300,8 +300,9 @@ def _near_raster(grid: _Grid, edges: STRtree, near_m: float) -> np.ndarray:
     metric = transformer(STORAGE_EPSG, METRIC_EPSG)
     pixel_radius = _pixel_radius(grid)
     size = 64
-    rows, cols = np.meshgrid(np.arange(-(-grid.nrows // size)), np.arange(-(-grid.ncols // size)), indexing="ij")
-    rows, cols = rows.ravel(), cols.ravel()
+    block_rows, block_cols = np.meshgrid(np.arange(-(-grid.nrows // size)), np.arange(-(-grid.ncols // size)),
+                                         indexing="ij")
+    rows, cols = block_rows.ravel(), block_cols.ravel()
     while len(rows):
         r0, c0 = rows * size, cols * size
         r1, c1 = np.minimum(r0 + size, grid.nrows), np.minimum(c0 + size, grid.ncols)
@@ -411,7 +412,7 @@ class OwnershipIndex:
         self._edges = self._internal_edges()
         self._to_metric = transformer(STORAGE_EPSG, METRIC_EPSG)
         self._codes = [np.array([a.code for a in self._layers[n].areas] + [None], dtype=object) for n in LAYERS]
-        self._raster = self._build_raster() if self.pixel_m else None
+        self._raster = self._build_raster(self.pixel_m) if self.pixel_m else None
         # Per face: what is known of each layer (areas index, NONE or UNSURE) and of the town (0 inside).
         self._faces = self._raster.faces if self._raster else np.full((1, len(LAYERS) + 1), UNSURE, dtype=np.int32)
         self._face_areas = [self._known(row) for row in self._faces.tolist()]
@@ -419,7 +420,7 @@ class OwnershipIndex:
     def _internal_edges(self) -> STRtree:
         """Edges between territories (not the town's outer edge), as short metric segments."""
         outline = to_metric(self.town.boundary).buffer(1.0)
-        pieces = []
+        pieces: list[shapely.Geometry] = []
         for name in ("coverage", "communities", "workstations"):
             for area in self._layers[name].areas:
                 edge = to_metric(area.geom.boundary).difference(outline)
@@ -430,10 +431,11 @@ class OwnershipIndex:
             segments.extend(shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1)))
         return STRtree(np.array(segments, dtype=object))
 
-    def _build_raster(self) -> _Raster:
+    def _build_raster(self, pixel_m: float) -> _Raster:
+        """The answer raster at about `pixel_m` metres a pixel."""
         layers = [self._layers[n].geoms for n in LAYERS] + [np.array([self.town], dtype=object)]
         bounds = shapely.total_bounds(np.concatenate(layers))
-        grid = _Grid.around(tuple(bounds), self.near_m + 2 * self.pixel_m, self.pixel_m)
+        grid = _Grid.around(tuple(bounds), self.near_m + 2 * pixel_m, pixel_m)
         return _Raster(grid, layers, self._edges, self.near_m)
 
     def _known(self, row: list[int]) -> tuple:
@@ -477,7 +479,8 @@ class OwnershipIndex:
         if near == NEAR_UNSURE:
             x, y = self._to_metric.transform(lon, lat)
             near = len(self._edges.query(shapely.Point(x, y), predicate="dwithin", distance=self.near_m))
-        return self._owners(*found, bool(near), bool(inside))
+        station, community, workstation, cell = found  # in LAYERS order
+        return self._owners(station, community, workstation, cell, bool(near), bool(inside))
 
     def owners_bulk(self, lons: np.ndarray, lats: np.ndarray) -> dict[str, np.ndarray]:
         """Owners of many points: arrays of codes (None where nothing covers) and flags."""
@@ -520,15 +523,16 @@ class OwnershipIndex:
         out["near_boundary"] = flag
         return out
 
-    def _owners(self, station, community, workstation, cell, near: bool, inside: bool) -> Owners:
-        fallback = station is None
+    def _owners(self, station: Area | None, community: Area | None, workstation: Area | None, cell: Area | None,
+                near: bool, inside: bool) -> Owners:
+        """The answer from each layer's area (None where nothing covers) and the two flags."""
         return Owners(
             boundary_version=self.version,
             grid_code=cell.code if cell else None,
             workstation={"code": workstation.code, "name": workstation.name} if workstation else None,
             community={"code": community.code, "name": community.name} if community else None,
-            station=dict(self.town_center) if fallback else {"code": station.code, "name": station.name},
+            station=dict(self.town_center) if station is None else {"code": station.code, "name": station.name},
             near_boundary=near,
-            fallback=fallback,
+            fallback=station is None,
             inside_town=inside,
         )

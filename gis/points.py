@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import SupportsFloat, SupportsIndex
 
 # Generous box around Shanghai: a point outside it is almost certainly a mistake.
 LON_RANGE = (-180.0, 180.0)
 LAT_RANGE = (-90.0, 90.0)
 REGION = (120.0, 30.0, 123.0, 32.5)  # lon min, lat min, lon max, lat max
+# What float() takes: text, a buffer of text, or an object with __float__ or __index__ (the common types first:
+# the protocol checks are slower).
+_FLOAT_INPUT = (str, float, int, bytes, bytearray, memoryview, SupportsFloat, SupportsIndex)
 
 
 class PointError(ValueError):
@@ -20,11 +24,11 @@ class PointError(ValueError):
         self.status = status
 
 
-def number(field: str, raw) -> float:
+def number(field: str, raw: object) -> float:
     """A finite number, or PointError naming the field."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         raise PointError(field, f"{field} is missing")
-    if isinstance(raw, bool):
+    if isinstance(raw, bool) or not isinstance(raw, _FLOAT_INPUT):
         raise PointError(field, f"{field} must be a number, got {raw!r}")
     try:
         value = float(raw)
@@ -35,7 +39,7 @@ def number(field: str, raw) -> float:
     return value
 
 
-def check_point(lon_raw, lat_raw) -> tuple[float, float]:
+def check_point(lon_raw: object, lat_raw: object) -> tuple[float, float]:
     """Parse lon/lat, refusing NaN, infinities, out-of-range and swapped values (422 for the last two)."""
     lon, lat = number("lon", lon_raw), number("lat", lat_raw)
     if not LAT_RANGE[0] <= lat <= LAT_RANGE[1]:

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from libpysal.weights import DistanceBand, W
 from scipy import stats
 
@@ -63,7 +64,7 @@ def bin_class(b: int) -> str:
     return f"{'hot' if b > 0 else 'cold'}_{CONFIDENCE[3 - abs(b)]}"
 
 
-def gi_star(counts, w: W, permutations: int = 999, seed: int = 0, fdr: bool = True) -> GiStar:
+def gi_star(counts: npt.ArrayLike, w: W, permutations: int = 999, seed: int = 0, fdr: bool = True) -> GiStar:
     """Getis-Ord Gi* (binary weights, the cell itself included) with conditional permutation inference.
 
     p is two-sided, from esda's conditional permutations (see `permutation_p`), or the normal
@@ -140,7 +141,7 @@ def _star_matrix(w: W):
     return a.tocsr()
 
 
-def bh_adjust(p) -> np.ndarray:
+def bh_adjust(p: npt.ArrayLike) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values): reject where q <= alpha controls the FDR at alpha."""
     p = np.asarray(p, dtype=float)
     if p.size == 0:

@@ -198,7 +198,7 @@ def _read_with_gdal(layer: str, path: Path):
     return features, file_crs
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """numpy/pandas scalars to Python; NaN to None."""
     if hasattr(value, "item"):
         value = value.item()
@@ -241,7 +241,8 @@ def check_tiling(
     parts: list[Feature], whole: shapely.Geometry, what: str, gap_is_error: bool = True
 ) -> tuple[list[str], list[str]]:
     """Do `parts` tile `whole`? Returns (errors, warnings), measured in EPSG:4550."""
-    errors, warnings = [], []
+    errors: list[str] = []
+    warnings: list[str] = []
     metric = [to_metric(p.geom) for p in parts]
     tree = STRtree(metric)
     for i, j in zip(*tree.query(metric, predicate="intersects"), strict=True):
@@ -322,7 +323,9 @@ def check_stations(stations: list[Feature], town: shapely.Geometry) -> list[str]
     return problems
 
 
-def check_coverage(coverage: list[Feature], stations: list[Feature] | set[str], town: shapely.Geometry):
+def check_coverage(
+    coverage: list[Feature], stations: list[Feature] | set[str], town: shapely.Geometry
+) -> tuple[list[str], list[str]]:
     """Coverage polygons: known stations, no overlaps; gaps are warnings (兜底 to the town center)."""
     codes = stations if isinstance(stations, set) else {str(s.props["code"]) for s in stations}
     errors = [

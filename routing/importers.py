@@ -27,7 +27,7 @@ ONEWAY_YES = {"yes", "true", "1"}
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph)?")
 
 
-def speed_from(maxspeed, default: float) -> float:
+def speed_from(maxspeed: object, default: float) -> float:
     """km/h from an OSM-style maxspeed ('50', '30 mph', 'CN:urban'...); the default when unreadable."""
     if maxspeed is None:
         return float(default)
@@ -47,9 +47,9 @@ def read_osm(path: str | Path) -> list[gb.Feature]:
     ways: list[tuple[int, list[int], dict]] = []
     locations: dict[int, tuple[float, float]] = {}
     for way in osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations():
-        if not way.is_way() or way.tags.get("highway") not in HIGHWAYS or len(way.nodes) < 2:
+        if not isinstance(way, osmium.osm.Way) or way.tags.get("highway") not in HIGHWAYS or len(way.nodes) < 2:
             continue
-        refs = []
+        refs: list[int] = []
         for n in way.nodes:
             if n.location.valid():
                 locations[n.ref] = (n.location.lon, n.location.lat)
@@ -59,7 +59,7 @@ def read_osm(path: str | Path) -> list[gb.Feature]:
     for _, refs, _ in ways:
         for i, ref in enumerate(refs):
             uses[ref] = uses.get(ref, 0) + (2 if i in (0, len(refs) - 1) else 1)
-    features = []
+    features: list[gb.Feature] = []
     for way_id, refs, tags in ways:
         oneway = str(tags.get("oneway", "")).lower()
         if oneway == "-1":
@@ -121,7 +121,8 @@ def _read_table(path: Path, crs: str | None) -> list[gb.Feature]:
     return features
 
 
-def _plain(v):
+def _plain(v: object) -> object:
+    """numpy/pandas scalars to Python; NaN, NaT and NA to None."""
     try:
         import pandas as pd
 

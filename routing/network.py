@@ -11,6 +11,7 @@ many-to-many costs (patrol planning, siting) run on the same graph as a scipy sp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -90,7 +91,7 @@ class RoadNetwork:
         ends: dict[tuple[int, int], int] = {}
         xy: list[tuple[float, float]] = []
 
-        def node(pt) -> int:
+        def node(pt: Sequence[float]) -> int:
             k = (round(pt[0] / node_tolerance_m), round(pt[1] / node_tolerance_m))
             if k not in ends:
                 ends[k] = len(xy)
@@ -125,8 +126,9 @@ class RoadNetwork:
 
     def snap(self, x: float, y: float, field: str = "point", max_m: float = MAX_SNAP_M) -> Snap:
         """The nearest point on a routable segment; Unreachable when farther than `max_m`."""
-        snaps = self.snap_many(np.array([[x, y]]), max_m=np.inf)
-        s = snaps[0]
+        s = self.snap_many(np.array([[x, y]]), max_m=np.inf)[0]
+        if s is None:  # no routable segment at all, or a point that is not finite
+            raise Unreachable(field, f"{field} cannot be placed on any road of the network")
         if s.distance > max_m:
             raise Unreachable(field, f"{field} is {s.distance:.0f} m from the nearest road (limit {max_m:.0f} m)")
         return s
@@ -305,5 +307,6 @@ def _at_ends(options: list[tuple[int, float]], snap: Snap, s: Segment, u: int, v
     return sorted(best.items())
 
 
-def _close(p, q, tol: float = 1e-6) -> bool:
+def _close(p: Sequence[float], q: Sequence[float], tol: float = 1e-6) -> bool:
+    """Two points within `tol` on both axes."""
     return abs(p[0] - q[0]) < tol and abs(p[1] - q[1]) < tol

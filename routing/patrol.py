@@ -8,6 +8,7 @@ saved: the solver first collects as much value as fits, then shortens the tour.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +48,7 @@ def plan(
     times = np.asarray(times, dtype=float)
     if times.shape != (n + 1, n + 1):
         raise ValueError(f"times must be {(n + 1, n + 1)}, got {times.shape}")
-    service = [0] + ([int(service_s)] * n if np.isscalar(service_s) else [int(s) for s in service_s])
+    service = [0] + ([int(s) for s in service_s] if isinstance(service_s, Iterable) else [int(service_s)] * n)
     travel = np.where(np.isfinite(times), np.ceil(times), UNREACHABLE_S).astype(np.int64)
     if n == 0:
         return Plan([], 0, 0, 0, 0.0, 0, "empty")
@@ -81,7 +82,8 @@ def plan(
                 else routing.SolveWithParameters(params))
     if solution is None:
         return Plan([], 0, 0, 0, 0.0, 0, "no_solution")
-    order, index = [], routing.Start(0)
+    order: list[int] = []
+    index = routing.Start(0)
     while not routing.IsEnd(index):
         node = manager.IndexToNode(index)
         if node:
@@ -92,7 +94,8 @@ def plan(
 
 def greedy_order(travel: np.ndarray, values: list[float], service: list[int], shift_s: int) -> list[int]:
     """A tour that keeps going to the stop with the best value per second that still lets it return in time."""
-    here, used, order, left = 0, 0, [], set(range(len(values)))
+    here, used, left = 0, 0, set(range(len(values)))
+    order: list[int] = []
     while True:
         best, score = None, 0.0
         for i in sorted(left):

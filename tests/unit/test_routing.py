@@ -89,6 +89,20 @@ def test_unreachable_points_and_one_way_traps():
     assert s.seg != 12 and (s.x, s.y) == (200, 200)
 
 
+@pytest.mark.parametrize("build, x, y", [
+    # One one-way street: its two ends are two strongly connected parts, so no segment is routable.
+    (lambda: RoadNetwork([seg(1, [(0, 0), (100, 0)], oneway=True)]), 50.0, 5.0),
+    # A point that is not finite (a failed projection): no segment is nearest to it.
+    (grid_network, float("nan"), 0.0),
+    (grid_network, float("inf"), float("inf")),
+])
+def test_a_point_with_no_road_to_snap_to_is_unreachable(build, x, y):
+    """snap() used to fail with AttributeError on None from snap_many (a 500 instead of the field's error)."""
+    with pytest.raises(Unreachable) as exc:
+        build().snap(x, y, field="from")
+    assert exc.value.field == "from" and "cannot be placed on any road" in exc.value.message
+
+
 def test_costs_agree_with_routes_both_ways():
     net = grid_network({3: {"oneway": True}, 8: {"oneway": True}})
     rng = np.random.default_rng(4)
