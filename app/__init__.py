@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from app.config import ConfigError, Settings
 
@@ -25,49 +25,19 @@ def create_app(config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from app import auth, cli, i18n, security
-    from app.db import db
-    from app.views import (
-        api,
-        cases,
-        console,
-        errors,
-        evaluation,
-        health,
-        mapdata,
-        pages,
-        reports,
-        supervision,
-        vendor,
-    )
+    from app import cli, errorhandlers, i18n, security
+    from app.accounts import auth
+    from app.db import db, load_models
 
+    load_models()
     db.init_app(app)
-    from app.services.geocoding import GeocoderCache
-    from app.services.ownership import OwnershipCache
-
-    app.extensions["ownership"] = OwnershipCache(near_m=app.config["NEAR_BOUNDARY_M"])
-    app.extensions["geocoder"] = GeocoderCache()
     i18n.init_app(app)
     auth.init_app(app)
     security.init_app(app)
-    for blueprint in (
-        health.bp, pages.bp, console.bp, api.bp, reports.bp, mapdata.bp, cases.bp, supervision.bp,
-        evaluation.bp, vendor.bp,
-    ):
+    for blueprint in blueprints():
         app.register_blueprint(blueprint)
-    from app.views import apidoc, exports, ogc, open311
-
-    for blueprint in (ogc.bp, open311.bp, exports.bp, apidoc.bp):  # open standards and file exchange
-        app.register_blueprint(blueprint)
-    from app.views import analysis, routing, siting
-
-    for blueprint in (analysis.bp, routing.bp, siting.bp):  # hotspots, alerts, routes, patrols, siting
-        app.register_blueprint(blueprint)
-    from app.views import metrics
-
-    app.register_blueprint(metrics.bp)  # Prometheus; who may read it: app/views/metrics.py
     cli.init_app(app)
-    errors.init_app(app)
+    errorhandlers.init_app(app)
     if app.config["WARM_CACHES"]:
         _warm(app)
     if app.config["SCHEDULER"]:
@@ -77,16 +47,34 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def blueprints() -> list[Blueprint]:
+    """Every blueprint, one or more per package."""
+    from app.accounts import views as accounts
+    from app.analysis import views as analysis
+    from app.cases import views as cases
+    from app.consoles import views as consoles
+    from app.field import views as field
+    from app.interop.views import BLUEPRINTS as interop
+    from app.territory import views as territory
+
+    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, *interop]
+
+
 def _warm(app: Flask) -> None:
     """Build this worker's ownership index and geocoder in the background, before the first request needs them."""
     import threading
 
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.errors import DomainError
+    from app.territory import caches
+
     def build() -> None:
         try:
             with app.extensions["db"].transaction() as session:
-                app.extensions["ownership"].get(session)
-                app.extensions["geocoder"].get(session)
-        except Exception:  # noqa: BLE001 - no boundaries yet or no database: the first request builds them
+                caches.ownership(session)
+                caches.geocoder(session)
+        except (SQLAlchemyError, DomainError):  # no boundaries yet or no database: the first request builds them
             app.logger.info("cache warm-up skipped", exc_info=True)
 
     threading.Thread(target=build, name="warm-caches", daemon=True).start()
@@ -95,6 +83,7 @@ def _warm(app: Flask) -> None:
 def _validate(app: Flask) -> None:
     settings = Settings(**{k: app.config[k] for k in vars(Settings()) if k in app.config and k != "extra"})
     settings.validate()
+    app.config.update({k: v for k, v in vars(settings).items() if k != "extra"})  # parsed values
     if not app.config.get("SECRET_KEY"):
         if os.environ.get("FLASK_SECRET_REQUIRED") == "1":
             raise ConfigError("SECRET_KEY is not set")
@@ -102,4 +91,5 @@ def _validate(app: Flask) -> None:
         # launcher (scripts/serve.sh) writes one to var/secret_key; this is the last resort.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:  # Flask defines the key as None: setdefault would not set it
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

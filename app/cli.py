@@ -14,27 +14,16 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
+from app.accounts import users
+from app.cases import reference
+from app.cases.models import Case
 from app.db import db
-from app.models import Case
-from app.services import boundaries, reference, users
+from app.demo import DEMO_PASSWORD
+from app.territory import boundaries
 from gis.validation import LOAD_ORDER, LayerError
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDARIES = ROOT / "data" / "boundaries"
-DEMO_PASSWORD = "demo-pass-2026"
-DEMO_USERS = [
-    ("intake", "intake", "信息采集员（演示）", None, None),
-    ("shift", "shift_leader", "值班长（演示）", None, None),
-    ("dispatcher", "dispatcher", "派遣员（演示）", None, None),
-    ("handler", "handler", "城管执法处置人员（演示）", "CGZF", None),
-    ("patrol", "patrol", "芦潮港网格巡查员（演示）", None, "JS-001"),
-    ("supervisor", "supervisor", "督查员（演示）", None, None),
-    ("planner", "planner", "规划人员（演示）", None, None),
-    ("admin", "admin", "系统管理员（演示）", None, None),
-    ("leader", "leader", "镇领导（演示）", None, None),
-]
-
-
 def actor() -> str:
     """Who runs the command, for the audit trail."""
     return f"cli:{getpass.getuser()}"
@@ -239,7 +228,7 @@ def demo_seed(days: int, per_day: float, seed_value: int) -> None:
 @click.option("--days", default=365, show_default=True, help="Spread over this many past days.")
 def demo_bulk_cases(count: int, days: int) -> None:
     """COUNT synthetic cases inserted in bulk (for load tests of the map; not walked through the workflow)."""
-    from app.services import demo
+    from app import demo
 
     with db.transaction() as session:
         made = demo.bulk_cases(session, count, days)
@@ -247,32 +236,18 @@ def demo_bulk_cases(count: int, days: int) -> None:
 
 
 def _seed(days: int, per_day: float, seed_value: int) -> dict:
-    from app.services import demo
-    from app.services.intake import IntakeSettings
+    from app import demo
+    from app.cases.intake import IntakeSettings
 
     state = current_app.extensions["db"]
-    settings = IntakeSettings(ownership=current_app.extensions["ownership"],
-                              geocoder=current_app.extensions["geocoder"],
-                              merge_m=current_app.config["MERGE_DISTANCE_M"],
-                              merge_hours=current_app.config["MERGE_HOURS"])
+    settings = IntakeSettings.from_config(current_app.config)
     return demo.seed(state.sessionmaker, settings, days, per_day, seed_value, progress=_progress)
 
 
 def _add_demo_users(session) -> int:
-    from sqlalchemy import select
+    from app import demo
 
-    from app.models import User
-
-    existing = set(session.scalars(select(User.username)))
-    created = 0
-    for username, role, display, department, station in DEMO_USERS:
-        if username in existing:
-            continue
-        users.add_user(
-            session, username, role, DEMO_PASSWORD, display, department, station, is_demo=True, actor=actor()
-        )
-        created += 1
-    return created
+    return demo.add_users(session, actor())
 
 
 cases_cli = AppGroup("cases", help="Cases: re-assignment after a boundary edit.")
@@ -282,13 +257,14 @@ cases_cli = AppGroup("cases", help="Cases: re-assignment after a boundary edit."
 @click.option("--open-only", is_flag=True, help="Only cases that are still open.")
 def cases_reassign(open_only: bool) -> None:
     """Re-run ownership for cases under an older boundary version; history records every change."""
-    from app.services import cases
-    from app.services.ownership import NoBoundaries
+    from app.cases.reassign import reassign as reassign_cases
+    from app.territory import caches
+    from app.territory.caches import NoBoundaries
 
     try:
         with db.transaction() as session:
-            index = current_app.extensions["ownership"].get(session)
-            result = cases.reassign(session, index, actor(), open_only=open_only)
+            index = caches.ownership(session)
+            result = reassign_cases(session, index, actor(), open_only=open_only)
     except NoBoundaries as exc:
         _fail(str(exc))
     click.echo(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-
-STORAGE_SRID = 4326  # WGS84 lon/lat; see README "Coordinates"
-METRIC_SRID = 4550  # CGCS2000 / 3-degree Gauss-Kruger CM 123E
 
 
 class ConfigError(RuntimeError):
@@ -64,6 +62,11 @@ class Settings:
     WARM_CACHES: bool = False
     LOGIN_RATE_LIMIT: int = 20  # failed sign-ins per address per 10 minutes before 429
     TRUSTED_PROXIES: int = 0  # reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are believed
+    PUBLIC_COLLECTIONS: frozenset | str = frozenset()  # OGC collections anonymous callers may read
+    OPEN311_CHANNELS: dict | str = field(default_factory=dict)  # api_key owner -> channel of their reports
+    OPEN311_PUBLIC_READ: bool = False  # Open311 reads without an api_key
+    METRICS_TOKEN: str = ""  # a scrape secret for GET /metrics (at least 16 characters), or empty
+    METRICS_LOOPBACK: bool = False  # GET /metrics from this host straight to gunicorn without a token
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -85,6 +88,11 @@ class Settings:
             WARM_CACHES=_bool("WARM_CACHES", False),
             LOGIN_RATE_LIMIT=_int("LOGIN_RATE_LIMIT", 20),
             TRUSTED_PROXIES=_int("TRUSTED_PROXIES", 0),
+            PUBLIC_COLLECTIONS=os.environ.get("PUBLIC_COLLECTIONS", ""),
+            OPEN311_CHANNELS=os.environ.get("OPEN311_CHANNELS", ""),
+            OPEN311_PUBLIC_READ=_bool("OPEN311_PUBLIC_READ", False),
+            METRICS_TOKEN=os.environ.get("METRICS_TOKEN", ""),
+            METRICS_LOOPBACK=_bool("METRICS_LOOPBACK", False),
         )
 
     def validate(self) -> None:
@@ -98,6 +106,39 @@ class Settings:
             raise ConfigError("DATABASE_URL must be a postgresql:// URL (PostGIS is required)")
         if self.NEAR_BOUNDARY_M < 0 or self.MERGE_DISTANCE_M < 0 or self.MERGE_HOURS < 0:
             raise ConfigError("NEAR_BOUNDARY_M, MERGE_DISTANCE_M and MERGE_HOURS must not be negative")
+        if self.METRICS_TOKEN and len(self.METRICS_TOKEN) < 16:
+            raise ConfigError("METRICS_TOKEN must be at least 16 characters (or empty to turn it off)")
+        self.PUBLIC_COLLECTIONS = parse_public(self.PUBLIC_COLLECTIONS)
+        self.OPEN311_CHANNELS = parse_channels(self.OPEN311_CHANNELS)
+
+
+NEVER_PUBLIC = frozenset({"cases"})  # cases carry descriptions and addresses from citizens
+
+
+def parse_public(raw: str | Iterable[str] | None) -> frozenset[str]:
+    """PUBLIC_COLLECTIONS: comma-separated OGC collection ids; unknown ids and cases are refused."""
+    from app.interop.ogc import collection_ids
+
+    names = {n.strip() for n in raw.split(",") if n.strip()} if isinstance(raw, str) else set(raw or ())
+    unknown = sorted(names - set(collection_ids()))
+    if unknown:
+        raise ConfigError(f"PUBLIC_COLLECTIONS names unknown collections {unknown}; known: {collection_ids()}")
+    if names & NEVER_PUBLIC:
+        raise ConfigError("PUBLIC_COLLECTIONS may not include cases (they hold citizens' descriptions)")
+    return frozenset(names)
+
+
+def parse_channels(raw: str | Mapping[str, str] | None) -> dict[str, str]:
+    """OPEN311_CHANNELS: user:channel pairs; a malformed pair fails at start with the pair named."""
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    pairs = {}
+    for item in (p.strip() for p in (raw or "").split(",") if p.strip()):
+        user, sep, channel = item.partition(":")
+        if not sep or not user.strip() or not channel.strip():
+            raise ConfigError(f"OPEN311_CHANNELS: {item!r} is not user:channel")
+        pairs[user.strip()] = channel.strip()
+    return pairs
 
 
 def normalise_db_url(url: str) -> str:

@@ -1,15 +1,42 @@
-"""Database engine and sessions, one engine per app; nothing is built at import time."""
+"""Database engine and sessions, one engine per app; the declarative base every package's models use.
+
+Nothing is built at import time. Each package keeps its tables in its own `models.py`;
+`load_models()` imports them all so that the metadata (and Alembic) sees every table.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from geoalchemy2 import Geometry
+from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from app.cache import Caches
 from app.config import normalise_db_url
+from gis.crs import STORAGE_EPSG
+
+MODEL_MODULES = ("app.accounts.models", "app.territory.models", "app.cases.models", "app.field.models",
+                 "app.analysis.models")
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table."""
+
+
+def geom(kind: str) -> Geometry:
+    """A geometry column in the storage CRS (indexes are made by the migrations)."""
+    return Geometry(kind, srid=STORAGE_EPSG, spatial_index=False)
+
+
+def load_models() -> MetaData:
+    """Import every package's models; the metadata then holds every table."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    return Base.metadata
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -22,11 +49,13 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 class AppDatabase:
-    """The engine and session factory of one app (kept in app.extensions["db"])."""
+    """The engine and session factory of one app (kept in app.extensions["db"]); its sessions carry the
+    app's per-process caches (app/cache.py) in `session.info["caches"]`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, caches: Caches | None = None) -> None:
         self.engine = make_engine(url)
-        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.caches = caches or Caches()
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False, info={"caches": self.caches})
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -39,8 +68,10 @@ class Database:
     """Flask extension: `db.session()`, `db.transaction()` and `db.engine` of the current app."""
 
     def init_app(self, app) -> None:
-        """Create the app's engine and close request sessions at teardown."""
-        app.extensions["db"] = AppDatabase(app.config["DATABASE_URL"])
+        """Create the app's engine and caches, and close request sessions at teardown."""
+        state = AppDatabase(app.config["DATABASE_URL"], Caches({"NEAR_BOUNDARY_M": app.config["NEAR_BOUNDARY_M"]}))
+        app.extensions["db"] = state
+        app.extensions["caches"] = state.caches
 
         @app.teardown_appcontext
         def _close(_exc):  # noqa: ANN001
@@ -84,10 +115,6 @@ class Database:
         """A session in one transaction outside requests (CLI, scheduler)."""
         return self._state().transaction()
 
-    def ping(self) -> str:
-        """Return the database name, raising when it is unreachable."""
-        with self.engine.connect() as conn:
-            return conn.execute(text("SELECT current_database()")).scalar_one()
 
 
 db = Database()

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import SchedulerRun
-from app.services import supervision, workflow
+from app.cases import supervision, workflow
+from app.cases.models import SchedulerRun
 
 LOCK_KEY = 7_310_115_145  # any constant shared by every process of this platform
 JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue))

@@ -25,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_app  # noqa: E402
-from app.services import hotspots, network  # noqa: E402
+from app.analysis import hotspots
+from app.field import network  # noqa: E402
 from gis import spatial_stats as gh  # noqa: E402
 from routing import patrol  # noqa: E402
 
@@ -111,7 +112,7 @@ def bench_patrol(session, net) -> None:
     from geoalchemy2.shape import to_shape
     from sqlalchemy import select
 
-    from app.models import Station
+    from app.territory.models import Station
 
     station = session.scalar(select(Station).where(Station.code == "JS-003"))
     home = to_shape(station.location)

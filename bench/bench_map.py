@@ -38,7 +38,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 def bulk(url: str, count: int) -> float:
     from app import create_app
-    from app.services import demo
+    from app import demo
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     start = time.perf_counter()

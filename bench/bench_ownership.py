@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_app  # noqa: E402
 from app.db import db  # noqa: E402
-from app.services.ownership import build_index  # noqa: E402
+from app.territory import caches  # noqa: E402
+from app.territory.caches import build_index  # noqa: E402
 from gis.crs import to_metric  # noqa: E402
 from gis.ownership import LAYERS  # noqa: E402
 
@@ -108,7 +109,7 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         session = db.session()
-        index = app.extensions["ownership"].get(session)
+        index = caches.ownership(session)
         start = time.perf_counter()
         build_index(session, index.version, index.near_m)
         build_s = time.perf_counter() - start  # what a worker pays when the boundary version changes

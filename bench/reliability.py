@@ -152,7 +152,7 @@ def set_up_database(cluster: Cluster) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"flask setup failed:\n{done.stdout}{done.stderr}")
     from app import create_app
-    from app.services import users
+    from app.accounts import users
 
     app = create_app({"DATABASE_URL": cluster.app_url, "SECRET_KEY": "reliability"})
     tokens = {}

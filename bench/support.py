@@ -27,7 +27,7 @@ def fresh_database(base, tag: str, username: str, role: str) -> tuple[str, str, 
     admin.dispose()
     url = base.set(database=name).render_as_string(hide_password=False)
     from app import create_app
-    from app.services import users
+    from app.accounts import users
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     result = app.test_cli_runner().invoke(args=["setup"])
@@ -46,7 +46,7 @@ def fresh_database(base, tag: str, username: str, role: str) -> tuple[str, str, 
 def issue_token(url: str, username: str) -> str:
     """A new API token for a user of the database at `url`."""
     from app import create_app
-    from app.services import users
+    from app.accounts import users
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.extensions["db"].transaction() as s:

@@ -1,118 +1,83 @@
-"""Boundary layers as GeoJSON FeatureCollections, read from PostGIS."""
+"""GeoJSON features of the map layers, one builder per layer: a row (a mapping of column values) and its
+geometry in, a Feature out. The consoles' layers, the OGC collections and the file exports all use
+these, so a layer has the same properties wherever it is read. Pure: no queries.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from geoalchemy2 import functions as gf
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from app.models import AdminArea, GridCell, Road, Station, StationCoverage
-from app.services.boundaries import current_version_id
-
-PRECISION = 6  # about 0.1 m
+Row = Mapping[str, Any]
 
 
-class UnknownLayer(KeyError):
-    """No such layer."""
+def feature(fid: object, geometry: dict | None, properties: dict) -> dict:
+    """A GeoJSON Feature."""
+    return {"type": "Feature", "id": fid, "geometry": geometry, "properties": properties}
 
 
-def _collection(rows, props) -> dict:
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {"type": "Feature", "geometry": json.loads(row.geojson), "properties": props(row)} for row in rows
-        ],
-    }
+def collection(features: Iterable[dict], **members: object) -> dict:
+    """A GeoJSON FeatureCollection (with any extra members, e.g. numberMatched)."""
+    return {"type": "FeatureCollection", "features": list(features), **members}
 
 
-def admin_layer(session: Session, level: str) -> dict:
-    """Current town, communities or workstation territories."""
-    rows = session.execute(
-        select(AdminArea, gf.ST_AsGeoJSON(AdminArea.geom, PRECISION).label("geojson"))
-        .where(AdminArea.level == level, AdminArea.version_high.is_(None))
-        .order_by(AdminArea.code)
-    )
-    return _collection(
-        rows,
-        lambda r: {
-            "code": r.AdminArea.code, "name": r.AdminArea.name, "name_en": r.AdminArea.name_en,
-            "parent_code": r.AdminArea.parent_code, "area_m2": r.AdminArea.area_m2,
-            "illustrative": r.AdminArea.illustrative,
-        },
-    )
+def _versions(r: Row) -> dict:
+    return {"version_low": r["version_low"], "version_high": r["version_high"]}
 
 
-def grid_layer(session: Session) -> dict:
-    """Current unit grid cells."""
-    rows = session.execute(
-        select(
-            GridCell.code, GridCell.workstation_code, GridCell.area_m2,
-            gf.ST_AsGeoJSON(GridCell.geom, PRECISION).label("geojson"),
-        ).where(GridCell.version_high.is_(None)).order_by(GridCell.code)
-    )
-    return _collection(
-        rows, lambda r: {"code": r.code, "workstation_code": r.workstation_code, "area_m2": r.area_m2}
-    )
+def grid_cell(r: Row, geometry: dict) -> dict:
+    """A unit grid cell (单元网格) with its 15-digit code."""
+    return feature(r["code"], geometry, {
+        "code": r["code"], "workstation_code": r["workstation_code"], "community_code": r["community_code"],
+        "area_m2": round(r["area_m2"], 1), "illustrative": r["illustrative"], **_versions(r),
+    })
 
 
-def station_layer(session: Session) -> dict:
-    """Active stations as points."""
-    rows = session.execute(
-        select(Station, gf.ST_AsGeoJSON(Station.location, PRECISION).label("geojson"))
-        .where(Station.active.is_(True))
-        .order_by(Station.code)
-    )
-    return _collection(
-        rows,
-        lambda r: {
-            "code": r.Station.code, "name": r.Station.name, "name_en": r.Station.name_en,
-            "tier": r.Station.tier, "parent_code": r.Station.parent_code,
-        },
-    )
+def admin_area(r: Row, geometry: dict) -> dict:
+    """The town, a community or a workstation territory."""
+    props = {"code": r["code"], "name": r["name"], "name_en": r["name_en"], "parent_code": r["parent_code"]}
+    if r["level"] == "workstation":
+        props["community_code"] = r["parent_code"]  # the name the boundary importer reads
+    return feature(r["code"], geometry, {
+        **props, "kind": r["kind"], "area_m2": round(r["area_m2"], 1), "illustrative": r["illustrative"],
+        **_versions(r),
+    })
 
 
-def coverage_layer(session: Session, version: int | None = None) -> dict:
-    """Station coverage of a version (default: the current one)."""
-    version = version or current_version_id(session)
-    rows = session.execute(
-        select(StationCoverage, Station.name, gf.ST_AsGeoJSON(StationCoverage.geom, PRECISION).label("geojson"))
-        .join(Station, Station.code == StationCoverage.station_code)
-        .where(StationCoverage.version_id == version)
-        .order_by(StationCoverage.station_code)
-    )
-    return _collection(
-        rows,
-        lambda r: {
-            "station_code": r.StationCoverage.station_code, "name": r.name,
-            "version": r.StationCoverage.version_id, "area_m2": r.StationCoverage.area_m2,
-        },
-    )
+def station(r: Row, geometry: dict) -> dict:
+    """The town center, a joint-duty station or a workstation, as a point."""
+    return feature(r["code"], geometry, {
+        "code": r["code"], "name": r["name"], "name_en": r["name_en"], "tier": r["tier"],
+        "parent_code": r["parent_code"], "community_code": r["community_code"],
+        "workstation_code": r["workstation_code"], "illustrative": r["illustrative"],
+    })
 
 
-def road_layer(session: Session) -> dict:
-    """Road centre lines."""
-    rows = session.execute(
-        select(Road.id, Road.name, Road.kind, gf.ST_AsGeoJSON(Road.geom, PRECISION).label("geojson"))
-    )
-    return _collection(rows, lambda r: {"id": r.id, "name": r.name, "kind": r.kind})
+def coverage(r: Row, geometry: dict) -> dict:
+    """The territory one station covers in one boundary version."""
+    return feature(r["station_code"], geometry, {
+        "station_code": r["station_code"], "name": r["name"], "version": r["version_id"],
+        "area_m2": round(r["area_m2"], 1), "illustrative": r["illustrative"],
+    })
 
 
-LAYERS = {
-    "town": lambda s: admin_layer(s, "town"),
-    "communities": lambda s: admin_layer(s, "community"),
-    "workstations": lambda s: admin_layer(s, "workstation"),
-    "grid_cells": grid_layer,
-    "stations": station_layer,
-    "station_coverage": coverage_layer,
-    "roads": road_layer,
-}
+def road(r: Row, geometry: dict) -> dict:
+    """A road centre-line segment."""
+    return feature(r["id"], geometry, {
+        "name": r["name"], "name_en": r["name_en"], "kind": r["kind"], "oneway": r["oneway"],
+        "speed_kph": r["speed_kph"], "length_m": round(r["length_m"], 1), "illustrative": r["illustrative"],
+    })
 
 
-def layer(session: Session, name: str) -> dict:
-    """A layer by name."""
-    try:
-        return LAYERS[name](session)
-    except KeyError:
-        raise UnknownLayer(name) from None
+def address(r: Row, geometry: dict) -> dict:
+    """An address point: a house number, a building in a compound, or a named place."""
+    return feature(r["id"], geometry, {
+        "kind": r["kind"], "address": r["address"], "road": r["road"], "number": r["number"],
+        "compound": r["compound"], "building": r["building"], "name": r["name"], "place_type": r["place_type"],
+        "illustrative": r["illustrative"],
+    })
+
+
+def cell_figures(cell: Row, geometry: dict, figures: dict) -> dict:
+    """A grid cell with the figures of an analysis (counts, Gi* z and class, a trend, an alert)."""
+    return feature(cell["code"], geometry, {**cell, **figures})

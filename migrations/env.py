@@ -10,14 +10,13 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import pool
 
 from app.config import normalise_db_url
-from app.db import make_engine
-from app.models import Base
+from app.db import load_models, make_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = load_models()
 
 
 def database_url() -> str:

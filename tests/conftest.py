@@ -87,7 +87,7 @@ def session(app):
     engine = app.extensions["db"].engine
     conn = engine.connect()
     outer = conn.begin()
-    s = Session(bind=conn, join_transaction_mode="create_savepoint")
+    s = Session(bind=conn, join_transaction_mode="create_savepoint", info={"caches": app.extensions["caches"]})
     yield s
     s.close()
     outer.rollback()
@@ -107,7 +107,7 @@ def live_server(app):
 @pytest.fixture(scope="session")
 def make_user(app):
     """Create a committed user with a role and return (username, password, token)."""
-    from app.services import users
+    from app.accounts import users
 
     made = {}
 
@@ -145,8 +145,10 @@ def spots(app):
 
     from gis.crs import to_metric, to_storage
 
+    from app.territory import caches
+
     with app.extensions["db"].transaction() as s:
-        index = app.extensions["ownership"].get(s)
+        index = caches.ownership(s)
     inner = to_metric(index.town).buffer(-300)
     minx, miny, maxx, maxy = inner.bounds
     xs, ys = np.meshgrid(np.arange(minx, maxx, 400.0), np.arange(miny, maxy, 400.0))

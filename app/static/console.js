@@ -200,13 +200,6 @@
       el("div", {id: "action-form"}), reports, el("h4", {text: t("history")}), history));
   }
 
-  var FIELDS = {
-    reject: ["reason"], "return": ["reason"], rework: ["reason"], "void": ["reason"], deny_extension: ["reason"],
-    deny_suspension: ["reason"], request_suspension: ["reason"], verify: ["note"], file: ["urgency"],
-    feedback: ["note", "photos"], close: ["satisfaction"], rate: ["satisfaction"],
-    request_extension: ["hours", "reason"], escalate: ["level", "note"], dispatch: ["owner", "helpers", "reason"]
-  };
-
   function input(name, c) {
     if (name === "reason" || name === "note") { return el("textarea", {name: name, rows: 2, maxlength: 2000}); }
     if (name === "photos") { return el("textarea", {name: name, rows: 2}); }
@@ -239,7 +232,7 @@
   }
 
   function actionForm(c, action) {
-    var names = FIELDS[action] || [];
+    var names = ((c.action_fields || {})[action] || {fields: []}).fields;  // the API says what each step takes
     var form = el("form", {class: "action-form", "data-action": action},
       c.suggested_owner && action === "dispatch" ?
         el("p", {class: "hint", text: t("suggested") + ": " + ownerName(c.suggested_owner) + " — " + c.suggested_owner.rule}) : null,

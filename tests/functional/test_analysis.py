@@ -10,10 +10,10 @@ import pytest
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 
-from app.models import Case
-from app.services import alerts, digest, hotspots
-from app.services.boundaries import current_version_id
-from app.workflow.worktime import BEIJING
+from app.cases.models import Case
+from app.analysis import alerts, digest, hotspots
+from app.territory.boundaries import current_version_id
+from app.cases.worktime import BEIJING
 
 DAY = date(2021, 3, 28)  # a Sunday long before any other test's cases
 
@@ -106,7 +106,7 @@ def test_emerging_and_alerts_find_a_new_surge(session, cells):
 def test_a_module_can_be_retuned_and_is_audited(session, cells):
     from sqlalchemy import select
 
-    from app.models import AuditEntry
+    from app.accounts.models import AuditEntry
 
     i = centre_cell(cells)
     add_cases(session, cells, i, 2, at(DAY - timedelta(days=1)))
@@ -117,7 +117,7 @@ def test_a_module_can_be_retuned_and_is_audited(session, cells):
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "warning_module.update")
                             .order_by(AuditEntry.id.desc())).first()
     assert entry.before["params"]["min_count"] == 3 and entry.after["params"]["min_count"] == 2
-    from app.services.errors import InputError
+    from app.errors import InputError
 
     for bad in ({"params": {"factor": 0.5}}, {"params": {"weeks": 3}}, {"rule": "magic"},
                 {"category_prefixes": ["6"]}):

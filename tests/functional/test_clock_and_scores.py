@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from app import scheduler
-from app.models import Case, CaseEvent, SchedulerRun, SupervisionOrder, User
-from app.services import demo, intake, kpi, workflow
-from app.workflow.worktime import BEIJING
+from app.cases.models import Case, CaseEvent, SchedulerRun, SupervisionOrder
+from app.accounts.models import User
+from app import demo
+from app.cases import intake, workflow
+from app.analysis import kpi
+from app.cases.worktime import BEIJING
 
 
 def bj(*args) -> datetime:
@@ -23,7 +26,7 @@ def bj(*args) -> datetime:
 
 @pytest.fixture(scope="module")
 def settings(app):
-    return intake.IntakeSettings(ownership=app.extensions["ownership"], geocoder=app.extensions["geocoder"])
+    return intake.IntakeSettings()
 
 
 @pytest.fixture(scope="module")

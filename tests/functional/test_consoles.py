@@ -14,9 +14,10 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
 
-from app.models import Case, Report, Station, StationCoverage
-from app.services.boundaries import current_version_id
-from app.workflow.worktime import BEIJING
+from app.cases.models import Case, Report
+from app.territory.models import Station, StationCoverage
+from app.territory.boundaries import current_version_id
+from app.cases.worktime import BEIJING
 from tests.functional.conftest import open_page, sign_in, wait_data
 from tests.functional.test_intake import png
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
-from app.services import exports, ogc
+from app.interop import exports, ogc
 from gis import validation as gb
 
 FORMATS = ("gpkg", "shp", "geojson", "csv")

@@ -7,7 +7,8 @@ import re
 import requests
 from sqlalchemy import create_engine, func, select, text
 
-from app.models import AdminArea, AuditEntry, BoundaryVersion, GridCell, Station, StationCoverage
+from app.territory.models import AdminArea, BoundaryVersion, GridCell, Station, StationCoverage
+from app.accounts.models import AuditEntry
 
 
 def current(model):
@@ -86,7 +87,7 @@ def test_api_needs_a_valid_token(live_server, make_user):
 
 
 def test_revoked_token_is_refused(app, live_server, make_user):
-    from app.services import users
+    from app.accounts import users
 
     username, _, _ = make_user("planner", display_name="revoke me")
     with app.extensions["db"].transaction() as s:

@@ -9,7 +9,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app.models import AuditEntry, BoundaryVersion, Case, CaseEvent, Report, Station
+from app.accounts.models import AuditEntry
+from app.territory.models import BoundaryVersion, Station
+from app.cases.models import Case, CaseEvent, Report
 from tests.functional.conftest import open_page, sign_in, wait_data
 
 HOSTILE = [
@@ -77,13 +79,13 @@ def test_the_console_panel_and_digest_show_text_not_markup(app, browser, live_se
 
 
 def test_kpi_csv_neutralises_formulas(app, live_server, who, make_user):
-    from app.services import users
+    from app.accounts import users
 
     username = "=cmd|'/c calc'!A1"
     with app.extensions["db"].transaction() as s:
         users.add_user(s, f"formula-{len(username)}", "handler", "long enough password", display_name=username,
                        department_code="LGJT")
-    from app.services import kpi
+    from app.analysis import kpi
 
     row = {"group": "x", "name": username, "cases": 1}
     text = kpi.to_csv({"rows": [row], "by": "person", "from": "2026-01-01", "to": "2026-02-01"}).decode("utf-8-sig")

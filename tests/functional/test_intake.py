@@ -13,7 +13,8 @@ import requests
 import shapely
 from sqlalchemy import func, select, text
 
-from app.models import Attachment, AuditEntry, Case, CaseEvent, Report
+from app.cases.models import Attachment, Case, CaseEvent, Report
+from app.accounts.models import AuditEntry
 from gis.crs import from_wgs84, to_metric, to_storage
 
 CATEGORY = "01004"

@@ -10,7 +10,8 @@ import pytest
 from shapely.geometry import shape
 from sqlalchemy import func, select
 
-from app.models import AuditEntry, BoundaryVersion, StationCoverage
+from app.accounts.models import AuditEntry
+from app.territory.models import BoundaryVersion, StationCoverage
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries"
 

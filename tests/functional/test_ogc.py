@@ -11,7 +11,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app.models import GridCell, StationCoverage
+from app.territory.models import GridCell, StationCoverage
 
 CATEGORY = "01004"  # dispatched to the Lingang Group (LGJT) by the category rule
 COLLECTIONS = ("grid_cells", "communities", "workstations", "town", "stations", "station_coverage", "roads",
@@ -89,7 +89,7 @@ def test_collections_need_a_user_unless_public(app, live_server, bearer):
 
 def test_public_collections_setting_is_checked():
     from app.config import ConfigError
-    from app.views.ogc import parse_public
+    from app.config import parse_public
 
     assert parse_public("grid_cells, communities") == {"grid_cells", "communities"}
     assert parse_public("") == frozenset()

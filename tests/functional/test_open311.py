@@ -11,7 +11,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from app.models import Address, Attachment, Report
+from app.territory.models import Address
+from app.cases.models import Attachment, Report
 
 SERVICE = "06010"  # exposed garbage (暴露垃圾)
 LISTS = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
@@ -260,7 +261,7 @@ def test_hostile_text_stays_inert_in_xml_and_json(client, spots):
 
 def test_channel_setting_is_checked():
     from app.config import ConfigError
-    from app.views.open311 import parse_channels
+    from app.config import parse_channels
 
     assert parse_channels("ext:12345, city:third_party") == {"ext": "12345", "city": "third_party"}
     with pytest.raises(ConfigError, match="user:channel"):

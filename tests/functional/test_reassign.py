@@ -16,8 +16,9 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
 
-from app.models import StationCoverage
-from app.services.boundaries import current_version_id
+from app.territory.models import StationCoverage
+from app.territory import caches
+from app.territory.boundaries import current_version_id
 from gis.crs import to_metric, to_storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ def import_coverage(app, file: str, reason: str) -> None:
 def test_an_edit_reaches_both_workers_and_reassign_moves_the_case(app, workers, make_user, tmp_path):
     auth = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
     with app.extensions["db"].transaction() as s:
-        index = app.extensions["ownership"].get(s)
+        index = caches.ownership(s)
     area = next(a for a in index.coverage if a.code == STATION)
     p = to_storage(to_metric(area.geom).buffer(-150).representative_point())
     original = write_coverage(app, tmp_path / "original.geojson", drop=None)

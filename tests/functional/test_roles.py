@@ -19,40 +19,40 @@ REPORTERS = {"intake", "shift_leader", "dispatcher", "patrol", "supervisor", "ad
 PATROL_PLANNERS = {"shift_leader", "dispatcher", "supervisor", "admin"}
 TABLE: dict[tuple[str, str], object] = {
     # pages
-    ("GET", "console.dispatcher"): ANY, ("GET", "console.planner"): ANY, ("GET", "console.patrol"): ANY,
-    ("GET", "console.reports"): ANY, ("GET", "evaluation.digest_page"): ANY,
-    ("GET", "pages.login"): PUBLIC, ("POST", "pages.login"): PUBLIC, ("POST", "pages.logout"): PUBLIC,
-    ("GET", "health.healthz"): PUBLIC, ("GET", "static"): PUBLIC, ("GET", "vendor.asset"): PUBLIC,
-    ("GET", "metrics.prometheus"): {"admin"},
+    ("GET", "consoles.dispatcher"): ANY, ("GET", "consoles.planner"): ANY, ("GET", "consoles.patrol"): ANY,
+    ("GET", "consoles.reports"): ANY, ("GET", "analysis.digest_page"): ANY,
+    ("GET", "accounts.login"): PUBLIC, ("POST", "accounts.login"): PUBLIC, ("POST", "accounts.logout"): PUBLIC,
+    ("GET", "ops.healthz"): PUBLIC, ("GET", "static"): PUBLIC, ("GET", "consoles.asset"): PUBLIC,
+    ("GET", "ops.prometheus"): {"admin"},
     # reading
     **{("GET", e): ANY for e in (
-        "api.me", "api.layer", "api.locate", "api.geocode", "api.reverse", "reports.get_report",
-        "reports.get_attachment", "reports.channels", "reports.categories", "cases.list_cases", "cases.get_case",
-        "mapdata.cases_map", "mapdata.convert", "mapdata.basemap", "mapdata.versions", "mapdata.grid_counts",
-        "mapdata.monthly", "supervision.supervision_lists", "supervision.list_orders", "supervision.get_order",
-        "supervision.list_rules", "supervision.list_settings", "evaluation.kpi_table", "evaluation.digest_json",
+        "accounts.me", "territory.layer", "territory.locate", "territory.geocode", "territory.reverse", "cases.get_report",
+        "cases.get_attachment", "cases.channels", "cases.categories", "cases.list_cases", "cases.get_case",
+        "cases.cases_map", "territory.convert", "territory.basemap", "territory.versions", "analysis.grid_counts",
+        "analysis.monthly", "cases.supervision_lists", "cases.list_orders", "cases.get_order",
+        "cases.list_rules", "cases.list_settings", "analysis.kpi_table", "analysis.digest_json",
         "analysis.hotspot_cells", "analysis.emerging_cells", "analysis.alert_cells", "analysis.alert_modules",
-        "routing.route", "routing.list_patrols", "routing.patrol_geojson", "routing.patrol_gpx",
+        "field.route", "field.list_patrols", "field.patrol_geojson", "field.patrol_gpx",
         "exports.index", "exports.export", "apidoc.spec", "apidoc.docs",
         "ogc.landing", "ogc.api", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.items", "ogc.item",
     )},
-    ("GET", "siting.drafts"): {"planner", "admin", "leader"}, ("GET", "siting.draft"): {"planner", "admin", "leader"},
+    ("GET", "territory.drafts"): {"planner", "admin", "leader"}, ("GET", "territory.draft"): {"planner", "admin", "leader"},
     # writing
-    ("POST", "reports.create_report"): REPORTERS,
-    ("POST", "reports.split_report"): {"dispatcher", "shift_leader", "admin"},
+    ("POST", "cases.create_report"): REPORTERS,
+    ("POST", "cases.split_report"): {"dispatcher", "shift_leader", "admin"},
     ("POST", "cases.case_action"): ANY,  # then the state machine's own role table (tests/unit/test_workflow_machine.py)
-    ("POST", "supervision.create_order"): {"supervisor", "leader", "shift_leader"},
-    ("POST", "supervision.order_action"): ANY,  # answer by owners, remind/close by supervisors (test_clock_and_scores)
-    ("POST", "supervision.create_rule"): {"admin", "shift_leader"},
-    ("PUT", "supervision.update_rule"): {"admin", "shift_leader"},
-    ("PUT", "supervision.update_setting"): {"admin"},
+    ("POST", "cases.create_order"): {"supervisor", "leader", "shift_leader"},
+    ("POST", "cases.order_action"): ANY,  # answer by owners, remind/close by supervisors (test_clock_and_scores)
+    ("POST", "cases.create_rule"): {"admin", "shift_leader"},
+    ("PUT", "cases.update_rule"): {"admin", "shift_leader"},
+    ("PUT", "cases.update_setting"): {"admin"},
     ("PUT", "analysis.alert_module_update"): {"admin", "supervisor"},
-    ("POST", "mapdata.coverage_preview"): {"planner", "admin"},
-    ("POST", "mapdata.coverage_save"): {"planner", "admin"},
-    ("POST", "mapdata.stop_visited"): {"patrol", "shift_leader", "dispatcher", "supervisor", "admin"},
-    ("POST", "routing.plan_patrol"): PATROL_PLANNERS, ("POST", "routing.assign_patrol"): PATROL_PLANNERS,
-    ("POST", "siting.sites"): {"planner", "admin"}, ("POST", "siting.territories"): {"planner", "admin"},
-    ("PUT", "siting.draft_update"): {"planner", "admin"},
+    ("POST", "territory.coverage_preview"): {"planner", "admin"},
+    ("POST", "territory.coverage_save"): {"planner", "admin"},
+    ("POST", "field.stop_visited"): {"patrol", "shift_leader", "dispatcher", "supervisor", "admin"},
+    ("POST", "field.plan_patrol"): PATROL_PLANNERS, ("POST", "field.assign_patrol"): PATROL_PLANNERS,
+    ("POST", "territory.sites"): {"planner", "admin"}, ("POST", "territory.territories"): {"planner", "admin"},
+    ("PUT", "territory.draft_update"): {"planner", "admin"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),
@@ -74,7 +74,7 @@ def routes(app):
             for arg in rule.arguments:
                 converter = rule._converters[arg].__class__.__name__
                 values[arg] = MISSING if converter == "IntegerConverter" else SAMPLES.get(arg, "x")
-            if rule.endpoint == "evaluation.kpi_table" and "fmt" in values:
+            if rule.endpoint == "analysis.kpi_table" and "fmt" in values:
                 values["fmt"] = "csv"
             if rule.endpoint == "exports.export":
                 values["fmt"] = "geojson"
@@ -121,7 +121,7 @@ def test_each_role_against_the_table(app, live_server, tokens, role):
     wrong = []
     for method, endpoint, path in routes(app):
         rule = TABLE[(method, endpoint)]
-        if rule in (PUBLIC, "open311") or endpoint == "pages.logout":
+        if rule in (PUBLIC, "open311") or endpoint == "accounts.logout":
             continue
         answer = call(live_server, method, path, tokens[role])
         allowed = role in rule

@@ -12,11 +12,14 @@ from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point, shape
 from sqlalchemy import select
 
-from app.models import AdminArea, Case, Station
-from app.services import hotspots, network, patrols, siting
-from app.services.boundaries import current_version_id
-from app.services.errors import InputError
-from app.workflow.worktime import BEIJING
+from app.territory.models import AdminArea, Station
+from app.cases.models import Case
+from app.analysis import hotspots
+from app.field import network, patrols
+from app.territory import siting
+from app.territory.boundaries import current_version_id
+from app.errors import InputError
+from app.cases.worktime import BEIJING
 from gis.crs import to_metric
 
 DAY = date(2021, 6, 15)
@@ -198,7 +201,7 @@ def test_siting_puts_a_station_by_the_far_demand_and_drafts_territories(session)
     assert new_station["new"] and new_station["workload"] == 3 * len(near)  # it takes the whole cluster
     assert polygons[-1].covers(Point(cells.lonlat[far]))
     # The draft is in the planner console's save format.
-    from app.services import planning
+    from app.territory import planning
 
     features, new = planning.parse(session, proposal)
     assert len(features) == len(codes) and new[0]["code"] == new_code

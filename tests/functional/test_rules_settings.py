@@ -6,7 +6,7 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from app.models import AuditEntry
+from app.accounts.models import AuditEntry
 
 
 @pytest.fixture(scope="module")

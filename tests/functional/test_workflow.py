@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app.models import Case, CaseEvent
+from app.cases.models import Case, CaseEvent
 
 CATEGORY = "01004"  # storm-drain grate: 2 working days, Lingang Group (LGJT) by the category rule
 

@@ -1,11 +1,11 @@
-"""The Prometheus text format of app.services.metrics and which database errors answer 503."""
+"""The Prometheus text format of app.interop.metrics and which database errors answer 503."""
 
 from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from app.services.metrics import Metric, render
-from app.views.errors import unavailable
+from app.interop.metrics import Metric, render
+from app.errorhandlers import unavailable
 
 
 def test_render_escapes_labels_and_writes_integers_plainly():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.workflow import machine
-from app.workflow.machine import ACTIONS, STATES, ActionRefused, CaseView, allowed, plan
+from app.cases import machine
+from app.cases.machine import ACTIONS, STATES, ActionRefused, CaseView, allowed, plan
 
 ROLES = ("intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader")
 FIELDS = {"reason": "r", "note": "n", "hours": 8, "level": 1, "satisfaction": 5, "photos": ["https://x/p.jpg"]}

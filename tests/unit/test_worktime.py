@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from app.workflow.worktime import BEIJING, WorkCalendar, light
+from app.cases.worktime import BEIJING, WorkCalendar, light
 
 # 2026: 国庆 1-7 October are holidays, Sunday 27 September and Saturday 10 October are make-up days.
 CAL = WorkCalendar(

@@ -1,0 +1,1 @@
+"""People and organisations: users, roles, API tokens, departments, sign-in and the audit trail."""

@@ -1,0 +1,91 @@
+"""Who is asking: a signed-in session for pages, `Authorization: Bearer TOKEN` for the API."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.accounts import users
+from app.accounts.models import User
+from app.db import db
+from app.errorhandlers import wants_json
+from app.errors import Forbidden, Unauthorized
+
+csrf = CSRFProtect()
+CSRF_EXEMPT_BLUEPRINTS = ("open311",)  # authenticated by an api_key in the form, never by a cookie
+CSRF_EXEMPT_ENDPOINTS = ("ops.healthz",)
+
+
+def init_app(app: Flask) -> None:
+    """Resolve the user before each request; CSRF on forms (bearer-token API calls are exempt)."""
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, after we know who is calling
+    csrf.init_app(app)
+
+    @app.before_request
+    def _load_user():
+        g.user = None
+        g.via_token = False
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            g.user = users.user_for_token(db.session(), header[len("Bearer ") :].strip())
+            g.via_token = g.user is not None
+        elif session.get("user_id"):
+            g.user = users.active_user(db.session(), session["user_id"])
+        # A bearer token cannot be forged by another site; a cookie can, so cookie writes need CSRF.
+        # An anonymous API call is refused with 401 by the view; forms (login) always need the token.
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not header.startswith("Bearer "):
+            exempt = request.endpoint in CSRF_EXEMPT_ENDPOINTS or request.blueprint in CSRF_EXEMPT_BLUEPRINTS
+            if not exempt and not (g.user is None and wants_json()):
+                csrf.protect()
+
+    @app.context_processor
+    def _who():
+        return {"current_user": g.get("user"), "demo_mode": demo_mode()}
+
+
+def demo_mode() -> bool:
+    """True when the demo users are loaded: every page then says it is a demo."""
+    if "demo_mode" not in g:
+        try:
+            g.demo_mode = users.demo_loaded(db.session())
+        except SQLAlchemyError:  # the banner must never break a page (the page says why it failed)
+            g.demo_mode = False
+    return g.demo_mode
+
+
+def current_user() -> User | None:
+    """The user of this request, if any."""
+    return g.get("user")
+
+
+def login_required(view):
+    """Refuse anonymous callers: 401 for the API, a redirect to the login page otherwise."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            if wants_json():
+                raise Unauthorized("sign in or send Authorization: Bearer TOKEN")
+            return redirect(url_for("accounts.login", next=request.full_path if request.query_string else request.path))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str):
+    """Refuse users whose role is not listed (403)."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if current_user().role not in roles:
+                raise Forbidden(f"role {current_user().role} may not do this")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

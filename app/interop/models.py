@@ -1,0 +1,51 @@
+"""What the open interfaces exchange, as plain data: an OGC API collection, a checked items query and a
+page of features. (This package owns no tables: it speaks the standards over the other packages' data.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+
+DEFAULT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """The checked query parameters of /collections/{id}/items."""
+
+    user: User | None
+    bbox: tuple[float, float, float, float] | None = None
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    start: datetime | None = None  # datetime interval, closed; None: open
+    end: datetime | None = None
+    version: int | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class ItemPage:
+    """Features of one page and how many match in all."""
+
+    features: list[dict]
+    matched: int
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One feature collection: what it is and how to read it."""
+
+    id: str
+    title: str  # English; the view translates it
+    description: str
+    geometry: str  # GeoJSON geometry type of every feature
+    items: Callable[[Session, ItemQuery], ItemPage]
+    item: Callable[[Session, ItemQuery, str], dict | None]
+    temporal: str | None = None  # the property `datetime` filters on
+    versioned: bool = False  # accepts ?version= (a boundary version id)
+    id_type: str = "string"

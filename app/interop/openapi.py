@@ -1,0 +1,399 @@
+"""OpenAPI 3.0 documents: the OGC API - Features definition (from the collection registry) and /api/v1."""
+
+from __future__ import annotations
+
+import re
+
+from app.interop.ogc import DEFAULT_LIMIT, MAX_LIMIT, Collection
+
+
+def _json_response(description: str, schema: dict | None = None, mimetype: str = "application/json") -> dict:
+    content = {mimetype: {"schema": schema or {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
+    return {"description": description, "content": content}
+
+
+_EXCEPTION = {"$ref": "#/components/schemas/exception"}
+_COLLECTION = {"$ref": "#/components/schemas/featureCollection"}
+_ERRORS = {
+    "400": {"description": "a query parameter has an invalid value",
+            "content": {"application/json": {"schema": _EXCEPTION}}},
+    "401": {"description": "sign in or send Authorization: Bearer TOKEN",
+            "content": {"application/json": {"schema": _EXCEPTION}}},
+    "404": {"description": "no such collection or feature", "content": {"application/json": {"schema": _EXCEPTION}}},
+}
+_F = {"name": "f", "in": "query", "required": False, "description": "json (default) or html",
+      "schema": {"type": "string", "enum": ["json", "html"]}}
+
+
+def _items_parameters(c: Collection) -> list[dict]:
+    params = [
+        {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
+         "description": "minlon,minlat,maxlon,maxlat in CRS84",
+         "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+        {"name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        {"name": "offset", "in": "query", "required": False, "description": "features to skip (next links use it)",
+         "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        _F,
+    ]
+    if c.temporal:
+        params.append({"name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
+                       "description": f"an instant or interval (RFC 3339, `..` for open ends) on {c.temporal}",
+                       "schema": {"type": "string"}})
+    if c.versioned:
+        params.append({"name": "version", "in": "query", "required": False,
+                       "description": "boundary version id (default: the current version)",
+                       "schema": {"type": "integer", "minimum": 1}})
+    return params
+
+
+def _collection_paths(c: Collection) -> dict:
+    feature_id = {"name": "featureId", "in": "path", "required": True,
+                  "schema": {"type": "integer" if c.id_type == "integer" else "string"}}
+    tag = [c.id]
+    return {
+        f"/collections/{c.id}": {"get": {
+            "summary": f"{c.title}: metadata", "operationId": f"describe_{c.id}", "tags": tag, "parameters": [_F],
+            "responses": {"200": _json_response(c.description), **_ERRORS},
+        }},
+        f"/collections/{c.id}/items": {"get": {
+            "summary": f"{c.title}: features", "description": c.description, "operationId": f"get_{c.id}_items",
+            "tags": tag, "parameters": _items_parameters(c),
+            "responses": {"200": _json_response("a page of features", _COLLECTION, "application/geo+json"),
+                          **_ERRORS},
+        }},
+        f"/collections/{c.id}/items/{{featureId}}": {"get": {
+            "summary": f"{c.title}: one feature", "operationId": f"get_{c.id}_feature", "tags": tag,
+            "parameters": [feature_id, _F] + ([p for p in _items_parameters(c) if p["name"] == "version"]),
+            "responses": {"200": _json_response("the feature", {"$ref": "#/components/schemas/feature"},
+                                                "application/geo+json"), **_ERRORS},
+        }},
+    }
+
+
+def ogc_document(base_url: str, collections: list[Collection]) -> dict:
+    """The OpenAPI 3.0 document of /ogc: landing page, conformance, collections and each collection's items."""
+    paths = {
+        "/": {"get": {"summary": "landing page", "operationId": "getLandingPage", "tags": ["Capabilities"],
+                      "parameters": [_F], "responses": {"200": _json_response("links to the API")}}},
+        "/conformance": {"get": {"summary": "conformance classes", "operationId": "getConformanceDeclaration",
+                                 "tags": ["Capabilities"], "parameters": [_F],
+                                 "responses": {"200": _json_response("the conformance classes")}}},
+        "/api": {"get": {"summary": "this document", "operationId": "getAPI", "tags": ["Capabilities"],
+                         "parameters": [_F], "responses": {"200": _json_response("OpenAPI 3.0")}}},
+        "/collections": {"get": {"summary": "the collections the caller may read", "operationId": "getCollections",
+                                 "tags": ["Capabilities"], "parameters": [_F],
+                                 "responses": {"200": _json_response("collections")}}},
+    }
+    for c in collections:
+        paths.update(_collection_paths(c))
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Nanhui New City Town grid management: OGC API - Features", "version": "1.0.0",
+                 "description": "Boundaries, stations, cases and hotspots. Collections other than those made public "
+                                "need Authorization: Bearer TOKEN (or a signed-in session)."},
+        "servers": [{"url": base_url}],
+        "tags": [{"name": "Capabilities"}, *({"name": c.id, "description": c.description} for c in collections)],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "exception": {"type": "object", "required": ["code"],
+                              "properties": {"code": {"type": "string"}, "description": {"type": "string"}}},
+                "feature": {"type": "object", "required": ["type", "geometry", "properties"],
+                            "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                                           "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                                           "geometry": {"type": "object", "nullable": True},
+                                           "properties": {"type": "object", "nullable": True}}},
+                "featureCollection": {"type": "object", "required": ["type", "features"],
+                                      "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                                                     "features": {"type": "array",
+                                                                  "items": {"$ref": "#/components/schemas/feature"}},
+                                                     "numberMatched": {"type": "integer", "minimum": 0},
+                                                     "numberReturned": {"type": "integer", "minimum": 0},
+                                                     "links": {"type": "array", "items": {"type": "object"}}}},
+            },
+        },
+        "security": [{}, {"bearer": []}],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# /api/v1
+# --------------------------------------------------------------------------------------------
+
+_REF = "#/components/schemas/"
+STATES = ("reported", "verified", "filed", "not_filed", "dispatched", "in_progress", "handled", "checked", "closed",
+          "archived", "suspended", "void")
+CHANNELS = ("hotline", "12345", "video", "app", "patrol", "citizen", "media", "third_party", "sensor", "district")
+_STR, _INT, _NUM, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+
+
+def _n(schema: dict) -> dict:
+    """The same schema, allowing null."""
+    return {**schema, "nullable": True}
+
+
+def _obj(required: tuple[str, ...] = (), **props) -> dict:
+    schema: dict = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _arr(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": _REF + name}
+
+
+_CODE_NAME = _n(_obj(("code",), code=_STR, name=_n(_STR)))
+API_SCHEMAS = {
+    "Error": _obj(("error",), error=_STR, message=_STR, field=_n(_STR)),
+    "Me": _obj(("username", "role"), username=_STR, display_name=_STR, role=_STR, department=_n(_STR),
+               station=_n(_STR)),
+    "Owners": _obj(("station", "boundary_version", "near_boundary", "fallback", "inside_town"),
+                   station=_CODE_NAME, community=_CODE_NAME, workstation=_CODE_NAME, grid_code=_n(_STR),
+                   boundary_version=_n(_INT), near_boundary=_BOOL, fallback=_BOOL, inside_town=_BOOL),
+    "Point": _obj(("lon", "lat"), lon=_NUM, lat=_NUM, srid=_INT),
+    "Feature": _obj(("type", "geometry", "properties"), type={"type": "string", "enum": ["Feature"]},
+                    geometry=_n({"type": "object"}), properties=_n({"type": "object"})),
+    "FeatureCollection": _obj(("type", "features"), type={"type": "string", "enum": ["FeatureCollection"]},
+                              features=_arr(_ref("Feature")), numberMatched=_INT, numberReturned=_INT,
+                              links=_arr({"type": "object"})),
+    "CaseFeatures": {"allOf": [_ref("FeatureCollection"), _obj(("numberMatched", "numberReturned"),
+                     features=_arr(_obj(("id", "properties"), id=_INT, properties=_obj(
+                         ("id", "state", "category", "station", "version"), id=_INT, state={"enum": list(STATES)},
+                         category=_STR, station=_STR, version=_INT, light=_n({"enum": ["green", "yellow", "red"]}),
+                         deadline=_n(_STR)))))]},
+    "Report": _obj(("id", "case_id", "channel", "category", "description", "attachments"), id=_INT, case_id=_INT,
+                   channel=_STR, reference=_n(_STR), category=_STR, urgency=_STR, description=_STR,
+                   address=_n(_STR), grid_code=_n(_STR), station=_STR, merged=_BOOL, reported_at=_STR,
+                   attachments=_arr(_obj(("id", "kind", "url"), id=_INT, kind={"enum": ["url", "upload"]},
+                                         url=_STR))),
+    "ReportAnswer": _obj(("report_id", "case_id", "merged", "replayed"), report_id=_INT, case_id=_INT,
+                         merged=_BOOL, replayed=_BOOL, grid_code=_n(_STR), boundary_version=_n(_INT),
+                         near_boundary=_BOOL),
+    "ReportInput": _obj(
+        ("channel", "category", "description"), channel={"type": "string", "enum": list(CHANNELS)},
+        category={"type": "string", "pattern": "^[0-9]{5}$"}, description={"type": "string", "maxLength": 4000},
+        reference={"type": "string", "maxLength": 120}, reporter_name={"type": "string", "maxLength": 80},
+        reporter_phone={"type": "string", "maxLength": 40},
+        urgency={"type": "string", "enum": ["normal", "urgent", "emergency"]},
+        lon={"type": "number", "minimum": 121.7, "maximum": 122.1},
+        lat={"type": "number", "minimum": 30.75, "maximum": 31.05},
+        crs={"type": "string", "enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]},
+        address={"type": "string", "maxLength": 200}, reported_at={"type": "string", "format": "date-time"},
+        attachments=_arr({"type": "string", "format": "uri"})),
+    "Case": _obj(("id", "state", "version", "category", "station", "reports", "history", "actions"), id=_INT,
+                 state={"enum": list(STATES)}, version=_INT, category=_STR, urgency=_STR, description=_STR,
+                 lon=_NUM, lat=_NUM, station=_STR, grid_code=_n(_STR),
+                 owner=_n(_obj(("kind", "code"), kind=_STR, code=_STR)), deadline=_n(_STR),
+                 light=_n({"enum": ["green", "yellow", "red"]}), reports=_arr(_ref("Report")),
+                 history=_arr(_obj(("at", "actor", "action"), at=_STR, actor=_STR, action=_STR)),
+                 actions=_arr(_STR)),
+    "Channels": _obj(("channels",), channels=_arr(_obj(("code", "name"), code=_STR, name=_STR, name_en=_STR))),
+    "Categories": _obj(("categories",), categories=_arr(_obj(
+        ("code", "kind", "name"), code={"type": "string", "pattern": "^[0-9]{5}$"},
+        kind={"enum": ["component", "matter"]}, name=_STR, name_en=_STR, time_limit=_NUM, time_unit=_STR))),
+    "Geocode": _obj(("query", "candidates"), query=_STR, candidates=_arr(_obj(
+        ("address", "lon", "lat", "score"), address=_STR, lon=_NUM, lat=_NUM, score=_NUM, owners=_ref("Owners")))),
+    "Located": {"allOf": [_ref("Owners"), _obj(("point",), point=_ref("Point"))]},
+    "Kpi": _obj(("by", "from", "to", "rows"), by=_STR, **{"from": _STR}, to=_STR, rows=_arr({"type": "object"}),
+                weights={"type": "object"}),
+    "Digest": _obj(("from", "to", "span", "totals"), **{"from": _STR}, to=_STR, span={"enum": ["day", "week"]},
+                   totals=_obj(("cases", "reports"), cases=_INT, reports=_INT, closed=_INT)),
+    "Rule": _obj(("id", "priority", "target"), id=_INT, priority=_INT, name=_STR, target=_STR, active=_BOOL),
+    "Rules": _obj(("rules",), rules=_arr(_ref("Rule"))),
+    "Settings": _obj(("settings",), settings={"type": "object"}),
+    "Order": _obj(("id", "case_id", "method", "state"), id=_INT, case_id=_INT, method=_STR, reason=_STR,
+                  state={"enum": ["open", "answered", "closed"]}, automatic=_BOOL, created_at=_STR,
+                  history=_arr({"type": "object"})),
+    "Orders": _obj(("orders",), orders=_arr(_ref("Order"))),
+    "SupervisionLists": _obj(("near_due", "overdue"), near_due=_ref("FeatureCollection"),
+                             overdue=_ref("FeatureCollection")),
+    "Exports": _obj(("layers",), layers=_arr(_obj(("layer", "formats"), layer=_STR, geometry=_STR,
+                                                   formats={"type": "object"}))),
+}
+
+
+def _q(name: str, schema: dict, required: bool = False, description: str = "") -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def _p(name: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "integer", "minimum": 1}}
+
+
+_LON = {"type": "number", "minimum": -180, "maximum": 180}
+_LAT = {"type": "number", "minimum": -90, "maximum": 90}
+_CRS = {"type": "string", "enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]}
+_DATE = {"type": "string", "format": "date"}
+_LAYER = {"type": "string", "enum": ["town", "communities", "workstations", "grid_cells", "stations",
+                                     "station_coverage", "roads"]}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "malformed request (the field is named)", 401: "sign in or send Authorization: Bearer TOKEN",
+            403: "the caller's role or scope does not allow this", 404: "no such resource",
+            409: "conflict: a stale version, a reused Idempotency-Key, no boundaries",
+            413: "the body is too large", 422: "refused: a value is not acceptable (the field is named)"}
+    return {str(c): _json(_ref("Error"), text[c]) for c in (401, *codes)}
+
+
+def _op(summary: str, ok: dict, params: list | None = None, errors: tuple[int, ...] = (), body: dict | None = None,
+        status: str = "200", tag: str = "api") -> dict:
+    op = {"summary": summary, "tags": [tag], "parameters": params or [], "responses": {status: ok, **_errors(*errors)}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def _api_paths() -> dict:
+    geojson = {"description": "GeoJSON", "content": {"application/json": {"schema": _ref("FeatureCollection")}}}
+    case_filters = [
+        _q("state", _STR, description="comma-separated states"), _q("station", _STR), _q("department", _STR),
+        _q("category", _STR), _q("light", {"type": "string", "enum": ["green", "yellow", "red"]}),
+        _q("channel", _STR), _q("from", {"type": "string", "format": "date-time"}),
+        _q("to", {"type": "string", "format": "date-time"}),
+        _q("bbox", _STR, description="minlon,minlat,maxlon,maxlat"), _q("open", {"enum": ["1", "true", "yes"]}),
+        _q("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
+        _q("offset", {"type": "integer", "minimum": 0}),
+    ]
+    action = _obj(("action", "version"), action=_STR, version=_INT, note=_STR, reason=_STR)
+    file_response = {"description": "the file", "content": {
+        t: {"schema": {"type": "string", "format": "binary"}} for t in (
+            "application/geopackage+sqlite3", "application/zip", "application/geo+json", "text/csv",
+            "application/gpx+xml")}}
+    kpi_file = {"description": "the table", "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string",
+                                                                                           "format": "binary"}}}}
+    return {
+        "/me": {"get": _op("who the caller is", _json(_ref("Me")))},
+        "/layers/{name}": {"get": _op("a boundary layer as GeoJSON", geojson,
+                                      [_p("name", _LAYER), _q("version", {"type": "integer", "minimum": 1})],
+                                      (400, 404))},
+        "/locate": {"get": _op("owners of a point", _json(_ref("Located")),
+                               [_q("lon", _LON, True), _q("lat", _LAT, True), _q("crs", _CRS)], (400, 409, 422))},
+        "/geocode": {"get": _op("candidates for an address", _json(_ref("Geocode")),
+                                [_q("q", {"type": "string", "minLength": 1, "maxLength": 200}, True),
+                                 _q("limit", {"type": "integer", "minimum": 1, "maximum": 20})], (400, 409, 422))},
+        "/reverse": {"get": _op("the nearest address and the owners of a point", _json(_ref("Located")),
+                                [_q("lon", _LON, True), _q("lat", _LAT, True), _q("crs", _CRS),
+                                 _q("radius", {"type": "integer", "minimum": 1, "maximum": 2000})],
+                                (400, 409, 422))},
+        "/reports": {"post": _op("file a report (or multipart: `report` JSON + `photos`)",
+                                 _json(_ref("ReportAnswer"), "filed"), [_q_header()], (400, 403, 409, 413, 422),
+                                 _ref("ReportInput"), "201", "intake")},
+        "/reports/{report_id}": {"get": _op("one report", _json(_ref("Report")), [_p("report_id")], (404,),
+                                            tag="intake")},
+        "/reports/{report_id}/split": {"post": _op(
+            "take a report out of its case", _json(_obj(("case_id", "report_id"), case_id=_INT, report_id=_INT),
+                                                   "split off"),
+            [_p("report_id")], (400, 403, 404, 409), _obj(case_version=_INT, reason=_STR), "201", "intake")},
+        "/attachments/{attachment_id}": {"get": _op(
+            "the bytes of an uploaded photo", {"description": "the image", "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}}}}, [_p("attachment_id")], (404,),
+            tag="intake")},
+        "/channels": {"get": _op("the channels reports arrive through", _json(_ref("Channels")), tag="intake")},
+        "/categories": {"get": _op("the categories", _json(_ref("Categories")), tag="intake")},
+        "/cases": {"get": _op("cases as paged GeoJSON, scoped to the caller", _json(_ref("CaseFeatures")),
+                              case_filters, (400, 422), tag="cases")},
+        "/cases/{case_id}": {"get": _op("one case with its reports, clock, history and the caller's actions",
+                                        _json(_ref("Case")), [_p("case_id")], (404,), tag="cases")},
+        "/cases/{case_id}/actions": {"post": _op("take a workflow action", _json(_ref("Case")), [_p("case_id")],
+                                                 (400, 403, 404, 409, 422), action, tag="cases")},
+        "/cases/{case_id}/supervision": {"post": _op(
+            "open a supervision order", _json(_ref("Order"), "opened"), [_p("case_id")], (400, 403, 404, 422),
+            _obj(("method", "reason"), method=_STR, reason=_STR, due_at=_STR), "201", "supervision")},
+        "/supervision": {"get": _op("supervision orders", _json(_ref("Orders")),
+                                    [_q("state", {"enum": ["open", "answered", "closed"]}), _q("case", _INT)],
+                                    (400,), tag="supervision")},
+        "/supervision/{order_id}": {"get": _op("one order with its history", _json(_ref("Order")),
+                                               [_p("order_id")], (404,), tag="supervision")},
+        "/supervision/{order_id}/actions": {"post": _op(
+            "answer or close an order", _json(_ref("Order")), [_p("order_id")], (400, 403, 404, 409, 422),
+            _obj(("action",), action={"enum": ["answer", "close"]}, note=_STR), tag="supervision")},
+        "/supervision/lists": {"get": _op("near-due and overdue cases", _json(_ref("SupervisionLists")),
+                                          tag="supervision")},
+        "/dispatch-rules": {
+            "get": _op("classified-dispatch rules", _json(_ref("Rules")), tag="rules"),
+            "post": _op("add a rule", _json(_ref("Rule"), "added"), [], (400, 403, 422), _ref("Rule"), "201",
+                        "rules")},
+        "/dispatch-rules/{rule_id}": {"put": _op("change a rule", _json(_ref("Rule")), [_p("rule_id")],
+                                                 (400, 403, 404, 422), _ref("Rule"), tag="rules")},
+        "/settings": {"get": _op("workflow settings", _json(_ref("Settings")), tag="rules")},
+        "/settings/{key}": {"put": _op("change a setting", _json(_obj(("key", "value"), key=_STR, value={})),
+                                       [_p("key", _STR)], (400, 403, 404, 422), _obj(("value",), value={}),
+                                       tag="rules")},
+        "/kpi": {"get": _op("indicators, scores and grades", _json(_ref("Kpi")), _kpi_params(), (400, 422),
+                            tag="evaluation")},
+        "/kpi.{fmt}": {"get": _op("the KPI table as CSV or XLSX", kpi_file,
+                                  [_p("fmt", {"type": "string", "enum": ["csv", "xlsx"]}), *_kpi_params(),
+                                   _q("lang", {"enum": ["zh", "en"]})], (400, 404, 422), tag="evaluation")},
+        "/digest": {"get": _op("the morning-meeting digest", _json(_ref("Digest")),
+                               [_q("date", _DATE), _q("span", {"type": "string", "enum": ["day", "week"]})],
+                               (400, 422), tag="evaluation")},
+        "/exports": {"get": _op("exportable layers and formats", _json(_ref("Exports")), tag="exports")},
+        "/exports/{layer}.{fmt}": {"get": _op(
+            "a layer as a file (the caller's view of the OGC collection)", file_response,
+            [_p("layer", _STR), _p("fmt", {"type": "string", "enum": ["gpkg", "shp", "geojson", "csv", "gpx"]}),
+             _q("bbox", _STR), _q("datetime", _STR), _q("version", {"type": "integer", "minimum": 1}),
+             _q("limit", {"type": "integer", "minimum": 1})], (400, 404), tag="exports")},
+        "/docs": {"get": {"summary": "this document as a page", "tags": ["api"], "security": [],
+                          "parameters": [_q("lang", {"type": "string", "enum": ["zh", "en"]})],
+                          "responses": {"200": {"description": "HTML", "content": {
+                              "text/html": {"schema": {"type": "string"}}}}}}},
+        "/openapi.json": {"get": {"summary": "this document", "tags": ["api"], "security": [], "parameters": [],
+                                  "responses": {"200": _json({"type": "object"})}}},
+    }
+
+
+def _q_header() -> dict:
+    return {"name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+
+
+def _kpi_params() -> list[dict]:
+    return [_q("from", _DATE), _q("to", _DATE),
+            _q("by", {"type": "string", "enum": ["department", "station", "community", "workstation", "grid",
+                                                 "person"]})]
+
+
+def api_document(base_url: str, other_routes: list[tuple[str, str, str]] = ()) -> dict:
+    """The OpenAPI 3.0 document of /api/v1; routes not described here are listed from the app's URL map."""
+    paths = _api_paths()
+    for path, method, summary in other_routes:
+        if method.lower() in paths.get(path, {}):
+            continue
+        params = [_p(name, _STR) for name in re.findall(r"{(\w+)}", path)]
+        paths.setdefault(path, {})[method.lower()] = {
+            "summary": summary or path, "tags": ["more"], "parameters": params, "x-described": False,
+            "responses": {"200": {"description": "OK"}, **_errors(400, 403, 404, 409, 422)},
+        }
+    for item in paths.values():
+        for name, op in item.items():
+            op.setdefault("operationId", f"{name}_{_slug(item, name, paths)}")
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Nanhui New City Town grid management API", "version": "1",
+                 "description": "JSON API of the platform. Send Authorization: Bearer TOKEN (flask --app app users "
+                                "token NAME). Errors are JSON objects naming the error, the field and the reason."},
+        "servers": [{"url": base_url}],
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": API_SCHEMAS,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    }
+
+
+def _slug(item: dict, method: str, paths: dict) -> str:
+    path = next(p for p, i in paths.items() if i is item)
+    return re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "root"

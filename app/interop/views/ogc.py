@@ -1,0 +1,251 @@
+"""OGC API - Features (Part 1: Core, GeoJSON, HTML, OpenAPI 3.0) under /ogc.
+
+Metadata (landing page, conformance, API definition) is open to everyone; collections follow the
+API's rule (any signed-in user or bearer token) unless listed in PUBLIC_COLLECTIONS. Each view
+parses the request, asks app/interop/ogc.py, and renders GeoJSON/JSON or HTML (?f=json|html or the
+Accept header).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.accounts.auth import current_user
+from app.db import db
+from app.errorhandlers import render_with
+from app.errors import DomainError, InputError, Unauthorized
+from app.interop import ogc, openapi
+from app.territory import boundaries
+
+bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+
+GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+TITLES = {
+    "Unit grid cells": _l("Unit grid cells"), "Communities": _l("Communities"),
+    "Workstation territories": _l("Workstation territories"), "Town": _l("Town"), "Stations": _l("Stations"),
+    "Station coverage": _l("Station coverage"), "Roads": _l("Roads"), "Addresses": _l("Addresses"),
+    "Cases": _l("Cases"), "Hotspots": _l("Hotspots"),
+    "Patrol routes": _l("Patrol routes"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors in the OGC exception format
+# --------------------------------------------------------------------------------------------
+
+
+def _exception(code: str, description: str, status: int) -> Response:
+    body = json.dumps({"code": code, "description": description}, ensure_ascii=False)
+    return Response(body, status=status, mimetype="application/json")
+
+
+OGC_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
+             422: "InvalidParameterValue"}
+
+
+def _answer(exc: DomainError) -> Response:
+    """Every refusal under /ogc in the OGC exception format (app/errorhandlers.py calls this)."""
+    if exc.status == 401 and _format() == "html":
+        return redirect(url_for("accounts.login", next=request.full_path))
+    status = 400 if exc.status == 422 else exc.status
+    description = f"{exc.field}: {exc.message}" if exc.field else exc.message
+    response = _exception(OGC_CODES.get(status, "ServerError" if status >= 500 else "InvalidParameterValue"),
+                          description, status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+render_with(bp, _answer)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _format() -> str:
+    """json or html: ?f= first, then the Accept header (JSON when nothing says otherwise)."""
+    f = request.args.get("f")
+    if f is not None:
+        return f if f in ("json", "html") else "json"
+    best = request.accept_mimetypes.best_match([GEOJSON, "application/json", "text/html"], default=GEOJSON)
+    return "html" if best == "text/html" else "json"
+
+
+def _json(body: dict, mimetype: str = "application/json") -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), mimetype=mimetype)
+
+
+def _link(endpoint: str, rel: str, mimetype: str, title: str, **values) -> dict:
+    return {"href": url_for(endpoint, _external=True, **values), "rel": rel, "type": mimetype, "title": title}
+
+
+def _self_links(endpoint: str, mimetype: str = "application/json", **values) -> list[dict]:
+    """self and alternate links for the JSON and HTML forms of this resource."""
+    here = _format()
+    json_link = _link(endpoint, "self" if here == "json" else "alternate", mimetype, "JSON", f="json", **values)
+    html_link = _link(endpoint, "self" if here == "html" else "alternate", "text/html", "HTML", f="html", **values)
+    return [json_link, html_link]
+
+
+@bp.before_request
+def _signed_in_or_public():
+    """The service answers anonymous callers only when some collections are made public; ?f= is checked."""
+    if current_user() is None and not _public():
+        raise Unauthorized("sign in or send Authorization: Bearer TOKEN (no collection is public here)")
+    if request.args.get("f") not in (None, "json", "html"):
+        raise InputError("f", "f must be json or html", 400)
+
+
+def _public() -> frozenset[str]:
+    return current_app.config.get("PUBLIC_COLLECTIONS", frozenset())
+
+
+def readable(collection_id: str) -> bool:
+    """Whether the caller may read this collection."""
+    return current_user() is not None or collection_id in _public()
+
+
+def _collection(collection_id: str) -> ogc.Collection:
+    found = ogc.get(collection_id)
+    if found is None:
+        raise DomainError(f"no collection {collection_id!r}", status=404, error="not_found")
+    if not readable(collection_id):
+        raise Unauthorized("sign in or send Authorization: Bearer TOKEN to read this collection")
+    return found
+
+
+def _title(c: ogc.Collection) -> str:
+    return str(TITLES.get(c.title, c.title))
+
+
+def _describe(c: ogc.Collection, bbox: list[float]) -> dict:
+    body = {
+        "id": c.id, "title": _title(c), "description": c.description, "itemType": "feature",
+        "crs": [ogc.CRS84], "storageCrs": ogc.CRS84,
+        "extent": {"spatial": {"bbox": [bbox], "crs": ogc.CRS84}},
+        "links": [
+            _link("ogc.items", "items", GEOJSON, _("Items") + " (GeoJSON)", collection_id=c.id, f="json"),
+            _link("ogc.items", "items", "text/html", _("Items") + " (HTML)", collection_id=c.id, f="html"),
+            *_self_links("ogc.collection", collection_id=c.id),
+        ],
+        "geometryType": c.geometry,
+    }
+    if c.temporal:
+        body["extent"]["temporal"] = {"interval": [[None, None]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    return body
+
+
+def _render(template: str, body: dict, mimetype: str = "application/json", **extra):
+    if _format() == "html":
+        features = body.get("features") or []
+        columns = list(dict.fromkeys(k for f in features for k in (f.get("properties") or {})))
+        return render_template(template, body=body, columns=columns, **extra)
+    return _json(body, mimetype)
+
+
+# --------------------------------------------------------------------------------------------
+# Resources
+# --------------------------------------------------------------------------------------------
+
+
+@bp.get("")
+@bp.get("/")
+def landing():
+    """The landing page: links to the API definition, conformance and the collections."""
+    body = {
+        "title": _("Nanhui New City Town grid management: OGC API - Features"),
+        "description": _("Boundaries, stations, cases and hotspots of Nanhui New City Town as OGC API - Features."),
+        "links": [
+            *_self_links("ogc.landing"),
+            _link("ogc.api", "service-desc", OPENAPI, _("API definition (OpenAPI 3.0)"), f="json"),
+            _link("ogc.api", "service-doc", "text/html", _("API documentation"), f="html"),
+            _link("ogc.conformance", "conformance", "application/json", _("Conformance classes"), f="json"),
+            _link("ogc.collections", "data", "application/json", _("Collections"), f="json"),
+        ],
+    }
+    return _render("ogc/landing.html", body)
+
+
+@bp.get("/conformance")
+def conformance():
+    """The conformance classes this server implements."""
+    return _render("ogc/landing.html", {"title": _("Conformance classes"), "conformsTo": ogc.CONFORMANCE,
+                                        "links": _self_links("ogc.conformance")})
+
+
+@bp.get("/api")
+def api():
+    """The OpenAPI 3.0 definition of this OGC API (JSON) or a page that shows it."""
+    base = url_for("ogc.landing", _external=True).rstrip("/")
+    document = openapi.ogc_document(base, list(ogc.COLLECTIONS.values()))
+    if _format() == "html":
+        return render_template("openapi.html", doc=document, title=_("OGC API - Features: API definition"))
+    return _json(document, OPENAPI)
+
+
+@bp.get("/collections")
+def collections():
+    """The collections the caller may read."""
+    bbox = boundaries.town_bbox(db.session())
+    listed = [_describe(c, bbox) for c in ogc.COLLECTIONS.values() if readable(c.id)]
+    body = {"links": _self_links("ogc.collections"), "collections": listed}
+    return _render("ogc/collections.html", body)
+
+
+@bp.get("/collections/<collection_id>")
+def collection(collection_id: str):
+    """One collection's metadata."""
+    c = _collection(collection_id)
+    return _render("ogc/collections.html", {"collections": [_describe(c, boundaries.town_bbox(db.session()))],
+                                            "links": _self_links("ogc.collection", collection_id=c.id)})
+
+
+@bp.get("/collections/<collection_id>/items")
+def items(collection_id: str):
+    """A page of features: bbox, limit (up to 10,000), offset, datetime, version; next link while more match."""
+    c = _collection(collection_id)
+    q = ogc.parse_items_query(request.args, current_user(), c)
+    page = c.items(db.session(), q)
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
+    links = _self_links("ogc.items", GEOJSON, collection_id=c.id, offset=q.offset, **args)
+    if q.offset + len(page.features) < page.matched:
+        links.append(_link("ogc.items", "next", GEOJSON, _("Next page"), collection_id=c.id, f=_format(),
+                           offset=q.offset + len(page.features), **args))
+    if q.offset > 0:
+        links.append(_link("ogc.items", "prev", GEOJSON, _("Previous page"), collection_id=c.id, f=_format(),
+                           offset=max(q.offset - q.limit, 0), **args))
+    links.append(_link("ogc.collection", "collection", "application/json", _title(c), collection_id=c.id))
+    body = {
+        "type": "FeatureCollection", "features": page.features, "numberMatched": page.matched,
+        "numberReturned": len(page.features), "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "links": links,
+    }
+    return _render("ogc/items.html", body, GEOJSON, collection=c, title=_title(c))
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>")
+def item(collection_id: str, feature_id: str):
+    """One feature by id."""
+    c = _collection(collection_id)
+    q = ogc.parse_items_query({k: v for k, v in request.args.items() if k in ("version", "datetime", "f", "lang")},
+                              current_user(), c)
+    found = c.item(db.session(), q, feature_id)
+    if found is None:
+        raise DomainError(f"no feature {feature_id!r} in {c.id}", status=404, error="not_found")
+    found["links"] = [
+        *_self_links("ogc.item", GEOJSON, collection_id=c.id, feature_id=feature_id),
+        _link("ogc.collection", "collection", "application/json", _title(c), collection_id=c.id),
+    ]
+    body = {"type": "FeatureCollection", "features": [found], "numberMatched": 1, "numberReturned": 1,
+            "links": found["links"]}
+    if _format() == "html":
+        return _render("ogc/items.html", body, collection=c, title=_title(c), single=True)
+    return _json(found, GEOJSON)
