@@ -74,7 +74,7 @@ class Database:
         app.extensions["caches"] = state.caches
 
         @app.teardown_appcontext
-        def _close(_exc):  # noqa: ANN001
+        def _close(_exc):
             from flask import g
 
             session = g.pop("db_session", None)
@@ -100,7 +100,7 @@ class Database:
             g.db_session = self._state().sessionmaker()
         return g.db_session
 
-    def commit(self, work):
+    def write(self, work):
         """Run `work(session)` on the request's session and commit; on any error roll back and re-raise."""
         session = self.session()
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from app.accounts import users
@@ -24,7 +24,9 @@ from app.accounts.models import Department, User
 from app.cases import intake, workflow
 from app.cases.models import Case
 from app.cases.worktime import BEIJING
-from app.territory.models import Address, Station
+from app.territory.boundaries import current_version_subquery, in_version
+from app.territory.models import Address, AdminArea, GridCell, Station, StationCoverage
+from gis.crs import STORAGE_EPSG
 
 CATEGORIES = {  # code: weight
     "09006": 14, "06010": 12, "09010": 10, "07001": 9, "06002": 7, "09008": 7, "09004": 6, "06006": 5,
@@ -148,94 +150,121 @@ def _place(rng: random.Random, points, hot) -> tuple[float, float]:
     return rng.choice(points)
 
 
+class _Stop(Exception):
+    """The next step would fall after `now`: the case stays where it is."""
+
+
 class _Walk:
     """One case moving through the loop on the simulated clock; stops at `now`."""
 
-    def __init__(self, session, case_id, now, ctx):
+    def __init__(self, session: Session, case_id: int, now: datetime, ctx: workflow.Context, rng: random.Random,
+                 people: Cast) -> None:
         self.session, self.case_id, self.now, self.ctx = session, case_id, now, ctx
+        self.rng, self.people = rng, people
         self.steps = 0
+        self.t = self.case.first_reported_at
 
     @property
     def case(self) -> Case:
         return self.session.get(Case, self.case_id)
 
-    def do(self, user: User, action: str, at: datetime, **fields) -> bool:
+    @property
+    def owner(self) -> User:
+        return _owner(self.people, self.case)
+
+    def may(self, user: User, action: str, at: datetime, **fields: object) -> bool:
+        """Take the step if it falls before `now`; whether it was taken."""
         if at > self.now:
             return False
         workflow.act(self.session, user, self.case_id, action, self.case.version, fields, now=at, ctx=self.ctx)
         self.steps += 1
         return True
 
+    def do(self, user: User, action: str, at: datetime, **fields: object) -> None:
+        """Take the step, or stop the walk when it falls after `now`."""
+        if not self.may(user, action, at, **fields):
+            raise _Stop
 
-def _life(session: Session, rng: random.Random, case_id: int, now: datetime, ctx, people: Cast) -> int:
-    w = _Walk(session, case_id, now, ctx)
-    t = w.case.first_reported_at + timedelta(minutes=rng.uniform(5, 40))
+    def later(self, delta: timedelta) -> datetime:
+        """Move the clock on."""
+        self.t += delta
+        return self.t
+
+
+def _life(session: Session, rng: random.Random, case_id: int, now: datetime, ctx: workflow.Context,
+          people: Cast) -> int:
+    w = _Walk(session, case_id, now, ctx, rng, people)
+    try:
+        if _intake(w):
+            _dispatch(w)
+            _work(w)
+            _close(w)
+    except _Stop:
+        pass
+    return w.steps
+
+
+def _intake(w: _Walk) -> bool:
+    """Verify (a few rejected) and file; False when the case was rejected."""
+    rng, people = w.rng, w.people
+    t = w.later(timedelta(minutes=rng.uniform(5, 40)))
     if rng.random() < 0.06:
         w.do(people.intake, "verify", t)
         w.do(people.dispatcher, "reject", t + timedelta(minutes=10), reason="经核实不属于城市管理事项")
-        return w.steps
-    if not w.do(people.intake if rng.random() < 0.6 else people.patrols[w.case.station_code], "verify", t):
-        return w.steps
-    t += timedelta(minutes=rng.uniform(5, 30))
-    if not w.do(people.dispatcher, "file", t):
-        return w.steps
-    t += timedelta(minutes=rng.expovariate(1 / 35) if rng.random() > 0.08 else rng.uniform(100, 300))
-    if not w.do(people.dispatcher, "dispatch", t):
-        return w.steps
+        return False
+    w.do(people.intake if rng.random() < 0.6 else people.patrols[w.case.station_code], "verify", t)
+    w.do(people.dispatcher, "file", w.later(timedelta(minutes=rng.uniform(5, 30))))
+    return True
+
+
+def _dispatch(w: _Walk) -> None:
+    """Dispatch by the rules (a few returned and re-dispatched to the place's station), some escalated."""
+    rng, people = w.rng, w.people
+    w.do(people.dispatcher, "dispatch",
+         w.later(timedelta(minutes=rng.expovariate(1 / 35) if rng.random() > 0.08 else rng.uniform(100, 300))))
     if rng.random() < 0.03:
-        t += timedelta(hours=rng.uniform(0.5, 2))
-        if not w.do(_owner(people, w.case), "return", t, reason="非本单位职责，退回重新派遣"):
-            return w.steps
-        t += timedelta(minutes=rng.uniform(10, 40))
-        if not w.do(people.dispatcher, "dispatch", t, owner={"kind": "station", "code": w.case.station_code},
-                    reason="退回后改派属地联勤联动站"):
-            return w.steps
+        w.do(w.owner, "return", w.later(timedelta(hours=rng.uniform(0.5, 2))), reason="非本单位职责，退回重新派遣")
+        w.do(people.dispatcher, "dispatch", w.later(timedelta(minutes=rng.uniform(10, 40))),
+             owner={"kind": "station", "code": w.case.station_code}, reason="退回后改派属地联勤联动站")
     if rng.random() < 0.02:
-        w.do(people.leader, "escalate", t + timedelta(hours=1), level=rng.choice([1, 2]), note="领导关注，升级督办")
-    t += timedelta(hours=rng.uniform(0.3, 3))
-    if not w.do(_owner(people, w.case), "accept", t):
-        return w.steps
+        w.may(people.leader, "escalate", w.t + timedelta(hours=1), level=rng.choice([1, 2]), note="领导关注，升级督办")
+
+
+def _work(w: _Walk) -> None:
+    """Accept, maybe suspend or extend, then feedback and checks with some reworks."""
+    rng, people = w.rng, w.people
+    w.do(w.owner, "accept", w.later(timedelta(hours=rng.uniform(0.3, 3))))
     if rng.random() < 0.02:
-        t += timedelta(hours=2)
-        if not w.do(_owner(people, w.case), "request_suspension", t, reason="长期问题，挂账跟踪"):
-            return w.steps
-        t += timedelta(hours=rng.uniform(1, 6))
-        if not w.do(people.shift, "approve_suspension", t) or rng.random() < 0.5:
-            return w.steps
-        t += timedelta(days=rng.uniform(3, 20))
-        if not w.do(people.dispatcher, "resume", t):
-            return w.steps
+        w.do(w.owner, "request_suspension", w.later(timedelta(hours=2)), reason="长期问题，挂账跟踪")
+        w.do(people.shift, "approve_suspension", w.later(timedelta(hours=rng.uniform(1, 6))))
+        if rng.random() < 0.5:
+            raise _Stop  # still suspended
+        w.do(people.dispatcher, "resume", w.later(timedelta(days=rng.uniform(3, 20))))
     if rng.random() < 0.05:
-        t += timedelta(hours=1)
-        if not w.do(_owner(people, w.case), "request_extension", t, hours=float(rng.choice([4, 8, 16])),
-                    reason="需协调材料与人手"):
-            return w.steps
-        t += timedelta(hours=rng.uniform(0.5, 4))
-        if not w.do(people.shift, "approve_extension", t):
-            return w.steps
+        w.do(w.owner, "request_extension", w.later(timedelta(hours=1)), hours=float(rng.choice([4, 8, 16])),
+             reason="需协调材料与人手")
+        w.do(people.shift, "approve_extension", w.later(timedelta(hours=rng.uniform(0.5, 4))))
     for attempt in range(3):
         if w.case.state == "dispatched":  # back after a rework
-            t += timedelta(hours=rng.uniform(0.2, 2))
-            if not w.do(_owner(people, w.case), "accept", t):
-                return w.steps
-        t = _feedback_time(rng, w.case, t, ctx)
-        if not w.do(_owner(people, w.case), "feedback", t, note="已处置完毕，现场恢复"):
-            return w.steps
-        t += timedelta(hours=rng.uniform(1, 8))
+            w.do(w.owner, "accept", w.later(timedelta(hours=rng.uniform(0.2, 2))))
+        w.t = _feedback_time(rng, w.case, w.t, w.ctx)
+        w.do(w.owner, "feedback", w.t, note="已处置完毕，现场恢复")
+        t = w.later(timedelta(hours=rng.uniform(1, 8)))
         checker = people.patrols.get(w.case.station_code, people.intake)
         if attempt < 2 and rng.random() < 0.08:
-            if not w.do(checker, "rework", t, reason="复核未通过，需返工"):
-                return w.steps
+            w.do(checker, "rework", t, reason="复核未通过，需返工")
             continue
-        if not w.do(checker, "check", t):
-            return w.steps
-        break
-    t += timedelta(hours=rng.uniform(0.5, 4))
+        w.do(checker, "check", t)
+        return
+
+
+def _close(w: _Walk) -> None:
+    """Close with a satisfaction rating (most of the time), archive a week later."""
+    rng, people = w.rng, w.people
+    t = w.later(timedelta(hours=rng.uniform(0.5, 4)))
     rating = _pick(rng, RATINGS) if rng.random() < 0.7 else None
-    if not w.do(people.shift, "close", t, **({"satisfaction": rating} if rating else {})):
-        return w.steps
-    w.do(people.shift, "archive", t + timedelta(days=7))
-    return w.steps
+    w.do(people.shift, "close", t, **({"satisfaction": rating} if rating else {}))
+    w.may(people.shift, "archive", t + timedelta(days=7))
 
 
 def _owner(people: Cast, case: Case) -> User:
@@ -257,38 +286,40 @@ def _feedback_time(rng: random.Random, case: Case, after: datetime, ctx) -> date
 def bulk_cases(session: Session, count: int, days: int = 365) -> int:
     """Synthetic cases for load tests: random points of the town, a realistic share still open.
 
-    Inserted by one SQL statement (owners from the point's grid cell and coverage), so 200,000 take
-    seconds; they have no reports or history and are marked by the description 演示批量案件.
+    Inserted by one SQL statement (owners from the point's grid cell, territories and coverage), so
+    200,000 take seconds; they have no reports or history and are marked by the description 演示批量案件.
     """
-    from sqlalchemy import text
+    town = select(AdminArea.geom).where(AdminArea.level == "town", in_version(AdminArea)).subquery()
+    box = (func.ST_XMin(town.c.geom), func.ST_YMin(town.c.geom), func.ST_XMax(town.c.geom), func.ST_YMax(town.c.geom))
+    x = box[0] + func.random() * (box[2] - box[0])
+    y = box[1] + func.random() * (box[3] - box[1])
+    series = func.generate_series(1, count).table_valued("n")
+    pts = select(func.ST_SetSRID(func.ST_MakePoint(x, y), STORAGE_EPSG).label("g"),
+                 (func.now() - func.random() * func.make_interval(0, 0, 0, days)).label("t"),
+                 func.random().label("r")).select_from(town, series).subquery()
+    g, t, r = pts.c.g, pts.c.t, pts.c.r
 
-    session.execute(text("""
-        WITH town AS (
-            SELECT geom, ST_XMin(geom) x0, ST_YMin(geom) y0, ST_XMax(geom) x1, ST_YMax(geom) y1
-            FROM admin_areas WHERE level = 'town' AND version_high IS NULL
-        ), v AS (SELECT max(id) id FROM boundary_versions WHERE effective_from <= now()),
-        pts AS (
-            SELECT ST_SetSRID(ST_MakePoint(x0 + random() * (x1 - x0), y0 + random() * (y1 - y0)), 4326) g,
-                   now() - random() * make_interval(days => :days) t, random() r
-            FROM town, generate_series(1, :n)
-        )
-        INSERT INTO cases (state, category_code, urgency, description, geom, grid_code, workstation_code,
-                           community_code, station_code, boundary_version_id, report_count, first_reported_at,
-                           last_reported_at, created_at, updated_at, deadline_at, warn_at)
-        SELECT CASE WHEN r < 0.70 THEN 'archived' WHEN r < 0.80 THEN 'closed' WHEN r < 0.86 THEN 'in_progress'
-                    WHEN r < 0.92 THEN 'dispatched' WHEN r < 0.96 THEN 'handled' ELSE 'filed' END,
-               (ARRAY['09006','06010','09010','07001','06002','09008','01004','08004'])[1 + floor(r * 8)::int],
-               'normal', '演示批量案件', g,
-               (SELECT code FROM grid_cells c WHERE c.version_high IS NULL AND ST_Covers(c.geom, g) LIMIT 1),
-               (SELECT code FROM admin_areas a WHERE a.level = 'workstation' AND a.version_high IS NULL
-                  AND ST_Covers(a.geom, g) LIMIT 1),
-               (SELECT code FROM admin_areas a WHERE a.level = 'community' AND a.version_high IS NULL
-                  AND ST_Covers(a.geom, g) LIMIT 1),
-               coalesce((SELECT station_code FROM station_coverage sc WHERE sc.version_id = v.id
-                  AND ST_Covers(sc.geom, g) ORDER BY station_code LIMIT 1), 'TC'),
-               v.id, 1, t, t, t, t, t + interval '2 days', t + interval '38 hours'
-        FROM pts, v
-    """), {"n": count, "days": days})
+    def owner(column, model, *where):
+        return select(column).where(*where, func.ST_Covers(model.geom, g)).order_by(column).limit(1).scalar_subquery()
+
+    state = case((r < 0.70, "archived"), (r < 0.80, "closed"), (r < 0.86, "in_progress"), (r < 0.92, "dispatched"),
+                 (r < 0.96, "handled"), else_="filed")
+    codes = ["09006", "06010", "09010", "07001", "06002", "09008", "01004", "08004"]
+    category = case(*((r < (i + 1) / len(codes), c) for i, c in enumerate(codes[:-1])), else_=codes[-1])
+    version = current_version_subquery()
+    station = func.coalesce(owner(StationCoverage.station_code, StationCoverage, StationCoverage.version_id == version),
+                            "TC")
+    rows = select(
+        state, category, literal("normal"), literal("演示批量案件"), g,
+        owner(GridCell.code, GridCell, in_version(GridCell)),
+        owner(AdminArea.code, AdminArea, AdminArea.level == "workstation", in_version(AdminArea)),
+        owner(AdminArea.code, AdminArea, AdminArea.level == "community", in_version(AdminArea)),
+        station, version, literal(1), t, t, t, t, t + timedelta(days=2), t + timedelta(hours=38),
+    )
+    columns = ("state", "category_code", "urgency", "description", "geom", "grid_code", "workstation_code",
+               "community_code", "station_code", "boundary_version_id", "report_count", "first_reported_at",
+               "last_reported_at", "created_at", "updated_at", "deadline_at", "warn_at")
+    session.execute(insert(Case).from_select(columns, rows))
     return count
 
 

@@ -14,7 +14,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.errors import DomainError, InputError
+from gis.crs import UnknownCRS
 from gis.points import PointError
+from gis.validation import LayerError
 from routing.network import Unreachable
 
 RETRY_AFTER_S = 2  # a fast restart of PostgreSQL takes a second or two; pool_pre_ping reconnects after it
@@ -28,7 +30,16 @@ def _unreachable(exc: Unreachable) -> DomainError:
     return InputError(exc.field, exc.message, 422, error="unreachable")
 
 
-ADAPTERS: dict[type[Exception], Callable] = {PointError: _point, Unreachable: _unreachable}
+def _layer(exc: LayerError) -> DomainError:
+    return InputError(exc.layer, str(exc), 422, error="invalid_layer", problems=list(exc.problems))
+
+
+def _crs(exc: UnknownCRS) -> DomainError:
+    return InputError("crs", str(exc), 400, error="invalid_crs")
+
+
+ADAPTERS: dict[type[Exception], Callable] = {PointError: _point, Unreachable: _unreachable, LayerError: _layer,
+                                             UnknownCRS: _crs}
 _RENDERERS: dict[str, tuple[str, Callable[[DomainError], Response]]] = {}
 
 

@@ -17,6 +17,7 @@ MAX_PERIOD_DAYS = 366 * 3
 _WHOLE = re.compile(r"^\s*\d{1,18}\s*$")
 
 Args = Mapping[str, str]
+BBox = tuple[float, float, float, float]
 
 
 def day(name: str, raw: str) -> date:
@@ -73,7 +74,7 @@ def whole(args: Args, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+def bbox(raw: str | None) -> BBox | None:
     """minlon,minlat,maxlon,maxlat in CRS84 (or the 6-number form with heights, which are ignored); None
     when absent."""
     if raw is None or raw == "":

@@ -51,7 +51,7 @@ def start_background(app) -> threading.Thread:
             try:
                 with app.extensions["db"].transaction() as session:
                     run_once(session)
-            except Exception:  # noqa: BLE001 - a failed round must not kill the thread; the next one retries
+            except Exception:
                 log.exception("scheduler round failed")
 
     thread = threading.Thread(target=loop, name="scheduler", daemon=True)

@@ -24,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import create_app  # noqa: E402
+from app import create_app
 from app.analysis import hotspots
-from app.field import network  # noqa: E402
-from gis import spatial_stats as gh  # noqa: E402
-from routing import patrol  # noqa: E402
+from app.field import network
+from gis import spatial_stats as gh
+from routing import patrol
 
 N_CASES = int(os.environ.get("N_CASES", 1_000_000))
 N_PAIRS = int(os.environ.get("N_PAIRS", 1000))

@@ -37,8 +37,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def bulk(url: str, count: int) -> float:
-    from app import create_app
-    from app import demo
+    from app import create_app, demo
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     start = time.perf_counter()

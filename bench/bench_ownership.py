@@ -31,12 +31,12 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import create_app  # noqa: E402
-from app.db import db  # noqa: E402
-from app.territory import caches  # noqa: E402
-from app.territory.caches import build_index  # noqa: E402
-from gis.crs import to_metric  # noqa: E402
-from gis.ownership import LAYERS  # noqa: E402
+from app import create_app
+from app.db import db
+from app.territory import caches
+from app.territory.caches import build_index
+from gis.crs import to_metric
+from gis.ownership import LAYERS
 
 N_POINTS = int(os.environ.get("N_POINTS", 1_000_000))
 N_SAMPLE = int(os.environ.get("N_SAMPLE", 50_000))

@@ -282,60 +282,59 @@ def kill_worker_in_transaction(cluster: Cluster, master: int) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def _client(args) -> dict:
-    """One client process: `threads` keep-alive connections filing reports until `stop_at`."""
-    port, token, bbox, stop_at, threads, seed = args
-    give_up_at = stop_at + GRACE_S
-    records: list[tuple] = []  # (start, ms, status, kind, clean)
-    accepted: dict[str, int] = {}
-    mismatches = []
-    lock = threading.Lock()
+class _Poster:
+    """One keep-alive connection filing reports (with Idempotency-Key retries and replays) until `stop_at`."""
 
-    def run(n: int) -> None:
-        rng = random.Random(f"{seed}-{n}-{uuid.uuid4()}")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine, got = [], {}
+    def __init__(self, port: int, token: str, rng: random.Random, give_up_at: float) -> None:
+        self.port, self.token, self.rng, self.give_up_at = port, token, rng, give_up_at
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.records: list[tuple] = []  # (start, ms, status, kind, clean)
+        self.got: dict[str, int] = {}
+        self.mismatches: list[tuple] = []
 
-        def send(key: str, body: str, kind: str) -> tuple[int, int | None]:
-            nonlocal conn
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": key}
-            start, t0 = time.time(), time.perf_counter()
-            status, report_id, clean, hint = 0, None, True, None
-            try:
-                conn.request("POST", "/api/v1/reports", body=body, headers=headers)
-                response = conn.getresponse()
-                raw = response.read()
-                status, hint = response.status, response.getheader("Retry-After")
-                if status in (200, 201):
-                    report_id = json.loads(raw)["report_id"]
-                elif status == 503:
-                    clean = hint is not None and json.loads(raw).get("error") == "unavailable"
-                if response.getheader("Connection", "").lower() == "close":
-                    conn.close()
-            except (OSError, http.client.HTTPException, ValueError):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((start, (time.perf_counter() - t0) * 1000.0, status, kind, clean))
-            return status, report_id, hint
+    def _reconnect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
 
-        def submit(key: str, body: str, kind: str) -> int | None:
-            while True:
-                status, report_id, hint = send(key, body, kind)
-                if status in (200, 201):
-                    if key in got and got[key] != report_id or (kind == "replay" and status != 200):
-                        mismatches.append((key, got.get(key), report_id, status))
-                    got[key] = report_id
-                    return report_id
-                if (status != 0 and status < 500) or time.time() > give_up_at:
-                    return None  # refused (4xx): nothing to retry; or out of time
-                try:
-                    wait = float(hint) if hint else 0.5
-                except ValueError:
-                    wait = 0.5
-                time.sleep(min(wait, 5.0) * (0.5 + rng.random()))  # honour the hint, with jitter
-                conn.close()  # gunicorn drops keep-alive connections idle for 2 s: retry on a fresh one
-                kind = "retry" if kind == "new" else kind
+    def send(self, key: str, body: str, kind: str) -> tuple[int, int | None, str | None]:
+        """One POST: (status, report id, Retry-After); 0 when the connection failed."""
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json", "Idempotency-Key": key}
+        start, t0 = time.time(), time.perf_counter()
+        status, report_id, clean, hint = 0, None, True, None
+        try:
+            self.conn.request("POST", "/api/v1/reports", body=body, headers=headers)
+            response = self.conn.getresponse()
+            raw = response.read()
+            status, hint = response.status, response.getheader("Retry-After")
+            if status in (200, 201):
+                report_id = json.loads(raw)["report_id"]
+            elif status == 503:
+                clean = hint is not None and json.loads(raw).get("error") == "unavailable"
+            if response.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+        except (OSError, http.client.HTTPException, ValueError):
+            self._reconnect()
+        self.records.append((start, (time.perf_counter() - t0) * 1000.0, status, kind, clean))
+        return status, report_id, hint
 
+    def submit(self, key: str, body: str, kind: str) -> int | None:
+        """Send until acknowledged (the report id), refused (4xx) or out of time (None)."""
+        while True:
+            status, report_id, hint = self.send(key, body, kind)
+            if status in (200, 201):
+                if key in self.got and self.got[key] != report_id or (kind == "replay" and status != 200):
+                    self.mismatches.append((key, self.got.get(key), report_id, status))
+                self.got[key] = report_id
+                return report_id
+            if (status != 0 and status < 500) or time.time() > self.give_up_at:
+                return None  # refused (4xx): nothing to retry; or out of time
+            time.sleep(min(_seconds(hint), 5.0) * (0.5 + self.rng.random()))  # honour the hint, with jitter
+            self.conn.close()  # gunicorn drops keep-alive connections idle for 2 s: retry on a fresh one
+            kind = "retry" if kind == "new" else kind
+
+    def run(self, bbox, stop_at: float) -> None:
+        """File new reports until `stop_at`; a share of them is replayed with the same key."""
+        rng = self.rng
         while time.time() < stop_at:
             key = uuid.uuid4().hex
             body = json.dumps({
@@ -343,19 +342,33 @@ def _client(args) -> dict:
                 "description": "可靠性测试上报：道路积水", "lon": rng.uniform(bbox[0], bbox[2]),
                 "lat": rng.uniform(bbox[1], bbox[3]),
             })
-            if submit(key, body, "new") is not None and rng.random() < RETRY_SHARE:
-                submit(key, body, "replay")  # the same key again: must answer the same report, 200
-        conn.close()
-        with lock:
-            records.extend(mine)
-            accepted.update(got)
+            if self.submit(key, body, "new") is not None and rng.random() < RETRY_SHARE:
+                self.submit(key, body, "replay")  # the same key again: must answer the same report, 200
+        self.conn.close()
 
-    pool = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(threads)]
+
+def _seconds(hint: str | None) -> float:
+    try:
+        return float(hint) if hint else 0.5
+    except ValueError:
+        return 0.5
+
+
+def _client(args) -> dict:
+    """One client process: `threads` keep-alive connections filing reports until `stop_at`."""
+    port, token, bbox, stop_at, threads, seed = args
+    posters = [_Poster(port, token, random.Random(f"{seed}-{n}-{uuid.uuid4()}"), stop_at + GRACE_S)
+               for n in range(threads)]
+    pool = [threading.Thread(target=p.run, args=(bbox, stop_at), daemon=True) for p in posters]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    return {"records": records, "accepted": accepted, "mismatches": mismatches}
+    accepted: dict[str, int] = {}
+    for p in posters:
+        accepted.update(p.got)
+    return {"records": [r for p in posters for r in p.records], "accepted": accepted,
+            "mismatches": [m for p in posters for m in p.mismatches]}
 
 
 def load_async(pool, port: int, token: str, bbox, stop_at: float, clients: int):

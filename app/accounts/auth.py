@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from flask import Flask, g, redirect, request, session, url_for
@@ -61,11 +62,11 @@ def current_user() -> User | None:
     return g.get("user")
 
 
-def login_required(view):
+def login_required(view: Callable) -> Callable:
     """Refuse anonymous callers: 401 for the API, a redirect to the login page otherwise."""
 
     @wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: object, **kwargs: object) -> object:
         if current_user() is None:
             if wants_json():
                 raise Unauthorized("sign in or send Authorization: Bearer TOKEN")
@@ -75,13 +76,13 @@ def login_required(view):
     return wrapper
 
 
-def roles_required(*roles: str):
+def roles_required(*roles: str) -> Callable[[Callable], Callable]:
     """Refuse users whose role is not listed (403)."""
 
-    def decorate(view):
+    def decorate(view: Callable) -> Callable:
         @wraps(view)
         @login_required
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: object, **kwargs: object) -> object:
             if current_user().role not in roles:
                 raise Forbidden(f"role {current_user().role} may not do this")
             return view(*args, **kwargs)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import audit
 from app.accounts.models import ApiToken, AuditEntry, Role, User
+from app.errors import DomainError
 
 _hasher = PasswordHasher()
 MAX_FAILED_LOGINS = 5
@@ -21,8 +22,11 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
 
 
-class UserError(ValueError):
-    """A user operation was refused; the message says why."""
+class UserError(DomainError):
+    """A user operation was refused; the message says why (422)."""
+
+    status = 422
+    error = "user_refused"
 
 
 def roles(session: Session) -> list[Role]:

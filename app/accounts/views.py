@@ -30,7 +30,7 @@ def login():
     if request.method == "GET":
         return render_template("login.html", error=None)
     address = request.remote_addr or "unknown"
-    outcome = db.commit(lambda s: users.sign_in(s, request.form.get("username", ""), request.form.get("password", ""),
+    outcome = db.write(lambda s: users.sign_in(s, request.form.get("username", ""), request.form.get("password", ""),
                                                 address, current_app.config["LOGIN_RATE_LIMIT"]))
     if outcome.user is None:
         error = _("Too many failed sign-ins from this address: wait ten minutes and try again.") \

@@ -21,6 +21,7 @@ from app.accounts import audit
 from app.analysis import hotspots as hs
 from app.analysis.models import WarningModule
 from app.errors import InputError, NotFound
+from app.params import BBox
 
 RULES = ("surge", "new_hotspot")
 PARAMS = {  # name: (type, low, high, default)
@@ -53,7 +54,7 @@ def as_dict(m: WarningModule) -> dict:
             "updated_at": m.updated_at.isoformat() if m.updated_at else None}
 
 
-def update(session: Session, actor: str, code: str, payload) -> dict:
+def update(session: Session, actor: str, code: str, payload: object) -> dict:
     """Change a module (rule, params, categories, name, active); checked and audited."""
     m = session.get(WarningModule, code)
     if m is None:
@@ -160,7 +161,7 @@ def _new_hotspots(session: Session, cells: hs.CellSet, m: WarningModule, end: da
     return out
 
 
-def geojson(session: Session, day: date, box=None, only: list[str] | None = None) -> dict:
+def geojson(session: Session, day: date, box: BBox | None =None, only: list[str] | None = None) -> dict:
     """GET /api/v1/alerts: one Feature per alert (the cell's polygon), bbox-filterable."""
     cells, alerts = evaluate(session, day, only)
     mask = cells.in_bbox(box)

@@ -4,6 +4,7 @@ escalated, and the chronic problems, for a day or a week."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -55,7 +56,7 @@ def _cases(session: Session, start: datetime, end: datetime) -> list[Case]:
     return session.scalars(select(Case).where(Case.first_reported_at >= start, Case.first_reported_at < end)).all()
 
 
-def _rising(current, previous, key, names: dict) -> list[dict]:
+def _rising(current: list[Case], previous: list[Case], key: Callable[[Case], str | None], names: dict) -> list[dict]:
     now, then = Counter(key(c) for c in current), Counter(key(c) for c in previous)
     rows = [{"code": k, "name": names.get(k, k), "count": v, "previous": then.get(k, 0), "rise": v - then.get(k, 0)}
             for k, v in now.items() if k is not None]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
+from libpysal.weights import W
 from shapely.geometry import mapping
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from app.cases import scope
 from app.cases.models import Case
 from app.cases.worktime import BEIJING
 from app.errors import InputError
+from app.params import BBox
 from app.territory.boundaries import in_version
 from app.territory.caches import NoBoundaries, loaded_version
 from app.territory.models import GridCell, StationCoverage
@@ -59,7 +61,7 @@ class CellSet:
     _weights: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def weights(self, distance_m: float):
+    def weights(self, distance_m: float) -> W:
         """Binary distance-band weights between cell centroids (cached per distance)."""
         key = round(float(distance_m), 1)
         with self._lock:
@@ -196,7 +198,7 @@ def hotspots(session: Session, start: date, end: date, prefixes: list[str], dist
 
 
 def hotspots_geojson(session: Session, start: date, end: date, prefixes: list[str], distance_m: float,
-                     permutations: int, box=None, everything: bool = False) -> dict:
+                     permutations: int, box: BBox | None =None, everything: bool = False) -> dict:
     """GET /api/v1/hotspots: the cells (with cases or significant; all with `everything`) as GeoJSON."""
     cells, y, g = hotspots(session, start, end, prefixes, distance_m, permutations)
     keep = cells.in_bbox(box) & (everything | (y > 0) | (g.bins != 0))
@@ -252,7 +254,7 @@ def emerging(session: Session, end: date, weeks: int, prefixes: list[str],
 
 
 def emerging_geojson(session: Session, end: date, weeks: int, prefixes: list[str], distance_m: float,
-                     box=None, everything: bool = False) -> dict:
+                     box: BBox | None =None, everything: bool = False) -> dict:
     """GET /api/v1/hotspots/emerging: cells with a pattern (all with `everything`) as GeoJSON."""
     cells, y, e = emerging(session, end, weeks, prefixes, distance_m)
     patterns = np.array(e.patterns)

@@ -74,7 +74,7 @@ def alert_modules():
 def alert_module_update(code: str):
     """Change a module's rule, thresholds, categories or active flag (audited)."""
     payload = request.get_json(silent=True)
-    return jsonify(db.commit(lambda s: alerts.update(s, current_user().username, code, payload)))
+    return jsonify(db.write(lambda s: alerts.update(s, current_user().username, code, payload)))
 
 
 @bp.get("/api/v1/kpi")

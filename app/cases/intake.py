@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from geoalchemy2 import Geography
+from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import cast, func, select
@@ -34,6 +35,7 @@ from app.errors import Conflict, InputError, NotFound
 from app.territory import caches as territory_caches
 from gis import crs as gcrs
 from gis.crs import STORAGE_EPSG
+from gis.geocode import Candidate
 from gis.ownership import Owners
 from gis.points import PointError, check_point
 
@@ -125,7 +127,7 @@ class Submitted:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_report(payload, now: datetime | None = None) -> ReportInput:
+def parse_report(payload: object, now: datetime | None = None) -> ReportInput:
     """Check a decoded JSON body; InputError names the first field that is wrong."""
     if not isinstance(payload, dict):
         raise InputError("body", "the body must be a JSON object", 400, error="invalid_body")
@@ -411,11 +413,12 @@ def _place(session: Session, inp: ReportInput):
     return best.lon, best.lat, best
 
 
-def _apart(a, b) -> float:
+def _apart(a: Candidate, b: Candidate) -> float:
     return gcrs.distance_m(a.lon, a.lat, b.lon, b.lat)
 
 
-def _merge_target(session, settings, category, point, pad, reported_at):
+def _merge_target(session: Session, settings: IntakeSettings, category: str, point: WKBElement, pad: float,
+                  reported_at: datetime) -> tuple[Case | None, float | None]:
     """The open case of this category nearest to the point within the merge distance and window."""
     if settings.merge_m <= 0 or settings.merge_hours <= 0:
         return None, None
@@ -439,7 +442,8 @@ def _merge_target(session, settings, category, point, pad, reported_at):
     return (row[0], float(row[1])) if row else (None, None)
 
 
-def _open_case(session, inp: ReportInput, urgency: str, point, owners: Owners, reported_at, found) -> Case:
+def _open_case(session: Session, inp: ReportInput, urgency: str, point: WKBElement, owners: Owners,
+               reported_at: datetime, found: Candidate | None) -> Case:
     case = Case(
         state="reported", category_code=inp.category, urgency=urgency, description=inp.description,
         address=inp.address or (found.address if found else None), geom=point,

@@ -166,35 +166,63 @@ def _target(a: Action, case: CaseView) -> str:
     return a.target or case.state
 
 
-def _changes(a: Action, case: CaseView, fields: dict) -> dict:
-    if a.name == "escalate":
-        level = fields["level"]
-        if not isinstance(level, int) or isinstance(level, bool) or level not in ESCALATION_LEVELS:
-            raise ActionRefused("invalid_field", "level must be 1, 2, 3 or 4", "level")
-        if level <= case.escalation_level:
-            raise ActionRefused("illegal", f"the case is already at escalation level {case.escalation_level}", "level")
-        return {"escalation_level": level}
-    if a.name == "request_extension":
-        hours = fields["hours"]
-        if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 < hours <= 24 * 30:
-            raise ActionRefused("invalid_field", "hours must be a number between 0 and 720", "hours")
-        return {"extension_pending": True}
-    if a.name in ("approve_extension", "deny_extension"):
-        return {"extension_pending": False}
-    if a.name == "request_suspension":
-        return {"suspension_pending": True}
-    if a.name == "approve_suspension":
-        return {"suspension_pending": False, "resume_state": case.state, "extension_pending": False}
-    if a.name == "deny_suspension":
-        return {"suspension_pending": False}
-    if a.name == "resume":
-        return {"resume_state": None}
-    if a.name == "feedback" and not (fields.get("note") or fields.get("photos")):
+def _escalate(case: CaseView, fields: dict) -> dict:
+    level = fields["level"]
+    if not isinstance(level, int) or isinstance(level, bool) or level not in ESCALATION_LEVELS:
+        raise ActionRefused("invalid_field", "level must be 1, 2, 3 or 4", "level")
+    if level <= case.escalation_level:
+        raise ActionRefused("illegal", f"the case is already at escalation level {case.escalation_level}", "level")
+    return {"escalation_level": level}
+
+
+def _request_extension(case: CaseView, fields: dict) -> dict:
+    hours = fields["hours"]
+    if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 < hours <= 24 * 30:
+        raise ActionRefused("invalid_field", "hours must be a number between 0 and 720", "hours")
+    return {"extension_pending": True}
+
+
+def _feedback(case: CaseView, fields: dict) -> dict:
+    if not (fields.get("note") or fields.get("photos")):
         raise ActionRefused("missing_field", "feedback needs a note or photos of the result", "note")
-    if a.name in ("rate", "close"):
-        rating = fields.get("satisfaction")
-        if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5):
-            raise ActionRefused("invalid_field", "satisfaction must be a whole number from 1 to 5", "satisfaction")
-    if a.name in ("return", "rework", "void", "reject", "close", "archive", "feedback"):
-        return {"extension_pending": False, "suspension_pending": False}
+    return CLEARS_PENDING
+
+
+def _rating(fields: dict) -> None:
+    rating = fields.get("satisfaction")
+    if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5):
+        raise ActionRefused("invalid_field", "satisfaction must be a whole number from 1 to 5", "satisfaction")
+
+
+def _rate(case: CaseView, fields: dict) -> dict:
+    _rating(fields)
     return {}
+
+
+def _close(case: CaseView, fields: dict) -> dict:
+    _rating(fields)
+    return CLEARS_PENDING
+
+
+CLEARS_PENDING = {"extension_pending": False, "suspension_pending": False}  # the step answers any request
+CHANGES = {
+    "escalate": _escalate,
+    "request_extension": _request_extension,
+    "approve_extension": lambda case, fields: {"extension_pending": False},
+    "deny_extension": lambda case, fields: {"extension_pending": False},
+    "request_suspension": lambda case, fields: {"suspension_pending": True},
+    "approve_suspension": lambda case, fields: {"suspension_pending": False, "resume_state": case.state,
+                                                "extension_pending": False},
+    "deny_suspension": lambda case, fields: {"suspension_pending": False},
+    "resume": lambda case, fields: {"resume_state": None},
+    "feedback": _feedback,
+    "rate": _rate,
+    "close": _close,
+    **{name: lambda case, fields: CLEARS_PENDING for name in ("return", "rework", "void", "reject", "archive")},
+}
+
+
+def _changes(a: Action, case: CaseView, fields: dict) -> dict:
+    """The flags an allowed action changes (after checking the fields it takes)."""
+    change = CHANGES.get(a.name)
+    return dict(change(case, fields)) if change else {}

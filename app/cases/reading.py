@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Row, RowMapping, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from app import params
@@ -15,6 +15,7 @@ from app.cases import machine, workflow
 from app.cases.models import Attachment, Case, CaseEvent, Report
 from app.cases.scope import check_visible, visible_to
 from app.errors import InputError, NotFound
+from app.params import Args
 from gis.crs import STORAGE_EPSG
 
 LIGHTS = ("green", "yellow", "red")
@@ -59,7 +60,7 @@ class Page:
         }
 
 
-def parse_filters(args) -> CaseQuery:
+def parse_filters(args: Args) -> CaseQuery:
     """Check the query parameters; InputError names the bad one."""
     q = CaseQuery()
     if args.get("state"):
@@ -81,7 +82,7 @@ def parse_filters(args) -> CaseQuery:
     return q
 
 
-def _instant(args, name: str) -> datetime | None:
+def _instant(args: Args, name: str) -> datetime | None:
     return params.instant(name, args[name]) if args.get(name) else None
 
 
@@ -163,7 +164,7 @@ MAP_COLUMNS = (
 )
 
 
-def _map_feature(r) -> dict:
+def _map_feature(r: RowMapping) -> dict:
     """A case as the map draws it: enough for the marker and its title; the panel loads the rest."""
     return {
         "type": "Feature", "id": r["id"],
@@ -206,7 +207,7 @@ def _where(q: CaseQuery, user: User, light: ColumnElement[str | None]) -> list:
     return where
 
 
-def _feature(row) -> dict:
+def _feature(row: Row) -> dict:
     c, lon, lat, light = row
     return {
         "type": "Feature",

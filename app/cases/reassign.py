@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.accounts import audit
 from app.cases.intake import CLOSED_STATES
 from app.cases.models import Case, CaseEvent
+from gis.ownership import OwnershipIndex
 
 OWNER_FIELDS = ("station_code", "community_code", "workstation_code", "grid_code")
 
@@ -27,7 +28,8 @@ class Reassignment:
     flows: Counter = field(default_factory=Counter)  # (old station, new station) -> cases
 
 
-def reassign(session: Session, index, actor: str, open_only: bool = False, batch: int = 5000) -> Reassignment:
+def reassign(session: Session, index: OwnershipIndex, actor: str, open_only: bool = False,
+             batch: int = 5000) -> Reassignment:
     """Re-run ownership for every case not yet under `index.version`; history records each change."""
     result = Reassignment(boundary_version=index.version)
     query = select(Case.id).where(Case.boundary_version_id != index.version).order_by(Case.id)
@@ -43,7 +45,7 @@ def reassign(session: Session, index, actor: str, open_only: bool = False, batch
     return result
 
 
-def _reassign_batch(session: Session, index, actor: str, ids: list[int], result: Reassignment) -> None:
+def _reassign_batch(session: Session, index: OwnershipIndex, actor: str, ids: list[int], result: Reassignment) -> None:
     rows = session.execute(
         select(Case, func.ST_X(Case.geom), func.ST_Y(Case.geom)).where(Case.id.in_(ids)).order_by(Case.id)
         .with_for_update(of=Case)

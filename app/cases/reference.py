@@ -65,7 +65,7 @@ def load_reference(session: Session, folder: Path = REFERENCE_DIR, actor: str = 
     return counts
 
 
-def _upsert(session: Session, model, key: str, rows: list[dict]) -> int:
+def _upsert(session: Session, model: type, key: str, rows: list[dict]) -> int:
     existing = {getattr(o, key): o for o in session.scalars(select(model))}
     for row in rows:
         obj = existing.get(row[key])

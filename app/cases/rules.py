@@ -103,7 +103,7 @@ SETTING_CHECKS = {
 }
 
 
-def set_setting(session: Session, actor: str, key: str, value) -> None:
+def set_setting(session: Session, actor: str, key: str, value: object) -> None:
     """Change one known setting, checked, with an audit entry."""
     check = SETTING_CHECKS.get(key)
     if check is None:

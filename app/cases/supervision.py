@@ -121,7 +121,8 @@ def order_summary(order: SupervisionOrder) -> dict:
             "closed_at": order.closed_at.isoformat() if order.closed_at else None}
 
 
-def _order_event(session: Session, order: SupervisionOrder, actor: str, action: str, note, now) -> None:
+def _order_event(session: Session, order: SupervisionOrder, actor: str, action: str, note: str | None,
+                 now: datetime) -> None:
     session.add(SupervisionEvent(order_id=order.id, at=now, actor=actor, action=action, note=note))
 
 

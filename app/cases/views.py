@@ -68,7 +68,7 @@ def create_report():
     if len(uploads) + len(inp.attachment_urls) > intake.MAX_ATTACHMENTS:
         raise InputError("photos", f"at most {intake.MAX_ATTACHMENTS} attachments per report")
     settings = intake.IntakeSettings.from_config(current_app.config)
-    done = db.commit(lambda s: intake.submit_report(s, settings, current_user(), inp, uploads, key and key.strip()))
+    done = db.write(lambda s: intake.submit_report(s, settings, current_user(), inp, uploads, key and key.strip()))
     response = jsonify(dict(done.answer, replayed=not done.created))
     response.status_code = 201 if done.created else 200
     response.headers["Location"] = url_for("cases.get_report", report_id=done.report.id)
@@ -98,7 +98,7 @@ def split_report(report_id: int):
     if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
         raise InputError("reason", "reason must be a string of at most 1000 characters", 400)
     settings = intake.IntakeSettings.from_config(current_app.config)
-    new = db.commit(lambda s: intake.split_report(s, settings, current_user(), report_id, expected, reason))
+    new = db.write(lambda s: intake.split_report(s, settings, current_user(), report_id, expected, reason))
     return jsonify(case_id=new.id, report_id=report_id, split_from=new.split_from_id,
                    station=new.station_code, grid_code=new.grid_code), 201
 
@@ -177,7 +177,7 @@ def case_action(case_id: int):
     if not isinstance(action, str):
         raise InputError("action", "action is missing", 400, error="missing_field")
     fields = {k: v for k, v in payload.items() if k not in ("action", "version")}
-    db.commit(lambda s: workflow.act(s, current_user(), case_id, action, payload.get("version"), fields))
+    db.write(lambda s: workflow.act(s, current_user(), case_id, action, payload.get("version"), fields))
     return jsonify(reading.case_view(db.session(), current_user(), case_id, check_scope=False))
 
 
@@ -217,7 +217,7 @@ def create_order(case_id: int):
     if due is not None and not isinstance(due, str):
         raise InputError("due_at", "due_at must be an ISO 8601 time", 400)
     due_at = params.instant("due_at", due) if due else None
-    order = db.commit(lambda s: supervision.open_order(s, current_user(), case_id, payload.get("method"),
+    order = db.write(lambda s: supervision.open_order(s, current_user(), case_id, payload.get("method"),
                                                      payload.get("reason"), due_at))
     return jsonify(supervision.order_detail(db.session(), order.id)), 201
 
@@ -227,7 +227,7 @@ def create_order(case_id: int):
 def order_action(order_id: int):
     """{"action": "answer"|"remind"|"close", "note": ...}: owners answer, supervisors remind and close."""
     payload = _json()
-    db.commit(lambda s: supervision.order_action(s, current_user(), order_id, payload.get("action"),
+    db.write(lambda s: supervision.order_action(s, current_user(), order_id, payload.get("action"),
                                                  payload.get("note")))
     return jsonify(supervision.order_detail(db.session(), order_id))
 
@@ -248,7 +248,7 @@ def list_rules():
 @roles_required(*RULE_EDITORS)
 def create_rule():
     """Add a rule (audited)."""
-    rule = db.commit(lambda s: rules.save(s, current_user().username, None, _json()))
+    rule = db.write(lambda s: rules.save(s, current_user().username, None, _json()))
     return jsonify(rules.summary(rule)), 201
 
 
@@ -256,7 +256,7 @@ def create_rule():
 @roles_required(*RULE_EDITORS)
 def update_rule(rule_id: int):
     """Change a rule (audited, before and after)."""
-    rule = db.commit(lambda s: rules.save(s, current_user().username, rule_id, _json()))
+    rule = db.write(lambda s: rules.save(s, current_user().username, rule_id, _json()))
     return jsonify(rules.summary(rule))
 
 
@@ -274,5 +274,5 @@ def update_setting(key: str):
     payload = _json()
     if "value" not in payload:
         raise InputError("value", "value is missing", 400)
-    db.commit(lambda s: rules.set_setting(s, current_user().username, key, payload["value"]))
+    db.write(lambda s: rules.set_setting(s, current_user().username, key, payload["value"]))
     return jsonify(key=key, value=payload["value"])

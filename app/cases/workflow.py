@@ -202,7 +202,7 @@ def first_channel(session: Session, case: Case) -> str | None:
     return session.scalar(select(Report.channel).where(Report.case_id == case.id).order_by(Report.id).limit(1))
 
 
-def _check_owner(session: Session, owner) -> dict:
+def _check_owner(session: Session, owner: object) -> dict:
     if not isinstance(owner, dict) or owner.get("kind") not in ("department", "station"):
         raise InputError("owner", 'owner must be {"kind": "department" or "station", "code": ...}', 400)
     model = Department if owner["kind"] == "department" else Station
@@ -211,7 +211,7 @@ def _check_owner(session: Session, owner) -> dict:
     return {"kind": owner["kind"], "code": owner["code"]}
 
 
-def _check_helpers(session: Session, helpers) -> list[str]:
+def _check_helpers(session: Session, helpers: object) -> list[str]:
     if helpers is None:
         return []
     if not isinstance(helpers, list) or not all(isinstance(h, str) for h in helpers):
@@ -234,7 +234,7 @@ def view(case: Case) -> machine.CaseView:
                             case.escalation_level)
 
 
-def act(session: Session, user: User, case_id: int, action: str, version, fields: dict,
+def act(session: Session, user: User, case_id: int, action: str, version: object, fields: dict,
         now: datetime | None = None, ctx: Context | None = None) -> Case:
     """Take one action on a case; raises NotFound, Forbidden, Conflict or ActionRefused."""
     now = now or datetime.now(UTC)
@@ -286,12 +286,12 @@ def _apply(session: Session, case: Case, step: machine.Step, fields: dict, user:
     return handler(session, case, fields, user, now, ctx) if handler else {}
 
 
-def _verify(session, case, fields, user, now, ctx) -> dict:
+def _verify(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     case.verified_at = now
     return {}
 
 
-def _file(session, case, fields, user, now, ctx) -> dict:
+def _file(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     changes = {}
     urgency = fields.get("urgency")
     if urgency is not None:
@@ -309,7 +309,7 @@ def _file(session, case, fields, user, now, ctx) -> dict:
     return {"corrections": changes} if changes else {}
 
 
-def _dispatch(session, case, fields, user, now, ctx) -> dict:
+def _dispatch(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     suggestion = suggest_owner(session, case, first_channel(session, case))
     owner = _check_owner(session, fields["owner"]) if fields.get("owner") is not None else \
         {"kind": suggestion["kind"], "code": suggestion["code"]}
@@ -330,12 +330,12 @@ def _dispatch(session, case, fields, user, now, ctx) -> dict:
             "deadline": case.deadline_at.isoformat(), "limit_hours": case.limit_hours}
 
 
-def _accept(session, case, fields, user, now, ctx) -> dict:
+def _accept(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     case.accepted_at = now
     return {}
 
 
-def _return(session, case, fields, user, now, ctx) -> dict:
+def _return(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     before = {"kind": case.owner_kind, "code": case.owner_code}
     case.owner_kind = case.owner_code = None
     case.helpers = []
@@ -345,7 +345,7 @@ def _return(session, case, fields, user, now, ctx) -> dict:
     return {"returned_by": before}
 
 
-def _feedback(session, case, fields, user, now, ctx) -> dict:
+def _feedback(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     photos = fields.get("photos") or []
     if not isinstance(photos, list) or not all(isinstance(p, str) and p.startswith(("http://", "https://", "/api/"))
                                                for p in photos):
@@ -357,18 +357,18 @@ def _feedback(session, case, fields, user, now, ctx) -> dict:
     return {"photos": photos, "on_time": case.handled_on_time}
 
 
-def _check(session, case, fields, user, now, ctx) -> dict:
+def _check(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     case.checked_at = now
     return {}
 
 
-def _rework(session, case, fields, user, now, ctx) -> dict:
+def _rework(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     case.rework_count += 1
     case.handled_on_time = None
     return {"rework": case.rework_count}
 
 
-def _close(session, case, fields, user, now, ctx) -> dict:
+def _close(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     case.closed_at = now
     allowance = timedelta(hours=float(ctx.settings["close_allowance_hours"]))
     due = _final_deadline(case, ctx)
@@ -394,7 +394,7 @@ def _final_deadline(case: Case, ctx: Context) -> datetime | None:
     return ctx.calendar.add(case.clock_started_at, case.limit_hours + paused, unit)
 
 
-def _rate(session, case, fields, user, now, ctx) -> dict:
+def _rate(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     return _rating(case, fields)
 
 
@@ -409,18 +409,18 @@ def _rating(case: Case, fields: dict) -> dict:
     return {"satisfaction": rating, "source": source}
 
 
-def _archive(session, case, fields, user, now, ctx) -> dict:
+def _archive(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     case.archived_at = now
     return {}
 
 
-def _request_extension(session, case, fields, user, now, ctx) -> dict:
+def _request_extension(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     case.extension_request = {"hours": fields["hours"], "reason": fields["reason"], "by": user.username,
                               "at": now.isoformat()}
     return {"hours": fields["hours"]}
 
 
-def _approve_extension(session, case, fields, user, now, ctx) -> dict:
+def _approve_extension(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     requested = (case.extension_request or {}).get("hours", 0)
     hours = fields.get("hours", requested)
     if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 < hours <= 720:
@@ -431,7 +431,7 @@ def _approve_extension(session, case, fields, user, now, ctx) -> dict:
     return {"hours": hours, "requested": requested}
 
 
-def _escalate(session, case, fields, user, now, ctx) -> dict:
+def _escalate(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
     level = fields["level"]
     return {"level": level, "label": machine.ESCALATION_LEVELS[level][0]}
 

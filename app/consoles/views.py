@@ -97,7 +97,7 @@ UI = {
 }
 
 
-def _context(extra: dict | None = None) -> dict:
+def _script_data(extra: dict | None = None) -> dict:
     """What the console scripts need: strings, the user, the CSRF token and the code lists."""
     user = current_user()
     lang = "en" if str(_("Cases")) == "Cases" else "zh"
@@ -154,7 +154,7 @@ def _analysis_layers() -> list[tuple]:
 @login_required
 def dispatcher():
     """The dispatcher console: boundaries, cases of the viewport, filters, the case panel, new cases by click."""
-    return render_template("console.html", console="dispatcher", script="console.js", context=_context(),
+    return render_template("console.html", console="dispatcher", script="console.js", context=_script_data(),
                            **_map(_analysis_layers()))
 
 
@@ -162,27 +162,27 @@ def dispatcher():
 @login_required
 def planner():
     """The planner console: edit station coverage, add X stations, see validation and impact, save a version."""
-    return render_template("console.html", console="planner", script="planner.js", context=_context(), **_map())
+    return render_template("console.html", console="planner", script="planner.js", context=_script_data(), **_map())
 
 
 @bp.get("/patrol")
 @login_required
 def patrol():
     """The patrol view (phone width): today's route, stops, own location, report a problem here."""
-    return render_template("console.html", console="patrol", script="patrol.js", context=_context(), **_map())
+    return render_template("console.html", console="patrol", script="patrol.js", context=_script_data(), **_map())
 
 
 @bp.get("/reports")
 @login_required
 def reports():
     """KPI tables and charts, the case choropleth and the morning digest, with export buttons."""
-    return render_template("console.html", console="reports", script="reports.js", context=_context(), **_map())
+    return render_template("console.html", console="reports", script="reports.js", context=_script_data(), **_map())
 
 
 @lru_cache(maxsize=1)
 def allowed_packages() -> frozenset[str]:
     """Only the packages package.json names (not their whole dependency tree) are served."""
-    manifest = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    manifest = json.loads((ROOT / "package.json").read_bytes())
     return frozenset(manifest.get("dependencies", {}))
 
 

@@ -30,6 +30,7 @@ from app.cases.worktime import BEIJING
 from app.errors import Forbidden, InputError, NotFound
 from app.field import network as ns
 from app.field.models import PatrolRoute
+from app.params import BBox
 from app.territory.models import Station
 from gis.crs import STORAGE_EPSG, to_metric, to_storage
 from routing import patrol as solver
@@ -40,7 +41,7 @@ MAX_Z_VALUE = 10.0
 MAX_SNAP_M = 1000.0
 
 
-def parse(session: Session, payload) -> dict:
+def parse(session: Session, payload: object) -> dict:
     """Check the body of POST /api/v1/patrols/plan; InputError names the bad field."""
     if not isinstance(payload, dict):
         raise InputError("body", "send a JSON object", 400, error="invalid_body")
@@ -71,7 +72,7 @@ def parse(session: Session, payload) -> dict:
     }
 
 
-def check_assignee(session: Session, username, station_code: str) -> User:
+def check_assignee(session: Session, username: object, station_code: str) -> User:
     """An active patrol officer (of the station when the officer has one)."""
     user = session.scalar(select(User).where(User.username == username)) if isinstance(username, str) else None
     if user is None or not user.active:
@@ -156,7 +157,7 @@ def _case_stops(session: Session, station: Station, day: date, now: datetime | N
 
 # --- planning --------------------------------------------------------------------------------------
 
-def plan(session: Session, actor: str, payload, now: datetime | None = None) -> PatrolRoute:
+def plan(session: Session, actor: str, payload: object, now: datetime | None = None) -> PatrolRoute:
     """Plan, store (replacing the station's route of that day) and return the route."""
     p = parse(session, payload)
     station: Station = p["station"]
@@ -258,7 +259,7 @@ def station_name(session: Session, code: str) -> str | None:
     return session.scalar(select(Station.name).where(Station.code == code))
 
 
-def assign(session: Session, actor: str, route_id: int, username) -> PatrolRoute:
+def assign(session: Session, actor: str, route_id: int, username: object) -> PatrolRoute:
     """Give the route to a patrol officer (audited)."""
     route = get(session, route_id)
     check_assignee(session, username, route.station_code)
@@ -291,7 +292,7 @@ def _feature(route: PatrolRoute) -> dict:
 
 
 def listing(session: Session, user: User, day: date | None, station: str | None, assignee: str | None,
-            box=None) -> dict:
+            box: BBox | None =None) -> dict:
     """GET /api/v1/patrols: routes as LineString Features (the map's patrol layer)."""
     q = select(PatrolRoute).where(visible_to(user)).order_by(PatrolRoute.day.desc(), PatrolRoute.station_code)
     if day is not None:

@@ -53,7 +53,7 @@ def _route_body(route) -> dict:
 @roles_required(*PLANNERS)
 def plan_patrol():
     """Plan the station's route of a day: {station, date, shift_hours|shift_minutes, speed_kph, ...}."""
-    route = db.commit(lambda s: patrols.plan(s, current_user().username, request.get_json(silent=True)))
+    route = db.write(lambda s: patrols.plan(s, current_user().username, request.get_json(silent=True)))
     return jsonify(_route_body(route)), 201
 
 
@@ -94,7 +94,7 @@ def patrol_gpx(route_id: int):
 def assign_patrol(route_id: int):
     """Give the route to a patrol officer: {"assignee": username}."""
     payload = request.get_json(silent=True) or {}
-    route = db.commit(lambda s: patrols.assign(s, current_user().username, route_id, payload.get("assignee")))
+    route = db.write(lambda s: patrols.assign(s, current_user().username, route_id, payload.get("assignee")))
     return jsonify(patrols.summary(route))
 
 
@@ -102,7 +102,7 @@ def assign_patrol(route_id: int):
 @roles_required(*VISITORS)
 def stop_visited(route_id: int, seq: int):
     """A patrol officer marks a stop of the route as visited."""
-    return jsonify(db.commit(lambda s: patrols.mark_visited(s, current_user(), route_id, seq)))
+    return jsonify(db.write(lambda s: patrols.mark_visited(s, current_user(), route_id, seq)))
 
 
 @bp.cli.command("import-roads")

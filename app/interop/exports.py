@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -97,7 +98,7 @@ def _frame(features: list[dict]):
     return gpd.GeoDataFrame.from_features(rows, crs=STORAGE_EPSG, columns=["geometry", *columns])
 
 
-def _write(frame, path: Path, driver: str, layer: str, geometry: str, **options) -> None:
+def _write(frame: Any, path: Path, driver: str, layer: str, geometry: str, **options: object) -> None:
     import pyogrio
 
     pyogrio.write_dataframe(frame, path, driver=driver, layer=layer, geometry_type=geometry, **options)
@@ -136,7 +137,7 @@ def _shapefile(layer: str, geometry: str, features: list[dict]) -> bytes:
         return buffer.getvalue()
 
 
-def csv_safe(value):
+def csv_safe(value: object) -> object:
     """A text cell that a spreadsheet would run as a formula gets a leading quote; other values pass."""
     if isinstance(value, str) and _FORMULA.match(value):
         return "'" + value
@@ -185,5 +186,5 @@ def _gpx(layer: str, geometry: str, features: list[dict]) -> bytes:
 _XML_BAD = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _xml_text(value) -> str:
+def _xml_text(value: object) -> str:
     return _XML_BAD.sub("\ufffd", "" if value is None else str(value))

@@ -22,6 +22,7 @@ from app.cases.worktime import BEIJING
 from app.errors import InputError
 from app.field import patrols
 from app.interop.models import DEFAULT_LIMIT, Collection, ItemPage, ItemQuery
+from app.params import Args
 from app.territory import features
 from app.territory.boundaries import MAX_VERSION_ID
 
@@ -45,7 +46,7 @@ ITEM_PARAMS = frozenset({"bbox", "limit", "offset", "datetime", "version", "f", 
 # --------------------------------------------------------------------------------------------
 
 
-def parse_items_query(args, user: User | None, collection: Collection, now: datetime | None = None) -> ItemQuery:
+def parse_items_query(args: Args, user: User | None, collection: Collection, now: datetime | None = None) -> ItemQuery:
     """Check the query parameters of an items request; InputError names the bad one."""
     unknown = sorted(set(args) - ITEM_PARAMS)
     if unknown:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -254,7 +255,7 @@ def token(session: Session, user: User | None, token_id: str) -> list[dict]:
     return [{"service_request_id": str(case_id), "token": token_id}]
 
 
-def _requests(session: Session, rows) -> list[dict]:
+def _requests(session: Session, rows: Iterable) -> list[dict]:
     ids = [r[0].id for r in rows]
     names = _names(session)
     media: dict[int, str] = {}
@@ -302,7 +303,7 @@ def _w3c(value: datetime | None) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -310,7 +311,7 @@ def _text(value) -> str:
     return _XML_BAD.sub("\ufffd", str(value))  # characters XML 1.0 cannot carry at all
 
 
-def _fill(parent: ET.Element, tag: str, value) -> None:
+def _fill(parent: ET.Element, tag: str, value: object) -> None:
     child = ET.SubElement(parent, tag)
     if isinstance(value, list):
         item = XML_LISTS.get(tag, "item")
@@ -323,7 +324,7 @@ def _fill(parent: ET.Element, tag: str, value) -> None:
         child.text = _text(value)
 
 
-def to_xml(root: str, value) -> bytes:
+def to_xml(root: str, value: object) -> bytes:
     """A document in the spec's XML: lists are wrapped (<services><service>...), text is escaped."""
     element = ET.Element(root)
     if isinstance(value, list):

@@ -134,7 +134,7 @@ def _n(schema: dict) -> dict:
     return {**schema, "nullable": True}
 
 
-def _obj(required: tuple[str, ...] = (), **props) -> dict:
+def _obj(required: tuple[str, ...] = (), **props: dict) -> dict:
     schema: dict = {"type": "object", "properties": props}
     if required:
         schema["required"] = list(required)

@@ -10,7 +10,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import ColumnElement, ScalarSelect, and_, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,7 +37,7 @@ class LoadSummary:
     warnings: list[str] = field(default_factory=list)
 
 
-def _newest_in_effect(what):
+def _newest_in_effect(what: Any):
     """SELECT `what` of the newest boundary version whose effective_from has passed."""
     return (
         select(what).where(BoundaryVersion.effective_from <= func.now()).order_by(BoundaryVersion.id.desc()).limit(1)
@@ -274,7 +276,7 @@ def write_version(
     return LoadSummary(version.id, counts)
 
 
-def _close(session: Session, model, previous: int | None, *where) -> None:
+def _close(session: Session, model: type, previous: int | None, *where: ColumnElement[bool]) -> None:
     """End the current rows of a versioned layer at the previous version."""
     if previous is None:
         return
@@ -283,7 +285,7 @@ def _close(session: Session, model, previous: int | None, *where) -> None:
     )
 
 
-def _insert(session: Session, model, rows: list[dict], layer: str, progress: Progress | None) -> int:
+def _insert(session: Session, model: type, rows: list[dict], layer: str, progress: Progress | None) -> int:
     for start in range(0, len(rows), BATCH):
         session.execute(insert(model), rows[start : start + BATCH])
         if progress:
@@ -291,7 +293,7 @@ def _insert(session: Session, model, rows: list[dict], layer: str, progress: Pro
     return len(rows)
 
 
-def _g(geom) -> object:
+def _g(geom: shapely.Geometry) -> object:
     return from_shape(geom, srid=STORAGE_EPSG)
 
 
@@ -350,7 +352,7 @@ def _road_row(f: gb.Feature) -> dict:
     }
 
 
-def _length(geom) -> float:
+def _length(geom: shapely.Geometry) -> float:
     return float(to_metric(geom).length)
 
 

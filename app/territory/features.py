@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from geoalchemy2 import functions as gf
@@ -110,7 +110,7 @@ def _select(src: Source, where: list, precision: int):
     return stmt
 
 
-def _built(src: Source, rows) -> list[dict]:
+def _built(src: Source, rows: Iterable) -> list[dict]:
     return [src.build(dict(r), json.loads(r["geojson"])) for r in rows]
 
 

@@ -36,7 +36,7 @@ STATION_CODE = re.compile(r"^[A-Z]{1,3}-[0-9A-Z]{1,6}$")
 PAST_DAYS = 90
 
 
-def parse(session: Session, payload) -> tuple[list[gb.Feature], list[dict]]:
+def parse(session: Session, payload: object) -> tuple[list[gb.Feature], list[dict]]:
     """The proposal's coverage features (carving applied) and new stations; InputError names what is wrong."""
     if not isinstance(payload, dict):
         raise InputError("body", "send a JSON object", 400, error="invalid_body")
@@ -69,7 +69,7 @@ def parse(session: Session, payload) -> tuple[list[gb.Feature], list[dict]]:
     return _carve(features, carve), new_stations
 
 
-def _new_stations(session: Session, items) -> list[dict]:
+def _new_stations(session: Session, items: object) -> list[dict]:
     if not isinstance(items, list):
         raise InputError("new_stations", "new_stations must be a list", 400)
     out = []
@@ -149,7 +149,8 @@ def preview(session: Session, features: list[gb.Feature], new_stations: list[dic
     }
 
 
-def _impact(session: Session, current: OwnershipIndex, proposed: OwnershipIndex, features, names, now) -> dict:
+def _impact(session: Session, current: OwnershipIndex, proposed: OwnershipIndex, features: list[gb.Feature],
+            names: dict[str, str], now: datetime) -> dict:
     since = now - timedelta(days=PAST_DAYS)
     rows = session.execute(
         select(Case.station_code, Case.state, func.ST_X(Case.geom), func.ST_Y(Case.geom))

@@ -38,7 +38,7 @@ MAX_SNAP_M = 1000.0
 _JS_CODE = re.compile(r"^JS-(\d+)$")
 
 
-def _body(payload) -> dict:
+def _body(payload: object) -> dict:
     if not isinstance(payload, dict):
         raise InputError("body", "send a JSON object", 400, error="invalid_body")
     return payload
@@ -75,7 +75,7 @@ def _lonlat(x: float, y: float) -> tuple[float, float]:
     return round(p.x, 7), round(p.y, 7)
 
 
-def propose_sites(session: Session, payload) -> dict:
+def propose_sites(session: Session, payload: object) -> dict:
     """POST /api/v1/planning/sites: k new sites by MCLP or p-median, with coverage before and after."""
     payload = _body(payload)
     k = params.body_number(payload, "k", 1, 1, 10, int)
@@ -148,7 +148,7 @@ def _station_json(s: Station) -> dict:
 
 # --- territories -----------------------------------------------------------------------------------
 
-def _new_sites(session: Session, items) -> list[dict]:
+def _new_sites(session: Session, items: object) -> list[dict]:
     if not isinstance(items, list) or not items:
         raise InputError("sites", "sites must be a non-empty list of {lon, lat, name?}")
     taken = set(session.scalars(select(Station.code)))
@@ -171,7 +171,7 @@ def _new_sites(session: Session, items) -> list[dict]:
     return out
 
 
-def propose_territories(session: Session, actor: str, payload) -> BoundaryDraft:
+def propose_territories(session: Session, actor: str, payload: object) -> BoundaryDraft:
     """POST /api/v1/planning/territories: a draft with a territory for every joint-duty station, old and new."""
     payload = _body(payload)
     balance = payload.get("balance", False)
@@ -232,7 +232,7 @@ def _cell_costs(net: RoadNetwork, stations: list[Snap], cell_snaps: list[Snap | 
     return np.where(np.isfinite(cost), cost, straight)
 
 
-def territories(xy: np.ndarray, choice: np.ndarray, m: int, town) -> list:
+def territories(xy: np.ndarray, choice: np.ndarray, m: int, town: shapely.Geometry) -> list:
     """One polygon per station: the union of its cells' Voronoi regions, inside the town (metric)."""
     regions = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=town, ordered=True)
     parts = np.array(list(regions.geoms), dtype=object)
@@ -292,7 +292,7 @@ def list_drafts(session: Session, status: str | None = None) -> list[dict]:
     return [draft_json(d, full=False) for d in session.scalars(q)]
 
 
-def update_draft(session: Session, actor: str, draft_id: int, payload) -> BoundaryDraft:
+def update_draft(session: Session, actor: str, draft_id: int, payload: object) -> BoundaryDraft:
     """PUT a draft: a new proposal (the planner's edits), a title, or its status after saving/discarding."""
     from datetime import UTC, datetime
 

@@ -93,7 +93,7 @@ def coverage_preview():
 def coverage_save():
     """Save a proposal as a new boundary version (reason required; reassign move|keep)."""
     payload = request.get_json(silent=True)
-    return jsonify(db.commit(lambda s: planning.save(s, current_user().username, payload))), 201
+    return jsonify(db.write(lambda s: planning.save(s, current_user().username, payload))), 201
 
 
 @bp.post("/planning/sites")
@@ -107,7 +107,7 @@ def sites():
 @roles_required(*PLANNERS)
 def territories():
     """Territories for the existing and new stations, stored as a draft boundary version (201)."""
-    draft = db.commit(lambda s: siting.propose_territories(s, current_user().username, request.get_json(silent=True)))
+    draft = db.write(lambda s: siting.propose_territories(s, current_user().username, request.get_json(silent=True)))
     body = siting.draft_json(draft)
     body["links"] = {"self": f"/api/v1/planning/drafts/{draft.id}"}
     return jsonify(body), 201
@@ -131,5 +131,5 @@ def draft(draft_id: int):
 @roles_required(*PLANNERS)
 def draft_update(draft_id: int):
     """The planner's edits: {proposal?, title?, status?, saved_version_id?} (audited)."""
-    d = db.commit(lambda s: siting.update_draft(s, current_user().username, draft_id, request.get_json(silent=True)))
+    d = db.write(lambda s: siting.update_draft(s, current_user().username, draft_id, request.get_json(silent=True)))
     return jsonify(siting.draft_json(d))

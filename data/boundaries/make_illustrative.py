@@ -1081,6 +1081,18 @@ def check(folder: Path) -> int:
     m = {k: [(to_metric(g), p) for g, p in v] for k, v in layers.items()}
     centre = lake_centre()
     lake = Point(centre).buffer(LAKE_RADIUS_M - 0.5, quad_segs=64)
+    _check_valid(ck, layers)
+    town = _check_town(ck, m, lake)
+    comms, ws = _check_areas(ck, m, town)
+    _check_grid(ck, m, ws, centre)
+    _check_stations(ck, m, comms, ws, lake)
+    _check_roads(ck, m, town, lake)
+    _check_addresses(ck, m, town, lake)
+    return _report(ck, folder)
+
+
+def _check_valid(ck: Checker, layers: dict) -> None:
+    """Every feature a valid geometry of its layer's type."""
 
     def all_valid(name: str, gtype: str) -> None:
         bad = [p for g, p in layers[name] if g.geom_type != gtype or not g.is_valid]
@@ -1091,15 +1103,20 @@ def check(folder: Path) -> int:
                         ("roads", "LineString"), ("addresses", "Point")):
         all_valid(name, gtype)
 
-    # town
+
+def _check_town(ck: Checker, m: dict, lake: BaseGeometry) -> BaseGeometry:
+    """One town of the right code, name and area, around the lake."""
     ck.ok(len(m["town"]) == 1, "town: not exactly one feature")
     town, tprops = m["town"][0]
     ck.ok(tprops.get("code") == TOWN_CODE and tprops.get("name") == "南汇新城镇", "town: wrong code/name")
     ck.ok(140e6 <= town.area <= 160e6, f"town: area {town.area / 1e6:.2f} km² not in 140-160")
     ck.ok(town.contains(lake), "town: does not contain the lake")
     ck.note(f"town area {town.area / 1e6:.3f} km²")
+    return town
 
-    # communities, workstations, coverage
+
+def _check_areas(ck: Checker, m: dict, town: BaseGeometry) -> tuple[dict, dict]:
+    """Communities and workstations tile the town; coverage is the communities'."""
     comms = {p["code"]: g for g, p in m["communities"]}
     ck.ok(sorted(comms) == ["001", "002", "003"], "communities: codes are not 001-003")
     ov, gap = tiling_error(list(comms.values()), town)
@@ -1118,8 +1135,11 @@ def check(folder: Path) -> int:
     ck.ok(sorted(cov) == ["JS-001", "JS-002", "JS-003"], "coverage: station codes are not JS-001..003")
     for code, g in cov.items():
         ck.ok(g.symmetric_difference(comms.get(code[3:], Polygon())).area < 1.0, f"coverage {code}: not its community")
+    return comms, ws
 
-    # grid cells
+
+def _check_grid(ck: Checker, m: dict, ws: dict, centre: tuple) -> None:
+    """Grid cells: codes, areas, no overlaps, inside their workstation, numbered in order."""
     cells = m["grid_cells"]
     n = len(cells)
     ck.ok(5000 <= n <= 12000, f"grid: {n} cells, expected 5000-12000")
@@ -1157,7 +1177,9 @@ def check(folder: Path) -> int:
             f"per workstation {min(per_ws.values())}-{max(per_ws.values())}, "
             f"total {areas.sum() / 1e6:.2f} km²")
 
-    # stations
+
+def _check_stations(ck: Checker, m: dict, comms: dict, ws: dict, lake: BaseGeometry) -> None:
+    """The town center, three joint-duty stations, thirteen workstations, each where it belongs."""
     st = {p["code"]: (g, p) for g, p in m["stations"]}
     want = ["TC", "JS-001", "JS-002", "JS-003"] + [f"WS-{i:03d}" for i in range(1, 14)]
     ck.ok(sorted(st) == sorted(want), "stations: codes differ from TC, JS-001..003, WS-001..013")
@@ -1174,7 +1196,9 @@ def check(folder: Path) -> int:
                   and p["workstation_code"] == code[3:] and p["parent_code"] == f"JS-{w[1]['community_code']}"
                   and p["community_code"] == w[1]["community_code"], f"stations: {code} wrong")
 
-    # roads
+
+def _check_roads(ck: Checker, m: dict, town: BaseGeometry, lake: BaseGeometry) -> None:
+    """Roads: connected, noded, in the town and out of the lake, speeds and kinds plausible."""
     roads = m["roads"]
     ck.ok(len(roads) >= 300, f"roads: only {len(roads)} segments")
     ck.ok(sorted(p["id"] for _, p in roads) == list(range(1, len(roads) + 1)), "roads: ids are not 1..N")
@@ -1207,7 +1231,9 @@ def check(folder: Path) -> int:
     ck.note(f"roads: {len(roads)} segments, connected, kinds {dict(kinds)}, names {names_by_kind}, "
             f"{sum(p['oneway'] for _, p in roads)} one-way segments")
 
-    # addresses
+
+def _check_addresses(ck: Checker, m: dict, town: BaseGeometry, lake: BaseGeometry) -> None:
+    """Addresses: unique, well formed, in the town and out of the lake (but its own places)."""
     addrs = m["addresses"]
     ck.ok(len(addrs) >= 5000, f"addresses: only {len(addrs)}")
     ck.ok(sorted(p["id"] for _, p in addrs) == list(range(1, len(addrs) + 1)), "addresses: ids are not 1..N")
@@ -1233,6 +1259,9 @@ def check(folder: Path) -> int:
     ck.ok(40 <= ncomp <= 80, f"addresses: {ncomp} compounds")
     ck.note(f"addresses: {len(addrs)} ({dict(Counter(p['kind'] for _, p in addrs))}), {ncomp} compounds")
 
+
+def _report(ck: Checker, folder: Path) -> int:
+    """The size of the files, the notes and the failures; 0 if all held."""
     size = sum((folder / f).stat().st_size for f in FILES)
     ck.ok(size < 25e6, f"files total {size / 1e6:.1f} MB")
     ck.note(f"files: {size / 1e6:.2f} MB")

@@ -124,7 +124,7 @@ def post_request(fmt: str):
                   if k.startswith("attribute[") and k.endswith("]")}
     caller = open311.Caller(user, current_app.config["OPEN311_CHANNELS"].get(user.username, DEFAULT_CHANNEL))
     settings = intake.IntakeSettings.from_config(current_app.config)
-    answer = db.commit(lambda s: open311.submit(s, settings, caller, form, attributes))
+    answer = db.write(lambda s: open311.submit(s, settings, caller, form, attributes))
     return _answer(fmt, "service_requests", [answer], 201)
 
 
