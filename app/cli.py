@@ -19,6 +19,7 @@ from app.cases import reference
 from app.cases.models import Case
 from app.db import db
 from app.demo import DEMO_PASSWORD
+from app.errors import DomainError
 from app.territory import boundaries
 from gis.validation import LOAD_ORDER, LayerError
 
@@ -45,6 +46,17 @@ def _progress(stage: str, done: int, total: int) -> None:
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def _run(work):
+    """`work(session)` in one transaction; a refusal ends the command with its reason (nothing is written)."""
+    try:
+        with db.transaction() as session:
+            return work(session)
+    except DomainError as exc:
+        _fail(str(exc))
+    except LayerError as exc:
+        _fail(f"nothing was written. {exc}")
 
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -74,12 +86,7 @@ boundaries_cli = AppGroup("boundaries", help="Load, import and inspect boundary 
 @click.option("--reason", default="initial load", help="Why (kept with the boundary version).")
 def boundaries_load(folder: str, reason: str) -> None:
     """Load every layer of FOLDER as one new boundary version (one transaction)."""
-    try:
-        with db.transaction() as session:
-            summary = boundaries.load_folder(session, folder, actor(), reason, progress=_progress)
-    except LayerError as exc:
-        _fail(f"nothing was written. {exc}")
-    _report(summary)
+    _report(_run(lambda s: boundaries.load_folder(s, folder, actor(), reason, progress=_progress)))
 
 
 @boundaries_cli.command("import")
@@ -89,12 +96,7 @@ def boundaries_load(folder: str, reason: str) -> None:
 @click.option("--reason", default=None, help="Why (kept with the boundary version).")
 def boundaries_import(layer: str, file: str, crs: str | None, reason: str | None) -> None:
     """Replace LAYER from FILE (GeoJSON, GeoPackage or Shapefile) as a new boundary version."""
-    try:
-        with db.transaction() as session:
-            summary = boundaries.import_layer(session, layer, file, actor(), crs, reason, progress=_progress)
-    except LayerError as exc:
-        _fail(f"nothing was written. {exc}")
-    _report(summary)
+    _report(_run(lambda s: boundaries.import_layer(s, layer, file, actor(), crs, reason, progress=_progress)))
 
 
 def _report(summary: boundaries.LoadSummary) -> None:
@@ -144,11 +146,7 @@ def users_add(name, role, password, display_name, department, station) -> None:
     """Create a user."""
     if password is None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    try:
-        with db.transaction() as session:
-            users.add_user(session, name, role, password, display_name, department, station, actor=actor())
-    except users.UserError as exc:
-        _fail(str(exc))
+    _run(lambda s: users.add_user(s, name, role, password, display_name, department, station, actor=actor()))
     click.echo(f"user {name} ({role}) created")
 
 
@@ -156,11 +154,7 @@ def users_add(name, role, password, display_name, department, station) -> None:
 @click.argument("name")
 def users_token(name: str) -> None:
     """Print a new API token for NAME (shown once; only its hash is stored)."""
-    try:
-        with db.transaction() as session:
-            token = users.issue_token(session, name, actor=actor())
-    except users.UserError as exc:
-        _fail(str(exc))
+    token = _run(lambda s: users.issue_token(s, name, actor=actor()))
     click.echo(token)
 
 
@@ -168,11 +162,7 @@ def users_token(name: str) -> None:
 @click.argument("name")
 def users_revoke(name: str) -> None:
     """Revoke every API token of NAME."""
-    try:
-        with db.transaction() as session:
-            count = users.revoke_tokens(session, name, actor=actor())
-    except users.UserError as exc:
-        _fail(str(exc))
+    count = _run(lambda s: users.revoke_tokens(s, name, actor=actor()))
     click.echo(f"{count} token(s) revoked")
 
 
@@ -181,11 +171,7 @@ def users_revoke(name: str) -> None:
 @click.argument("role")
 def users_set_role(name: str, role: str) -> None:
     """Give NAME the role ROLE (audited)."""
-    try:
-        with db.transaction() as session:
-            users.set_role(session, name, role, actor=actor())
-    except users.UserError as exc:
-        _fail(str(exc))
+    _run(lambda s: users.set_role(s, name, role, actor=actor()))
     click.echo(f"{name} is now {role}")
 
 
@@ -193,11 +179,7 @@ def users_set_role(name: str, role: str) -> None:
 @click.argument("name")
 def users_disable(name: str) -> None:
     """Disable NAME: sign-in, sessions and tokens stop working (audited)."""
-    try:
-        with db.transaction() as session:
-            users.set_active(session, name, False, actor=actor())
-    except users.UserError as exc:
-        _fail(str(exc))
+    _run(lambda s: users.set_active(s, name, False, actor=actor()))
     click.echo(f"{name} disabled")
 
 
@@ -259,14 +241,8 @@ def cases_reassign(open_only: bool) -> None:
     """Re-run ownership for cases under an older boundary version; history records every change."""
     from app.cases.reassign import reassign as reassign_cases
     from app.territory import caches
-    from app.territory.caches import NoBoundaries
 
-    try:
-        with db.transaction() as session:
-            index = caches.ownership(session)
-            result = reassign_cases(session, index, actor(), open_only=open_only)
-    except NoBoundaries as exc:
-        _fail(str(exc))
+    result = _run(lambda s: reassign_cases(s, caches.ownership(s), actor(), open_only=open_only))
     click.echo(
         f"boundary version {result.boundary_version}: {result.checked} case(s) checked, "
         f"{result.changed} with new owners, {result.moved} moved to another station"
@@ -304,12 +280,7 @@ def setup(demo: bool) -> None:
         loaded = boundaries.is_loaded(session)
     if not loaded:
         click.echo("loading the illustrative boundaries of data/boundaries ...")
-        try:
-            with db.transaction() as session:
-                summary = boundaries.load_folder(session, BOUNDARIES, actor(), progress=_progress)
-        except LayerError as exc:
-            _fail(f"nothing was written. {exc}")
-        _report(summary)
+        _report(_run(lambda s: boundaries.load_folder(s, BOUNDARIES, actor(), progress=_progress)))
     if demo:
         with db.transaction() as session:
             created = _add_demo_users(session)
