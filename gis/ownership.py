@@ -45,6 +45,7 @@ NEAR_BOUNDARY_M = 30.0
 PIXEL_M = 4.0  # answer raster: a smaller pixel leaves fewer points to the exact path, but costs memory and build time
 MAX_PIXELS = 20_000_000  # the pixel grows beyond PIXEL_M when the extent would need more pixels than this
 SMALL_LAYER = 64  # up to this many polygons, test each polygon against all points at once
+ENVELOPE_MARGIN_DEG = 0.05  # about 5 km: the raster and the edges are built over the town's box grown by this
 LAYERS = ("coverage", "communities", "workstations", "cells")  # then the town, in the raster's tables
 UNSURE = -2  # raster table entry: the pixel cannot answer this layer, ask the polygons
 NONE = -1  # raster table entry: no polygon of the layer covers the pixel
@@ -402,7 +403,11 @@ class OwnershipIndex:
     _layers: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._check_finite()
         shapely.prepare(self.town)
+        minx, miny, maxx, maxy = self.town.bounds
+        m = ENVELOPE_MARGIN_DEG
+        self._envelope = (minx - m, miny - m, maxx + m, maxy + m)
         self._layers = {
             "coverage": _Layer(self.coverage),
             "communities": _Layer(self.communities),
@@ -417,13 +422,38 @@ class OwnershipIndex:
         self._faces = self._raster.faces if self._raster else np.full((1, len(LAYERS) + 1), UNSURE, dtype=np.int32)
         self._face_areas = [self._known(row) for row in self._faces.tolist()]
 
+    def _check_finite(self) -> None:
+        """Refuse a version whose geometries hold NaN or infinite coordinates (nothing could be built from it)."""
+        for name, areas in (("town", [Area("town", "town", self.town)]), ("coverage", self.coverage),
+                            ("communities", self.communities), ("workstations", self.workstations),
+                            ("cells", self.cells)):
+            coords = shapely.get_coordinates(np.array([a.geom for a in areas], dtype=object))
+            if not np.isfinite(coords).all():
+                bad = next(a.code for a in areas if not np.isfinite(shapely.get_coordinates(a.geom)).all())
+                raise ValueError(f"boundary version {self.version}: {name} {bad} has coordinates that are not finite")
+
+    def _within_envelope(self, geoms: np.ndarray) -> np.ndarray:
+        """The geometries cut to the town's envelope where they reach beyond it (a territory drawn over the whole
+        world costs no more than one drawn over the town); the others untouched."""
+        if not len(geoms):
+            return geoms
+        bounds = shapely.bounds(geoms)
+        x0, y0, x1, y1 = self._envelope
+        beyond = (bounds[:, 0] < x0) | (bounds[:, 1] < y0) | (bounds[:, 2] > x1) | (bounds[:, 3] > y1)
+        if not beyond.any():
+            return geoms
+        out = geoms.copy()
+        out[beyond] = shapely.clip_by_rect(geoms[beyond], x0, y0, x1, y1)
+        return out
+
     def _internal_edges(self) -> STRtree:
         """Edges between territories (not the town's outer edge), as short metric segments."""
         outline = to_metric(self.town.boundary).buffer(1.0)
         pieces: list[shapely.Geometry] = []
         for name in ("coverage", "communities", "workstations"):
-            for area in self._layers[name].areas:
-                edge = to_metric(area.geom.boundary).difference(outline)
+            layer = self._layers[name]
+            for geom in self._within_envelope(layer.geoms):
+                edge = to_metric(geom.boundary).difference(outline)
                 pieces.extend(shapely.get_parts(shapely.segmentize(edge, 50.0)) if not edge.is_empty else [])
         segments = []
         for line in pieces:
@@ -433,7 +463,7 @@ class OwnershipIndex:
 
     def _build_raster(self, pixel_m: float) -> _Raster:
         """The answer raster at about `pixel_m` metres a pixel."""
-        layers = [self._layers[n].geoms for n in LAYERS] + [np.array([self.town], dtype=object)]
+        layers = [self._within_envelope(self._layers[n].geoms) for n in LAYERS] + [np.array([self.town], dtype=object)]
         bounds = shapely.total_bounds(np.concatenate(layers))
         grid = _Grid.around(tuple(bounds), self.near_m + 2 * pixel_m, pixel_m)
         return _Raster(grid, layers, self._edges, self.near_m)
