@@ -6,18 +6,41 @@ a fingerprint of a table) and a function that builds the value for that key. The
 `Caches` object per app, which the app's sessions carry in `session.info["caches"]`; so a service
 handed a session finds them without Flask, every worker rebuilds when the key in PostGIS changes,
 and two apps in one process (the tests) never share a value.
+
+A value that cannot be built for a new key (a boundary version whose geometry is broken) does not
+take the service down: the previous value keeps serving, the failure is logged and `status()` (read
+by /healthz) says which cache is stale and why; the build is tried again after RETRY_S.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from shapely.errors import GEOSException
 from sqlalchemy.orm import Session
 
+from app.errors import DomainError
+
 T = TypeVar("T")
+RETRY_S = 60.0
+# What a build raises when the data cannot make a value (a database error is not one of them: it is answered
+# as the database being away, and the next request retries).
+BUILD_ERRORS = (ValueError, TypeError, ArithmeticError, GEOSException, DomainError)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Failure:
+    """A build that failed: for which key, why, and when."""
+
+    key: Hashable
+    error: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -35,25 +58,53 @@ class Caches:
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
         self.settings = dict(settings or {})
         self._values: dict[str, tuple[Hashable, Any]] = {}
+        self._failures: dict[str, Failure] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def get(self, spec: Cached[T], session: Session) -> T:
-        """The value for the current key, built first when the key changed."""
+        """The value for the current key, built first when the key changed (the previous one if that fails)."""
         key = spec.key(session)
         held = self._values.get(spec.name)
-        if held is not None and held[0] == key:
+        if held is not None and (held[0] == key or self._failed_lately(spec.name, key)):
             return held[1]
         with self._lock(spec.name):  # one build at a time; the others wait and reuse it
             held = self._values.get(spec.name)
-            if held is None or held[0] != key:
-                held = (key, spec.build(session, key, self.settings))
-                self._values[spec.name] = held
-            return held[1]
+            if held is not None and (held[0] == key or self._failed_lately(spec.name, key)):
+                return held[1]
+            try:
+                value = spec.build(session, key, self.settings)
+            except BUILD_ERRORS as exc:
+                if held is None:
+                    raise
+                self._failures[spec.name] = Failure(key, f"{exc.__class__.__name__}: {exc}", time.monotonic())
+                log.error("cache %s: cannot build for %r (%s); still serving %r", spec.name, key, exc, held[0])
+                return held[1]
+            self._values[spec.name] = (key, value)
+            self._failures.pop(spec.name, None)
+            return value
+
+    def _failed_lately(self, name: str, key: Hashable) -> bool:
+        failure = self._failures.get(name)
+        return failure is not None and failure.key == key and time.monotonic() - failure.at < RETRY_S
+
+    def status(self) -> dict[str, dict]:
+        """Per cache: the key it serves, and whether it is stale (a newer key failed to build, and why)."""
+        out = {}
+        for name, (key, _) in self._values.items():
+            failure = self._failures.get(name)
+            out[name] = {"serving": _plain(key), "stale": failure is not None}
+            if failure is not None:
+                out[name].update(wanted=_plain(failure.key), error=failure.error)
+        return out
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(name, threading.Lock())
+
+
+def _plain(key: Hashable) -> object:
+    return list(key) if isinstance(key, tuple) else key
 
 
 def caches(session: Session) -> Caches:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app import cache
 from app.cases import machine
 from app.cases.models import Case, Report, SchedulerRun, SupervisionOrder
 from app.cases.reading import lights
@@ -44,7 +45,12 @@ def health(session: Session) -> dict:
         log.warning("healthz: database unreachable: %s", exc.__class__.__name__)
         session.rollback()
         return {"status": "unavailable", "database": None, "message": "the database is unreachable"}
-    return {"status": "ok", "database": name, "boundary_version": version}
+    indexes = cache.caches(session).status()
+    stale = sorted(n for n, st in indexes.items() if st["stale"])
+    body = {"status": "degraded" if stale else "ok", "database": name, "boundary_version": version, "indexes": indexes}
+    if stale:
+        body["message"] = f"serving older {', '.join(stale)}: the newest data could not be built (see indexes)"
+    return body
 
 
 def collect(session: Session, now: datetime | None = None) -> list[Metric]:

@@ -1,0 +1,354 @@
+"""The input layer: one JSON Schema per request body, the same dicts the OpenAPI document publishes, and a
+small validator for the part of JSON Schema they use. Every refusal is an InputError naming the field
+(`helpers[2]`, `coverage.features[0].geometry`) before any domain code runs.
+
+Beyond the schemas, every text anywhere in a body, a query or a form is refused when it holds a NUL
+or a lone surrogate (PostgreSQL cannot store the first, UTF-8 cannot encode the second), and a JSON
+body is refused before parsing when it nests deeper than MAX_DEPTH or holds NaN or Infinity.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from app.errors import InputError
+
+MAX_DEPTH = 32
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "array": (list,),
+    "object": (dict,), "null": (type(None),),
+}
+_NAMES = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+          "array": "a list", "object": "an object", "null": "null"}
+
+
+# --------------------------------------------------------------------------------------------
+# Text and JSON before anything else
+# --------------------------------------------------------------------------------------------
+
+
+def check_text(field: str, value: str) -> str:
+    """A text without NUL or lone surrogates."""
+    found = _BAD_TEXT.search(value)
+    if found:
+        what = "a NUL character" if found.group() == "\x00" else "a lone surrogate (not valid Unicode)"
+        raise InputError(field, f"{field} contains {what} at position {found.start()}", 400, error="invalid_text")
+    return value
+
+
+def check_pairs(where: str, pairs: Mapping[str, Any]) -> None:
+    """Every key and value of a query string or form (MultiDict-like or a plain mapping)."""
+    items = pairs.items(multi=True) if hasattr(pairs, "getlist") else pairs.items()
+    for key, value in items:
+        check_text(f"{where} parameter", key)
+        if isinstance(value, str):
+            check_text(key, value)
+
+
+def _depth(raw: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json(raw: bytes | str, field: str = "body") -> Any:
+    """Decode a JSON body: refused (400) when nested deeper than MAX_DEPTH, with NaN or Infinity, not UTF-8,
+    not JSON, or holding a NUL or a lone surrogate in any key or text."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(field, f"the JSON nests deeper than {MAX_DEPTH} levels", 400, error="invalid_body")
+    try:
+        value = json.loads(data, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(field, f"the body is not valid JSON: {exc}", 400, error="invalid_body") from None
+    _walk_text(value, field)
+    return value
+
+
+def _walk_text(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        check_text(path, value)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _walk_text(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(f"{path} key", key)
+            _walk_text(item, _join(path, key))
+
+
+def _join(path: str, key: str) -> str:
+    return key if path in ("", "body") else f"{path}.{key}"
+
+
+# --------------------------------------------------------------------------------------------
+# The validator
+# --------------------------------------------------------------------------------------------
+
+
+def validate(schema: dict, value: Any, path: str = "body") -> Any:
+    """`value` checked against `schema` (the subset of JSON Schema below); returns it unchanged."""
+    if value is None and schema.get("nullable"):
+        return value
+    if "anyOf" in schema:
+        return _any_of(schema["anyOf"], value, path)
+    kinds = schema.get("type")
+    if kinds is not None:
+        _type(kinds if isinstance(kinds, list) else [kinds], value, path)
+    if "enum" in schema and value not in schema["enum"]:
+        shown = ", ".join(str(v) for v in schema["enum"][:12])
+        raise InputError(path, f"{path} must be one of {shown}; got {_short(value)}")
+    if isinstance(value, str):
+        _string(schema, value, path)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        _number(schema, value, path)
+    elif isinstance(value, list):
+        _array(schema, value, path)
+    elif isinstance(value, dict):
+        _object(schema, value, path)
+    return value
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type(kinds: list[str], value: Any, path: str) -> None:
+    for kind in kinds:
+        if isinstance(value, _TYPES[kind]) and not (kind in ("integer", "number") and isinstance(value, bool)):
+            return
+    wanted = " or ".join(_NAMES[k] for k in kinds)
+    raise InputError(path, f"{path} must be {wanted}, got {type(value).__name__} {_short(value)}", 400)
+
+
+def _any_of(options: list[dict], value: Any, path: str) -> Any:
+    errors = []
+    for option in options:
+        try:
+            return validate(option, value, path)
+        except InputError as exc:
+            errors.append(exc)
+    deepest = max(errors, key=lambda e: len(e.field or ""))
+    raise deepest
+
+
+def _string(schema: dict, value: str, path: str) -> None:
+    check_text(path, value)
+    if "minLength" in schema and len(value.strip()) < schema["minLength"]:
+        raise InputError(path, f"{path} is required (at least {schema['minLength']} characters)")
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        raise InputError(path, f"{path} is {len(value)} characters long; at most {schema['maxLength']} are allowed")
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        raise InputError(path, f"{path} {_short(value)} does not have the expected form ({schema['pattern']})")
+    if schema.get("format") in FORMATS and not FORMATS[schema["format"]](value):
+        raise InputError(path, f"{path} {_short(value)} is not a valid {schema['format']}", 400)
+
+
+def _number(schema: dict, value: float, path: str) -> None:
+    if not math.isfinite(value):
+        raise InputError(path, f"{path} must be a finite number", 400)
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InputError(path, f"{path} must be between {low} and {high}, got {value:g}")
+    if schema.get("exclusiveMinimum") is not None and value <= schema["exclusiveMinimum"]:
+        raise InputError(path, f"{path} must be more than {schema['exclusiveMinimum']}, got {value:g}")
+
+
+def _array(schema: dict, value: list, path: str) -> None:
+    if "maxItems" in schema and len(value) > schema["maxItems"]:
+        raise InputError(path, f"{path} has {len(value)} items; at most {schema['maxItems']} are allowed")
+    if "minItems" in schema and len(value) < schema["minItems"]:
+        raise InputError(path, f"{path} needs at least {schema['minItems']} items")
+    items = schema.get("items")
+    if items is not None:
+        for i, item in enumerate(value):
+            validate(items, item, f"{path}[{i}]")
+
+
+def _object(schema: dict, value: dict, path: str) -> None:
+    properties = schema.get("properties", {})
+    for name in schema.get("required", ()):
+        if value.get(name) is None:
+            field = _join(path, name)
+            raise InputError(field, f"{field} is missing", 400, error="missing_field")
+    if schema.get("additionalProperties") is False:
+        unknown = sorted(set(value) - set(properties))
+        if unknown:
+            field = _join(path, unknown[0])
+            raise InputError(field, f"unknown field {field!r}; accepted: {', '.join(sorted(properties))}", 400)
+    extra = schema.get("additionalProperties")
+    for name, item in value.items():
+        sub = properties.get(name, extra if isinstance(extra, dict) else None)
+        if sub is not None:
+            validate(sub, item, _join(path, name))
+
+
+def _datetime(text: str) -> bool:
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _date(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
+
+
+FORMATS = {"date-time": _datetime, "date": _date}
+
+
+# --------------------------------------------------------------------------------------------
+# The bodies (published in the OpenAPI document under components/schemas)
+# --------------------------------------------------------------------------------------------
+
+
+def text(max_length: int, required: bool = False, **more: Any) -> dict:
+    """A string schema: up to `max_length` characters; `required`: not blank."""
+    schema: dict = {"type": "string", "maxLength": max_length, **more}
+    if required:
+        schema["minLength"] = 1
+    else:
+        schema["nullable"] = True
+    return schema
+
+
+def number(low: float | None = None, high: float | None = None, integer: bool = False, **more: Any) -> dict:
+    """A finite number (or a whole number) within [low, high]."""
+    schema: dict = {"type": "integer" if integer else "number", "nullable": True, **more}
+    if low is not None:
+        schema["minimum"] = low
+    if high is not None:
+        schema["maximum"] = high
+    return schema
+
+
+def obj(required: tuple[str, ...] = (), closed: bool = True, **props: dict) -> dict:
+    """An object with these properties (closed: no others)."""
+    schema: dict = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def array(items: dict, max_items: int, min_items: int = 0) -> dict:
+    """A list of at most `max_items` items."""
+    schema = {"type": "array", "items": items, "maxItems": max_items, "nullable": True}
+    if min_items:
+        schema["minItems"] = min_items
+    return schema
+
+
+CODE = text(20, pattern=r"^[A-Za-z0-9_\-]{1,20}$")
+URGENCY = {"type": "string", "enum": ["normal", "urgent", "emergency"], "nullable": True}
+DATE = text(10, format="date")
+DATETIME = text(40, format="date-time")
+POSITION = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3}
+RING = {"type": "array", "items": POSITION, "minItems": 4, "maxItems": 20_000}
+POLYGON = {"type": "array", "items": RING, "minItems": 1, "maxItems": 500}
+GEOMETRY = {"anyOf": [
+    obj(("type", "coordinates"), closed=False, type={"type": "string", "enum": ["Polygon"]}, coordinates=POLYGON),
+    obj(("type", "coordinates"), closed=False, type={"type": "string", "enum": ["MultiPolygon"]},
+        coordinates={"type": "array", "items": POLYGON, "minItems": 1, "maxItems": 500}),
+]}
+COVERAGE_FEATURE = obj(("geometry", "properties"), closed=False,
+                       type={"type": "string", "enum": ["Feature"]}, geometry=GEOMETRY,
+                       properties=obj(("station_code",), closed=False, station_code=CODE,
+                                      carve={"type": "boolean", "nullable": True}, name=text(80)))
+NEW_STATION = obj(("code", "name", "lon", "lat"), code=CODE, name=text(80, required=True),
+                  lon=number(-180, 180), lat=number(-90, 90), parent_code=CODE)
+PROPOSAL = obj(
+    ("coverage",),
+    coverage=obj(("features",), closed=False, type={"type": "string", "enum": ["FeatureCollection"]},
+                 features=array(COVERAGE_FEATURE, 200)),
+    new_stations=array(NEW_STATION, 20), reason=text(500), reassign={"type": "string", "enum": ["move", "keep"]},
+    base_version=number(1, 2**31 - 1, integer=True),
+)
+
+BODIES: dict[str, dict] = {
+    "ReportInput": obj(
+        ("channel", "category", "description"), channel=text(20, required=True),
+        category=text(5, required=True, pattern=r"^[0-9]{5}$"), description=text(4000, required=True),
+        reference=text(120), reporter_name=text(80), reporter_phone=text(40), urgency=URGENCY,
+        lon=number(), lat=number(), crs=text(10), address=text(200), reported_at=DATETIME,
+        attachments=array({"anyOf": [text(2000, required=True), obj(("url",), closed=False, url=text(2000))]}, 10)),
+    "Split": obj(case_version=number(1, 2**31 - 1, integer=True), reason=text(1000)),
+    "Action": obj(
+        ("action", "version"), action=text(40, required=True), version=number(1, 2**31 - 1, integer=True),
+        note=text(2000), reason=text(2000), urgency=URGENCY, category=text(5, pattern=r"^[0-9]{5}$"),
+        owner=obj(("kind", "code"), kind={"type": "string", "enum": ["department", "station"]}, code=CODE),
+        helpers=array(CODE, 20), photos=array(text(2000, required=True), 10), hours=number(0, 720),
+        level=number(1, 4, integer=True), satisfaction=number(1, 5, integer=True),
+        satisfaction_source={"type": "string", "enum": ["hotline_callback", "reporter"], "nullable": True}),
+    "OrderInput": obj(("method", "reason"),
+                      method={"type": "string", "enum": ["phone", "written", "on_site", "meeting", "interview"]},
+                      reason=text(2000, required=True), due_at=DATETIME),
+    "OrderAction": obj(("action",), action={"type": "string", "enum": ["answer", "remind", "close"]}, note=text(2000)),
+    "RuleInput": obj(
+        priority=number(-100_000, 100_000, integer=True), name=text(120), category_prefix=text(5),
+        urgency=URGENCY, channel=CODE, station_code=CODE, target=text(40), helpers=array(CODE, 20), note=text(2000),
+        active={"type": "boolean", "nullable": True}),
+    "SettingInput": obj(("value",), closed=True, value={}),
+    "AlertModuleInput": obj(
+        rule={"type": "string", "enum": ["surge", "new_hotspot"], "nullable": True},
+        params={"type": "object", "nullable": True, "additionalProperties": {"type": "number"}},
+        category_prefixes=array(text(5, required=True, pattern=r"^\d{2}(\d{3})?$"), 40, 1),
+        name=text(60), name_en=text(120), active={"type": "boolean", "nullable": True}),
+    "Proposal": PROPOSAL,
+    "DraftInput": obj(proposal={**PROPOSAL, "nullable": True}, title=text(200),
+                      status={"type": "string", "enum": ["draft", "saved", "discarded"], "nullable": True},
+                      saved_version_id=number(1, 2**31 - 1, integer=True)),
+    "SitesInput": obj(k=number(1, 10, integer=True), service_m=number(100, 20000),
+                      method=text(20), candidates=text(20), max_candidates=number(10, 1000, integer=True),
+                      time_limit_s=number(1, 120), category=text(200), **{"from": DATE, "to": DATE}),
+    "TerritoriesInput": obj(
+        ("sites",), sites=array(obj(("lon", "lat"), lon=number(-180, 180), lat=number(-90, 90), name=text(80),
+                                    code=CODE), 10, 1),
+        balance={"type": "boolean", "nullable": True}, tolerance=number(0.01, 1.0), category=text(200),
+        title=text(200), reason=text(500), **{"from": DATE, "to": DATE}),
+    "PatrolPlanInput": obj(
+        ("station",), station=CODE, date=DATE, shift_hours=number(0.25, 12), shift_minutes=number(10, 720),
+        speed_kph=number(2, 80), stop_minutes=number(0, 120), max_stops=number(1, 150, integer=True),
+        hotspot_days=number(7, 365, integer=True), time_limit_s=number(0.2, 30), assignee=text(60)),
+    "AssignInput": obj(("assignee",), assignee=text(60, required=True)),
+}
+
+
+def body(name: str, value: Any) -> dict:
+    """A decoded JSON body checked against the schema `name` (a JSON object is always required)."""
+    if not isinstance(value, dict):
+        raise InputError("body", "send a JSON object", 400, error="invalid_body")
+    return validate(BODIES[name], value)
