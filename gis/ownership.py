@@ -443,7 +443,9 @@ class OwnershipIndex:
         if not beyond.any():
             return geoms
         out = geoms.copy()
-        out[beyond] = shapely.clip_by_rect(geoms[beyond], x0, y0, x1, y1)
+        clipped = shapely.clip_by_rect(geoms[beyond], x0, y0, x1, y1)
+        # nothing left (a territory wholly outside): an empty polygon, whose boundary is empty (a collection's is None)
+        out[beyond] = [shapely.Polygon() if g.is_empty else g for g in clipped]
         return out
 
     def _internal_edges(self) -> STRtree:

@@ -32,6 +32,14 @@ def test_a_territory_over_the_whole_world_builds_in_bounded_time():
     assert index.raster_bytes < 200_000_000
 
 
+def test_a_territory_wholly_outside_the_town_builds_and_owns_nothing_inside():
+    far = Polygon([(121.0, 31.0), (121.1, 31.0), (121.1, 31.1), (121.0, 31.1)])
+    index = layout([Area("JS-F", "远", far)])
+    inside = to_storage(box(X0 + 500, Y0 + 500, X0 + 500, Y0 + 500).centroid)
+    assert index.owner_at(inside.x, inside.y).fallback
+    assert index.owner_at(121.05, 31.05).station["code"] == "JS-F"
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_a_territory_with_coordinates_that_are_not_finite_is_refused(bad):
     with warnings.catch_warnings():  # shapely warns while making it; the index must refuse it, not warn
