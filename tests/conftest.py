@@ -2,7 +2,9 @@
 
 DATABASE_URL names a server and a role that may create databases (`make test` provides the
 embedded one). The suite creates `<db>_test_<pid>`, migrates it to head, loads the reference
-data and the illustrative boundaries, and drops it at the end.
+data and the illustrative boundaries, and drops it at the end. A module whose tests make boundary
+versions uses `own_app` instead, a database of its own set up the same way, so that the shared
+territory never changes under the other tests whatever the order. Test data: tests/factories.py.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -57,10 +62,9 @@ def make_database(base_url):
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_url(make_database):
-    """A fresh database migrated to head with reference data and the illustrative boundaries."""
-    url = make_database("test")
+def _set_up(make_database, tag: str) -> str:
+    """A new database migrated to head with reference data and the illustrative boundaries: its URL."""
+    url = make_database(tag)
     from app import create_app
 
     app = create_app({"DATABASE_URL": url.render_as_string(hide_password=False), "SECRET_KEY": "test"})
@@ -71,14 +75,35 @@ def database_url(make_database):
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def app(database_url):
-    """The application bound to the test database."""
+@contextmanager
+def _application(database_url: str) -> Iterator[Flask]:
     from app import create_app
 
     application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "TESTING": True})
     yield application
     application.extensions["db"].engine.dispose()
+
+
+@contextmanager
+def _serving(application: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database):
+    """The shared database of the run: set up once; no test changes its boundaries (see `own_app`)."""
+    return _set_up(make_database, "test")
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    """The application bound to the shared test database."""
+    with _application(database_url) as application:
+        yield application
 
 
 @pytest.fixture
@@ -97,31 +122,42 @@ def session(app):
 @pytest.fixture(scope="session")
 def live_server(app):
     """The app over real HTTP on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with _serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def own_app(make_database):
+    """The application on a database of the module's own, set up like the shared one: for the tests that make
+    boundary versions (or stations), which would otherwise change the territory under every later test."""
+    with _application(_set_up(make_database, "own")) as application:
+        yield application
+
+
+@pytest.fixture(scope="module")
+def own_live_server(own_app):
+    """`own_app` over real HTTP on a free loopback port."""
+    with _serving(own_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def make_user(app):
-    """Create a committed user with a role and return (username, password, token)."""
-    from app.accounts import users
+    """Make a committed user with a role and return (username, password, token).
+
+    The plain user of a role is made once and shared; with keyword arguments (department_code, station_code,
+    display_name) the user is new on every call. A test that changes its user (password failures, revoked
+    tokens) asks tests.factories.user for a user of its own.
+    """
+    from tests import factories
 
     made = {}
 
     def make(role: str, **kwargs):
-        if role in made and not kwargs:
-            return made[role]
-        username = f"t_{role}_{uuid.uuid4().hex[:6]}"
-        password = "correct horse battery"
-        with app.extensions["db"].transaction() as s:
-            users.add_user(s, username, role, password, **kwargs)
-            token = users.issue_token(s, username)
-        if kwargs:  # a special user is never handed out as the plain user of its role
-            return username, password, token
-        made[role] = (username, password, token)
+        if kwargs:
+            return factories.user(app, role, **kwargs)
+        if role not in made:
+            made[role] = factories.user(app, role)
         return made[role]
 
     return make
@@ -138,14 +174,16 @@ def artifacts():
 def spots(app):
     """Fresh points inside the town, 400 m apart and away from territory edges, one per call.
 
-    Reports filed at different spots never merge, whatever test filed them.
+    `spots(station)` gives the next one in that station's territory; `spots(road_m=...)` the next one within
+    that distance of a routable road (some of the town, reclaimed land, has no roads yet). Reports filed at
+    different spots never merge, whatever test filed them.
     """
     import numpy as np
     import shapely
 
-    from gis.crs import to_metric, to_storage
-
+    from app.field import network
     from app.territory import caches
+    from gis.crs import to_metric, to_storage
 
     with app.extensions["db"].transaction() as s:
         index = caches.ownership(s)
@@ -154,5 +192,17 @@ def spots(app):
     xs, ys = np.meshgrid(np.arange(minx, maxx, 400.0), np.arange(miny, maxy, 400.0))
     pts = [p for p in shapely.points(xs.ravel(), ys.ravel()) if inner.contains(p)]
     np.random.default_rng(3).shuffle(pts)
-    good = (p for p in (to_storage(p) for p in pts) if not index.owner_at(p.x, p.y).near_boundary)
-    return lambda: next(good)
+    owned = ((p, index.owner_at(p.x, p.y)) for p in (to_storage(p) for p in pts))
+    unused = [(p, owners.station["code"]) for p, owners in owned if not owners.near_boundary]
+
+    def near_road(p, road_m: float) -> bool:
+        with app.extensions["db"].transaction() as s:
+            roads = network.get(s)  # cached by the app: built once
+        return roads.snap_many(np.array([to_metric(p).coords[0]]), road_m)[0] is not None
+
+    def take(station: str | None = None, road_m: float | None = None):
+        i = next(i for i, (p, code) in enumerate(unused)
+                 if station in (None, code) and (road_m is None or near_road(p, road_m)))
+        return unused.pop(i)[0]
+
+    return take

@@ -7,27 +7,20 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
 
-from app.cases.models import Case
 from app.analysis import alerts, digest, hotspots
-from app.territory.boundaries import current_version_id
 from app.cases.worktime import BEIJING
+from tests import factories
 
 DAY = date(2021, 3, 28)  # a Sunday long before any other test's cases
 
 
 def add_cases(session, cells, index: int, n: int, when: datetime, category: str = "06010", state: str = "filed"):
     """n cases at the representative point of cell `index`."""
-    version = current_version_id(session)
     lon, lat = cells.lonlat[index]
-    station = cells.station[index] or "TC"
     for _ in range(n):
-        session.add(Case(state=state, category_code=category, urgency="normal", description="test",
-                         geom=from_shape(Point(lon, lat), srid=4326), grid_code=cells.codes[index],
-                         workstation_code=cells.workstation[index], station_code=station,
-                         boundary_version_id=version, first_reported_at=when, last_reported_at=when))
+        factories.stored_case(session, lon, lat, when, state=state, category=category, grid_code=cells.codes[index],
+                              workstation_code=cells.workstation[index], station_code=cells.station[index] or "TC")
     session.flush()
 
 

@@ -8,10 +8,11 @@ import io
 import json
 import os
 import subprocess
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 TABLES = ("cases", "case_events", "reports", "attachments", "boundary_versions", "station_coverage", "grid_cells",
           "audit_log", "users")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.conftest import open_page, sign_in, wait_data
+from tests.browser import check_clean, open_page, sign_in, wait_data
 
 pytestmark = pytest.mark.browser
 
@@ -27,8 +27,7 @@ def test_each_role_signs_in_and_sees_the_map(browser, live_server, make_user, ar
         wait_data(page, "layer_communities", lambda v: v == "3", timeout=20)
         assert "Unit grid cells" in page.locator(".leaflet-control-layers").inner_text()
         page.screenshot(path=str(artifacts / "map_en.png"))
-    assert page.foreign == [], f"requests left the app's host: {page.foreign}"
-    assert page.errors == [], f"JavaScript errors: {page.errors}"
+    check_clean(page)
     context.close()
 
 
@@ -40,5 +39,5 @@ def test_grid_layer_switches_on(browser, live_server, make_user, artifacts):
     page.locator(".leaflet-control-layers label", has_text="单元网格").locator("input").check()
     wait_data(page, "layer_grid_cells", lambda v: int(v) >= 5000, timeout=30)
     page.screenshot(path=str(artifacts / "map_grid.png"))
-    assert page.errors == [] and page.foreign == []
+    check_clean(page)
     context.close()

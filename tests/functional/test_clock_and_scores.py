@@ -11,13 +11,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app import scheduler
-from app.cases.models import Case, CaseEvent, SchedulerRun, SupervisionOrder
-from app.accounts.models import User
-from app import demo
-from app.cases import intake, workflow
+from app import demo, scheduler
 from app.analysis import kpi
+from app.cases import intake
+from app.cases.models import Case, CaseEvent, SchedulerRun, SupervisionOrder
 from app.cases.worktime import BEIJING
+from tests import factories
 
 
 def bj(*args) -> datetime:
@@ -41,39 +40,29 @@ def cast(app, make_user):
 
 
 class Story:
-    """Cases filed and moved at chosen times, each step committed."""
+    """Cases filed and moved at chosen times (tests.factories), each step committed; `who` names one of the cast."""
 
-    def __init__(self, app, settings, cast, spots):
-        self.app, self.settings, self.cast, self.spots = app, settings, cast, spots
-
-    def user(self, s, who) -> User:
-        return s.scalar(select(User).where(User.username == self.cast[who]))
+    def __init__(self, app, cast, spots):
+        self.app, self.cast, self.spots = app, cast, spots
 
     def report(self, at: datetime, category: str = "01004", **extra) -> int:
-        p = self.spots()
-        with self.app.extensions["db"].transaction() as s:
-            inp = intake.ReportInput(channel="hotline", category=category, description="测试", lon=p.x, lat=p.y,
-                                     reported_at=at, **extra)
-            return intake.submit_report(s, self.settings, self.user(s, "intake"), inp, now=at).report.case_id
+        return factories.report(self.app, self.spots(), by=self.cast["intake"], at=at, category=category,
+                                **extra).report.case_id
 
     def act(self, case_id: int, who: str, action: str, at: datetime, **fields) -> Case:
-        with self.app.extensions["db"].transaction() as s:
-            version = s.get(Case, case_id).version
-            return workflow.act(s, self.user(s, who), case_id, action, version, fields, now=at)
+        return factories.act(self.app, case_id, self.cast[who], action, at, **fields)
 
     def case(self, case_id: int) -> Case:
         with self.app.extensions["db"].transaction() as s:
             return s.get(Case, case_id)
 
     def to_dispatched(self, case_id: int, at: datetime) -> Case:
-        self.act(case_id, "intake", "verify", at)
-        self.act(case_id, "dispatcher", "file", at)
-        return self.act(case_id, "dispatcher", "dispatch", at)
+        return factories.walk(self.app, case_id, "dispatched", at)
 
 
 @pytest.fixture
-def story(app, settings, cast, spots):
-    return Story(app, settings, cast, spots)
+def story(app, cast, spots):
+    return Story(app, cast, spots)
 
 
 def test_the_deadline_follows_the_calendar_and_pauses(story):

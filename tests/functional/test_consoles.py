@@ -5,55 +5,26 @@ app's host and no JavaScript error is logged."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pytest
 import requests
-from geoalchemy2.shape import to_shape
-from shapely.geometry import mapping
 from sqlalchemy import select
 
 from app.cases.models import Case, Report
-from app.territory.models import Station, StationCoverage
-from app.territory.boundaries import current_version_id
 from app.cases.worktime import BEIJING
-from tests.functional.conftest import open_page, sign_in, wait_data
-from tests.functional.test_intake import png
+from app.field.patrols import MAX_SNAP_M
+from tests import factories
+from tests.browser import centre_on, check_clean, open_page, pixel, sign_in, wait_data
 
 pytestmark = pytest.mark.browser
 
 
-def check_clean(page):
-    assert page.foreign == [], f"requests left the app's host: {page.foreign}"
-    assert page.errors == [], f"JavaScript errors: {page.errors}"
-
-
-def centre_on(page, lat: float, lon: float, zoom: int = 17):
-    page.evaluate(f"nhMap.setView([{lat}, {lon}], {zoom}) && null")
-
-
-def pixel(page, lat: float, lon: float) -> tuple[float, float]:
-    box = page.locator(".folium-map").bounding_box()
-    x, y = page.evaluate(f"(() => {{ const p = nhMap.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }})()")
-    return box["x"] + x, box["y"] + y
-
-
-def filed_case(live_server, make_user, spots) -> tuple[int, float, float]:
-    intake = {"Authorization": f"Bearer {make_user('intake')[2]}"}
-    dispatcher = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
-    p = spots()
-    case_id = requests.post(f"{live_server}/api/v1/reports", headers=intake, timeout=10, json={
-        "channel": "video", "reference": "CAM-9", "category": "06010", "description": "道路暴露垃圾",
-        "lon": p.x, "lat": p.y}).json()["case_id"]
-    for action, version in (("verify", 1), ("file", 2)):
-        requests.post(f"{live_server}/api/v1/cases/{case_id}/actions", headers=dispatcher, timeout=10,
-                      json={"action": action, "version": version}).raise_for_status()
-    return case_id, p.x, p.y
-
-
 def test_dispatcher_dispatches_a_case_from_the_map(browser, live_server, make_user, spots, app, artifacts):
-    case_id, lon, lat = filed_case(live_server, make_user, spots)
+    p = spots()
+    case_id = factories.case_in_state(app, "filed", p, channel="video", reference="CAM-9", category="06010",
+                                      description="道路暴露垃圾").id
+    lon, lat = p.x, p.y
     username, password, _ = make_user("dispatcher")
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
@@ -103,30 +74,10 @@ def test_dispatcher_files_a_case_by_clicking_the_map(browser, live_server, make_
     context.close()
 
 
-@pytest.fixture
-def restore_coverage(app, tmp_path):
-    """Put the coverage back after a test that saves a new version."""
-    with app.extensions["db"].transaction() as s:
-        version = current_version_id(s)
-        rows = s.scalars(select(StationCoverage).where(StationCoverage.version_id == version)).all()
-        doc = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"station_code": r.station_code}, "geometry": mapping(to_shape(r.geom))}
-            for r in rows]}
-    path = tmp_path / "coverage.geojson"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    yield
-    result = app.test_cli_runner().invoke(args=["boundaries", "import", "station_coverage", str(path),
-                                                "--reason", "test: restore"])
-    assert result.exit_code == 0, result.output
-    app.test_cli_runner().invoke(args=["cases", "reassign", "--open-only"])
-    with app.extensions["db"].transaction() as s:  # the test's station leaves with its territory
-        for station in s.scalars(select(Station).where(Station.code.like("JS-9%"))):
-            station.active = False
-
-
-def test_planner_adds_a_station_and_new_reports_go_to_it(browser, live_server, make_user, artifacts,
-                                                         restore_coverage):
-    username, password, _ = make_user("planner")
+def test_planner_adds_a_station_and_new_reports_go_to_it(browser, own_app, own_live_server, artifacts):
+    """On a database of the module's own: the new version and station must not reach the other tests."""
+    live_server = own_live_server
+    username, password, _ = factories.user(own_app, "planner")
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/planner")
@@ -155,19 +106,20 @@ def test_planner_adds_a_station_and_new_reports_go_to_it(browser, live_server, m
     wait_data(page, "savedVersion", timeout=30)
     check_clean(page)
     context.close()
-    intake = {"Authorization": f"Bearer {make_user('intake')[2]}"}
+    intake = factories.bearer(factories.user(own_app, "intake")[2])
     answer = requests.post(f"{live_server}/api/v1/reports", headers=intake, timeout=10, json={
         "channel": "hotline", "category": "06010", "description": "新站辖区内的问题", "lon": 121.8601, "lat": 30.9302})
     assert answer.json()["station"]["code"] == "JS-904"
 
 
-def test_patrol_sees_the_route_and_reports_with_a_photo(browser, live_server, make_user, spots, artifacts, tmp_path):
-    planner = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
+def test_patrol_sees_the_route_and_reports_with_a_photo(browser, app, live_server, make_user, spots, artifacts,
+                                                        tmp_path):
+    dispatcher_name, _, token = make_user("dispatcher")
+    planner = factories.bearer(token)
     username, password, _ = make_user("patrol", station_code="JS-002")
-    for _ in range(3):  # open cases of the station give the route something to visit
-        p = spots()
-        requests.post(f"{live_server}/api/v1/reports", headers=planner, timeout=10, json={
-            "channel": "patrol", "category": "06010", "description": "垃圾", "lon": p.x, "lat": p.y})
+    for _ in range(3):  # open cases of the station, near roads, give the route something to visit
+        factories.report(app, spots("JS-002", road_m=MAX_SNAP_M), by=dispatcher_name, channel="patrol",
+                         category="06010", description="垃圾")
     today = datetime.now(BEIJING).date().isoformat()
     plan = requests.post(f"{live_server}/api/v1/patrols/plan", headers=planner, timeout=120, json={
         "station": "JS-002", "date": today, "shift_hours": 4, "speed_kph": 15, "assignee": username})
@@ -180,7 +132,7 @@ def test_patrol_sees_the_route_and_reports_with_a_photo(browser, live_server, ma
     page.locator(".stops button").first.click()
     page.wait_for_selector(".stops button[disabled]", timeout=10_000)
     photo = tmp_path / "问题.png"
-    photo.write_bytes(png(8, 8))
+    photo.write_bytes(factories.png(8, 8))
     form = page.locator("#patrol-report")
     form.locator("select[name=category]").select_option("06010")
     form.locator("textarea[name=description]").fill("巡查发现暴露垃圾")

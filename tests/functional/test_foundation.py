@@ -7,8 +7,9 @@ import re
 import requests
 from sqlalchemy import create_engine, func, select, text
 
-from app.territory.models import AdminArea, BoundaryVersion, GridCell, Station, StationCoverage
 from app.accounts.models import AuditEntry
+from app.territory.models import AdminArea, BoundaryVersion, GridCell, Station, StationCoverage
+from tests import factories
 
 
 def current(model):
@@ -22,6 +23,8 @@ def test_illustrative_counts(session):
         ).all()
     )
     assert levels == {"town": 1, "community": 3, "workstation": 13}
+    # no test adds stations to the shared database (those that do have their own: conftest `own_app`)
+    assert session.scalar(select(func.count()).select_from(Station)) == 17
     assert session.scalar(select(func.count()).select_from(Station).where(Station.illustrative.is_(True))) == 17
     cells = session.scalar(current(GridCell))
     assert 5000 <= cells <= 12000
@@ -132,8 +135,8 @@ def test_password_login_and_map_page(live_server, make_user):
     assert "Unit grid cells" in english.text
 
 
-def test_wrong_password_is_refused_and_page_requires_login(live_server, make_user):
-    username, _, _ = make_user("supervisor")
+def test_wrong_password_is_refused_and_page_requires_login(app, live_server):
+    username, _, _ = factories.user(app, "supervisor")  # its own: the failed sign-in counts against the user
     _, answer = _login(live_server, username, "not the password")
     assert answer.status_code == 401 and "用户名或密码错误" in answer.text
     anonymous = requests.get(f"{live_server}/", timeout=10, allow_redirects=False)

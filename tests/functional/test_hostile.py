@@ -10,9 +10,10 @@ import requests
 from sqlalchemy import func, select
 
 from app.accounts.models import AuditEntry
-from app.territory.models import BoundaryVersion, Station
 from app.cases.models import Case, CaseEvent, Report
-from tests.functional.conftest import open_page, sign_in, wait_data
+from app.territory.models import BoundaryVersion, Station
+from tests import factories
+from tests.browser import centre_on, open_page, sign_in, wait_data
 
 HOSTILE = [
     '<script>alert("x")</script>',
@@ -63,7 +64,7 @@ def test_the_console_panel_and_digest_show_text_not_markup(app, browser, live_se
     username, password, _ = make_user("dispatcher")
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
-    page.evaluate(f"nhMap.setView([{p.y}, {p.x}], 18) && null")
+    centre_on(page, p.y, p.x, 18)
     wait_data(page, "casesDrawn", lambda v: int(v) >= 1)
     page.locator(f".case-icon[title$='#{case_id}']").click()
     page.wait_for_selector(f".case[data-case='{case_id}']")
@@ -79,12 +80,8 @@ def test_the_console_panel_and_digest_show_text_not_markup(app, browser, live_se
 
 
 def test_kpi_csv_neutralises_formulas(app, live_server, who, make_user):
-    from app.accounts import users
-
     username = "=cmd|'/c calc'!A1"
-    with app.extensions["db"].transaction() as s:
-        users.add_user(s, f"formula-{len(username)}", "handler", "long enough password", display_name=username,
-                       department_code="LGJT")
+    factories.user(app, "handler", display_name=username, department_code="LGJT")
     from app.analysis import kpi
 
     row = {"group": "x", "name": username, "cases": 1}

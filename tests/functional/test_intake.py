@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -13,9 +11,10 @@ import requests
 import shapely
 from sqlalchemy import func, select, text
 
-from app.cases.models import Attachment, Case, CaseEvent, Report
 from app.accounts.models import AuditEntry
+from app.cases.models import Attachment, Case, CaseEvent, Report
 from gis.crs import from_wgs84, to_metric, to_storage
+from tests.factories import png
 
 CATEGORY = "01004"
 OTHER_CATEGORY = "02001"
@@ -194,15 +193,6 @@ def test_a_dispatcher_splits_a_wrongly_merged_report(live_server, auth, dispatch
     assert again.status_code == 409 and again.json()["error"] == "only_report"
     missing = requests.post(f"{live_server}/api/v1/reports/999999999/split", json={}, headers=dispatcher, timeout=10)
     assert missing.status_code == 404
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def test_photos_by_upload_and_by_url(live_server, auth, spots):

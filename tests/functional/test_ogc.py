@@ -6,12 +6,16 @@ import json
 import os
 import subprocess
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
+from app.cases.worktime import BEIJING
+from app.field.patrols import MAX_SNAP_M
 from app.territory.models import GridCell, StationCoverage
+from tests import factories
 
 CATEGORY = "01004"  # dispatched to the Lingang Group (LGJT) by the category rule
 COLLECTIONS = ("grid_cells", "communities", "workstations", "town", "stations", "station_coverage", "roads",
@@ -88,8 +92,7 @@ def test_collections_need_a_user_unless_public(app, live_server, bearer):
 
 
 def test_public_collections_setting_is_checked():
-    from app.config import ConfigError
-    from app.config import parse_public
+    from app.config import ConfigError, parse_public
 
     assert parse_public("grid_cells, communities") == {"grid_cells", "communities"}
     assert parse_public("") == frozenset()
@@ -247,23 +250,26 @@ def test_gdal_copies_every_grid_cell_into_a_geopackage(app, live_server, session
     assert json.loads(copied.iloc[:1].to_json())["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
 
 
-def test_stored_patrol_routes_are_a_collection(live_server, make_user, bearer):
+def test_stored_patrol_routes_are_a_collection(app, live_server, make_user, spots, bearer):
     from datetime import date
 
+    # an open case of the station near a road, reported the day before, gives the route a stop (on a day no
+    # other test uses)
+    factories.report(app, spots("JS-001", road_m=MAX_SNAP_M), at=datetime(2025, 9, 8, 10, 0, tzinfo=BEIJING))
     dispatcher = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
     planned = requests.post(f"{live_server}/api/v1/patrols/plan", headers=dispatcher, timeout=120, json={
-        "station": "JS-001", "date": "2026-03-03", "shift_hours": 2, "speed_kph": 15, "time_limit_s": 2})
+        "station": "JS-001", "date": "2025-09-09", "shift_hours": 2, "speed_kph": 15, "time_limit_s": 2})
     assert planned.status_code == 201, planned.text
     route_id = planned.json()["id"]
     items = requests.get(f"{live_server}/ogc/collections/patrol_routes/items",
-                         params={"datetime": "2026-03-03T00:00:00Z/2026-03-03T23:59:59Z"}, headers=bearer,
+                         params={"datetime": "2025-09-09T00:00:00Z/2025-09-09T23:59:59Z"}, headers=bearer,
                          timeout=30).json()
     found = {f["id"]: f for f in items["features"]}
     assert str(route_id) in found and found[str(route_id)]["properties"]["station_code"] == "JS-001"
     assert items["numberMatched"] >= 1
-    if planned.json()["stops"]:
-        assert found[str(route_id)]["geometry"]["type"] == "LineString"
+    assert planned.json()["stops"]
+    assert found[str(route_id)]["geometry"]["type"] == "LineString"
     one = requests.get(f"{live_server}/ogc/collections/patrol_routes/items/{route_id}", headers=bearer, timeout=30)
-    assert one.status_code == 200 and one.json()["properties"]["day"] == date(2026, 3, 3).isoformat()
+    assert one.status_code == 200 and one.json()["properties"]["day"] == date(2025, 9, 9).isoformat()
     missing = requests.get(f"{live_server}/ogc/collections/patrol_routes/items/abc", headers=bearer, timeout=30)
     assert missing.status_code == 404

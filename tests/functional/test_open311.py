@@ -11,8 +11,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from app.territory.models import Address
 from app.cases.models import Attachment, Report
+from app.territory.models import Address
 
 SERVICE = "06010"  # exposed garbage (暴露垃圾)
 LISTS = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
@@ -260,8 +260,7 @@ def test_hostile_text_stays_inert_in_xml_and_json(client, spots):
 
 
 def test_channel_setting_is_checked():
-    from app.config import ConfigError
-    from app.config import parse_channels
+    from app.config import ConfigError, parse_channels
 
     assert parse_channels("ext:12345, city:third_party") == {"ext": "12345", "city": "third_party"}
     with pytest.raises(ConfigError, match="user:channel"):

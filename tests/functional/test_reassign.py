@@ -1,8 +1,10 @@
-"""A boundary edit reaches every worker process at once, and `cases reassign` moves the cases."""
+"""A boundary edit reaches every worker process at once, and `cases reassign` moves the cases.
+
+On a database of the module's own (`own_app`): the edits must not reach the other tests.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -12,14 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from geoalchemy2.shape import to_shape
-from shapely.geometry import mapping
-from sqlalchemy import select
 
-from app.territory.models import StationCoverage
 from app.territory import caches
-from app.territory.boundaries import current_version_id
 from gis.crs import to_metric, to_storage
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 STATION = "JS-003"
@@ -32,9 +30,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def workers(database_url):
-    """Two separate gunicorn worker processes serving the test database."""
-    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="two-workers")
+def workers(own_app):
+    """Two separate gunicorn worker processes serving the module's database."""
+    env = dict(os.environ, DATABASE_URL=own_app.config["DATABASE_URL"], SECRET_KEY="two-workers")
     procs, urls = [], []
     for _ in range(2):
         port = free_port()
@@ -63,31 +61,14 @@ def workers(database_url):
             p.wait(timeout=30)
 
 
-def write_coverage(app, path: Path, drop: str | None) -> str:
-    """The current station coverage as GeoJSON, without the territory of `drop`."""
-    with app.extensions["db"].transaction() as s:
-        version = current_version_id(s)
-        rows = s.scalars(select(StationCoverage).where(StationCoverage.version_id == version)).all()
-        features = [
-            {"type": "Feature", "properties": {"station_code": r.station_code}, "geometry": mapping(to_shape(r.geom))}
-            for r in rows if r.station_code != drop
-        ]
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
-    return str(path)
-
-
-def import_coverage(app, file: str, reason: str) -> None:
-    result = app.test_cli_runner().invoke(args=["boundaries", "import", "station_coverage", file, "--reason", reason])
-    assert result.exit_code == 0, result.output
-
-
-def test_an_edit_reaches_both_workers_and_reassign_moves_the_case(app, workers, make_user, tmp_path):
-    auth = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
+def test_an_edit_reaches_both_workers_and_reassign_moves_the_case(own_app, workers):
+    app = own_app
+    auth = factories.bearer(factories.user(app, "dispatcher")[2])
     with app.extensions["db"].transaction() as s:
         index = caches.ownership(s)
     area = next(a for a in index.coverage if a.code == STATION)
     p = to_storage(to_metric(area.geom).buffer(-150).representative_point())
-    original = write_coverage(app, tmp_path / "original.geojson", drop=None)
+    original = factories.coverage(app)
 
     def locate(url):
         return requests.get(f"{url}/api/v1/locate", params={"lon": p.x, "lat": p.y}, headers=auth, timeout=10).json()
@@ -100,7 +81,7 @@ def test_an_edit_reaches_both_workers_and_reassign_moves_the_case(app, workers, 
     }).json()
     assert filed["station"]["code"] == STATION
 
-    import_coverage(app, write_coverage(app, tmp_path / "without.geojson", drop=STATION), f"{STATION} closed")
+    factories.boundary_version(app, factories.coverage(app, drop=STATION), f"{STATION} closed")
     try:
         after = [locate(url) for url in workers]  # no restart: each process checks the version on use
         assert {a["boundary_version"] for a in after} == {before[0]["boundary_version"] + 1}
@@ -116,7 +97,7 @@ def test_an_edit_reaches_both_workers_and_reassign_moves_the_case(app, workers, 
         again = app.test_cli_runner().invoke(args=["cases", "reassign", "--open-only"])
         assert "0 case(s) checked" in again.output  # every open case is under the new version now
     finally:
-        import_coverage(app, original, "reopen the station")
+        factories.boundary_version(app, original, "reopen the station")
         app.test_cli_runner().invoke(args=["cases", "reassign"])
     restored = [locate(url) for url in workers]
     assert [r["station"]["code"] for r in restored] == [STATION, STATION]

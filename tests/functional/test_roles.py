@@ -26,7 +26,8 @@ TABLE: dict[tuple[str, str], object] = {
     ("GET", "ops.prometheus"): {"admin"},
     # reading
     **{("GET", e): ANY for e in (
-        "accounts.me", "territory.layer", "territory.locate", "territory.geocode", "territory.reverse", "cases.get_report",
+        "accounts.me", "territory.layer", "territory.locate", "territory.geocode", "territory.reverse",
+        "cases.get_report",
         "cases.get_attachment", "cases.channels", "cases.categories", "cases.list_cases", "cases.get_case",
         "cases.cases_map", "territory.convert", "territory.basemap", "territory.versions", "analysis.grid_counts",
         "analysis.monthly", "cases.supervision_lists", "cases.list_orders", "cases.get_order",
@@ -36,7 +37,8 @@ TABLE: dict[tuple[str, str], object] = {
         "exports.index", "exports.export", "apidoc.spec", "apidoc.docs",
         "ogc.landing", "ogc.api", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.items", "ogc.item",
     )},
-    ("GET", "territory.drafts"): {"planner", "admin", "leader"}, ("GET", "territory.draft"): {"planner", "admin", "leader"},
+    ("GET", "territory.drafts"): {"planner", "admin", "leader"},
+    ("GET", "territory.draft"): {"planner", "admin", "leader"},
     # writing
     ("POST", "cases.create_report"): REPORTERS,
     ("POST", "cases.split_report"): {"dispatcher", "shift_leader", "admin"},

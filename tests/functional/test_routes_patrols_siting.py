@@ -8,25 +8,21 @@ import gpxpy
 import numpy as np
 import pytest
 import shapely
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import to_shape
 from shapely.geometry import Point, shape
 from sqlalchemy import select
 
-from app.territory.models import AdminArea, Station
-from app.cases.models import Case
 from app.analysis import hotspots
+from app.cases.worktime import BEIJING
+from app.errors import InputError
 from app.field import network, patrols
 from app.territory import siting
-from app.territory.boundaries import current_version_id
-from app.errors import InputError
-from app.cases.worktime import BEIJING
+from app.territory.models import AdminArea, Station
 from gis.crs import to_metric
+from tests import factories
+from tests.factories import bearer
 
 DAY = date(2021, 6, 15)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_route_api(app, make_user):
@@ -64,12 +60,9 @@ def test_route_agrees_with_networkx_dijkstra(session):
 
 
 def _open_case(session, station: Station, lon: float, lat: float, urgency: str, deadline: datetime | None):
-    point = Point(lon, lat)
-    session.add(Case(state="dispatched", category_code="06010", urgency=urgency, description="patrol test",
-                     geom=from_shape(point, srid=4326), station_code=station.code, grid_code=None,
-                     boundary_version_id=current_version_id(session), deadline_at=deadline,
-                     first_reported_at=datetime.combine(DAY, datetime.min.time(), BEIJING) - timedelta(days=1),
-                     last_reported_at=datetime.combine(DAY, datetime.min.time(), BEIJING) - timedelta(days=1)))
+    factories.stored_case(session, lon, lat, datetime.combine(DAY, datetime.min.time(), BEIJING) - timedelta(days=1),
+                          state="dispatched", urgency=urgency, description="patrol test", station_code=station.code,
+                          grid_code=None, deadline_at=deadline)
 
 
 def test_patrol_plan_fits_the_shift_and_is_stored(session):
@@ -152,16 +145,13 @@ def test_patrol_api_plan_list_export_assign(app, make_user):
 
 
 def _cluster(session, cells, centre: int, n: int, when: date):
-    version = current_version_id(session)
     near = np.flatnonzero(np.hypot(*(cells.xy - cells.xy[centre]).T) < 300)
     for j in near:
         lon, lat = cells.lonlat[j]
         for _ in range(n):
-            session.add(Case(state="filed", category_code="09006", urgency="normal", description="siting test",
-                             geom=from_shape(Point(lon, lat), srid=4326), grid_code=cells.codes[j],
-                             station_code=cells.station[j] or "TC", boundary_version_id=version,
-                             first_reported_at=datetime.combine(when, datetime.min.time(), BEIJING),
-                             last_reported_at=datetime.combine(when, datetime.min.time(), BEIJING)))
+            factories.stored_case(session, lon, lat, datetime.combine(when, datetime.min.time(), BEIJING),
+                                  category="09006", description="siting test", grid_code=cells.codes[j],
+                                  station_code=cells.station[j] or "TC")
     session.flush()
     return near
 

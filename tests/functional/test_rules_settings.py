@@ -7,6 +7,7 @@ import requests
 from sqlalchemy import select, text
 
 from app.accounts.models import AuditEntry
+from tests import factories
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def who(make_user):
             for role in ("shift_leader", "admin", "planner", "dispatcher", "intake")}
 
 
-def test_a_new_rule_changes_the_suggestion_and_is_audited(live_server, who, spots, session):
+def test_a_new_rule_changes_the_suggestion_and_is_audited(app, live_server, who, spots, session):
     url = f"{live_server}/api/v1/dispatch-rules"
     rule = {"priority": 35, "name": "非机动车乱停放派网格", "category_prefix": "09010", "target": "department:WG",
             "helpers": ["GA"], "active": True}
@@ -28,14 +29,9 @@ def test_a_new_rule_changes_the_suggestion_and_is_audited(live_server, who, spot
     assert created.status_code == 201, created.text
     rule_id = created.json()["id"]
     try:
-        p = spots()
-        body = {"channel": "app", "category": "09010", "description": "共享单车乱停", "lon": p.x, "lat": p.y}
-        case_id = requests.post(f"{live_server}/api/v1/reports", headers=who["intake"], timeout=10,
-                                json=body).json()["case_id"]
-        case_url = f"{live_server}/api/v1/cases/{case_id}"
-        for action, version in (("verify", 1), ("file", 2)):
-            requests.post(f"{case_url}/actions", json={"action": action, "version": version},
-                          headers=who["dispatcher"], timeout=10).raise_for_status()
+        case = factories.case_in_state(app, "filed", spots(), channel="app", category="09010",
+                                       description="共享单车乱停")
+        case_url = f"{live_server}/api/v1/cases/{case.id}"
         suggestion = requests.get(case_url, headers=who["dispatcher"], timeout=10).json()["suggested_owner"]
         assert suggestion["code"] == "WG" and suggestion["helpers"] == ["GA"] and suggestion["rule_id"] == rule_id
     finally:

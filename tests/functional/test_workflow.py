@@ -1,5 +1,6 @@
 """The closed loop over real HTTP: every branch by the right roles; wrong roles, stale versions and
-illegal steps refused with nothing changed; two dispatchers racing."""
+illegal steps refused with nothing changed; two dispatchers racing. And every state reached through the
+services, the way tests.factories makes cases for the other tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from app.cases.machine import STATES
 from app.cases.models import Case, CaseEvent
+from tests import factories
 
 CATEGORY = "01004"  # storm-drain grate: 2 working days, Lingang Group (LGJT) by the category rule
 
@@ -24,7 +27,8 @@ def people(make_user):
         return {"Authorization": f"Bearer {make_user(role, **kw)[2]}"}
 
     who = {
-        "intake": bearer("intake"), "dispatcher": bearer("dispatcher"), "dispatcher2": bearer("dispatcher"),
+        "intake": bearer("intake"), "dispatcher": bearer("dispatcher"),
+        "dispatcher2": bearer("dispatcher", display_name="另一调度员"),
         "handler": bearer("handler", department_code="LGJT"), "other_handler": bearer("handler", department_code="GA"),
         "shift": bearer("shift_leader"), "leader": bearer("leader"), "supervisor": bearer("supervisor"),
         "planner": bearer("planner"),
@@ -218,13 +222,13 @@ def test_two_dispatchers_racing_one_wins(app, live_server, people, spots):
 def test_case_list_filters_and_pages(live_server, people, spots):
     f = Flow(live_server, people, spots)
     f.to_dispatched()
+    Flow(live_server, people, spots).to_dispatched()  # a second one, so that one a page leaves a next page
     url = f"{live_server}/api/v1/cases"
     page = requests.get(url, params={"state": "dispatched", "limit": 1}, headers=people["dispatcher"],
                         timeout=30).json()
     assert page["type"] == "FeatureCollection" and page["numberReturned"] == 1
-    assert page["numberMatched"] >= 1 and all(x["properties"]["state"] == "dispatched" for x in page["features"])
-    if page["numberMatched"] > 1:
-        assert any(link["rel"] == "next" for link in page["links"])
+    assert page["numberMatched"] >= 2 and all(x["properties"]["state"] == "dispatched" for x in page["features"])
+    assert any(link["rel"] == "next" for link in page["links"])
     lon, lat = f.case["lon"], f.case["lat"]
     box = requests.get(url, params={"bbox": f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"},
                        headers=people["dispatcher"], timeout=30).json()
@@ -237,3 +241,13 @@ def test_case_list_filters_and_pages(live_server, people, spots):
                           ({"limit": "0"}, "limit"), ({"from": "yesterday"}, "from")):
         bad = requests.get(url, params=params, headers=people["dispatcher"], timeout=30)
         assert bad.status_code in (400, 422) and bad.json()["field"] == field
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_every_state_is_reached_through_the_services(session, spots, state):
+    """workflow.act walks a new case to each state (tests.factories.PATHS), one version and one event a step."""
+    case = factories.case_in_state(session, state, spots())
+    steps = len(factories.PATHS[state])
+    assert case.state == state and case.version == 1 + steps
+    events = session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+    assert list(events) == ["opened", *(action for action, _, _ in factories.PATHS[state])]

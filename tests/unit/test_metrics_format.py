@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from app.interop.metrics import Metric, render
 from app.errorhandlers import unavailable
+from app.interop.metrics import Metric, render
 
 
 def test_render_escapes_labels_and_writes_integers_plainly():
