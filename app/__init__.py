@@ -25,13 +25,14 @@ def create_app(config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from app import cli, errorhandlers, i18n, security
+    from app import cli, errorhandlers, i18n, inputs, security
     from app.accounts import auth
     from app.db import db, load_models
 
     load_models()
     db.init_app(app)
     i18n.init_app(app)
+    inputs.init_app(app)
     auth.init_app(app)
     security.init_app(app)
     for blueprint in blueprints():

@@ -169,10 +169,23 @@ def users_revoke(name: str) -> None:
 @users_cli.command("set-role")
 @click.argument("name")
 @click.argument("role")
-def users_set_role(name: str, role: str) -> None:
-    """Give NAME the role ROLE (audited)."""
-    _run(lambda s: users.set_role(s, name, role, actor=actor()))
+@click.option("--station", default=None, help="Station code (patrol staff need one).")
+@click.option("--department", default=None, help="Department code (handlers need one).")
+def users_set_role(name: str, role: str, station: str | None, department: str | None) -> None:
+    """Give NAME the role ROLE (audited); their sessions end."""
+    _run(lambda s: users.set_role(s, name, role, actor=actor(), station_code=station, department_code=department))
     click.echo(f"{name} is now {role}")
+
+
+@users_cli.command("password")
+@click.argument("name")
+@click.option("--password", default=None, help="Prompted when not given.")
+def users_password(name: str, password: str | None) -> None:
+    """Give NAME a new password (audited); their sessions end."""
+    if password is None:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    _run(lambda s: users.set_password(s, name, password, actor=actor()))
+    click.echo(f"{name} has a new password; their sessions ended")
 
 
 @users_cli.command("disable")

@@ -53,6 +53,7 @@ class Settings:
     NEAR_BOUNDARY_M: float = 30.0
     MERGE_DISTANCE_M: float = 50.0
     MERGE_HOURS: float = 72.0
+    REPORTED_AT_MAX_AGE_DAYS: float = 365.0  # a report's reported_at may lie this far back
     MAX_CONTENT_LENGTH: int = 32 * 1024 * 1024
     MAX_ATTACHMENT_BYTES: int = 10 * 1024 * 1024
     SESSION_COOKIE_SECURE: bool = False
@@ -80,6 +81,7 @@ class Settings:
             NEAR_BOUNDARY_M=_float("NEAR_BOUNDARY_M", 30.0),
             MERGE_DISTANCE_M=_float("MERGE_DISTANCE_M", 50.0),
             MERGE_HOURS=_float("MERGE_HOURS", 72.0),
+            REPORTED_AT_MAX_AGE_DAYS=_float("REPORTED_AT_MAX_AGE_DAYS", 365.0),
             MAX_CONTENT_LENGTH=_int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
             MAX_ATTACHMENT_BYTES=_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
             SESSION_COOKIE_SECURE=_bool("SESSION_COOKIE_SECURE", False),
@@ -104,6 +106,8 @@ class Settings:
             )
         if not self.DATABASE_URL.startswith(("postgresql://", "postgresql+psycopg://")):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL (PostGIS is required)")
+        if self.REPORTED_AT_MAX_AGE_DAYS <= 0:
+            raise ConfigError("REPORTED_AT_MAX_AGE_DAYS must be positive")
         if self.NEAR_BOUNDARY_M < 0 or self.MERGE_DISTANCE_M < 0 or self.MERGE_HOURS < 0:
             raise ConfigError("NEAR_BOUNDARY_M, MERGE_DISTANCE_M and MERGE_HOURS must not be negative")
         if self.METRICS_TOKEN and len(self.METRICS_TOKEN) < 16:

@@ -251,6 +251,8 @@ def _work(w: _Walk) -> None:
         w.do(w.owner, "feedback", w.t, note="已处置完毕，现场恢复")
         t = w.later(timedelta(hours=rng.uniform(1, 8)))
         checker = people.patrols.get(w.case.station_code, people.intake)
+        if checker.username == w.case.handled_by:  # a result is checked by someone else
+            checker = people.intake
         if attempt < 2 and rng.random() < 0.08:
             w.do(checker, "rework", t, reason="复核未通过，需返工")
             continue

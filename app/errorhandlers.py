@@ -92,11 +92,23 @@ def answer(exc: DomainError) -> Response:
     return response
 
 
+# SQLSTATEs of a server going away or refusing connections: class 08, the shutdowns, too many connections.
+GONE_STATES = ("57P01", "57P02", "57P03", "53300")
+
+
 def unavailable(exc: Exception) -> bool:
-    """True for database errors a retry can cure: a lost or refused connection, a restart, an exhausted pool."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+    """True for database errors a retry can cure: a lost or refused connection, a restart, an exhausted pool.
+    Anything else the database says (a bad value, a cancelled statement) is not the database being away."""
+    if isinstance(exc, PoolTimeout):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state.startswith("08") or state in GONE_STATES
 
 
 HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}

@@ -14,26 +14,37 @@ from app.cases.worktime import BEIJING
 from app.errors import InputError
 
 MAX_PERIOD_DAYS = 366 * 3
+# Dates the platform accepts anywhere: PostgreSQL and Python both hold far more, but a date outside these,
+# with a time zone or a day added, can leave what Python's datetime holds (0001-01-01T00:00+14:00 does).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)
 _WHOLE = re.compile(r"^\s*\d{1,18}\s*$")
 
 Args = Mapping[str, str]
 BBox = tuple[float, float, float, float]
 
 
+def _in_range(name: str, value: date, raw: str) -> None:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise InputError(name, f"{name} {raw[:40]!r} is out of range: dates lie between {FIRST_DAY} and {LAST_DAY}")
+
+
 def day(name: str, raw: str) -> date:
-    """A YYYY-MM-DD date (a longer ISO time is cut to its date)."""
+    """A YYYY-MM-DD date (a longer ISO time is cut to its date) between FIRST_DAY and LAST_DAY."""
     try:
-        return date.fromisoformat(raw[:10])
+        value = date.fromisoformat(raw[:10])
     except ValueError:
         raise InputError(name, f"{name} must be a date YYYY-MM-DD, got {raw[:40]!r}", 400) from None
+    _in_range(name, value, raw)
+    return value
 
 
 def instant(name: str, raw: str) -> datetime:
-    """An ISO 8601 date or time; without a zone it is Beijing time."""
+    """An ISO 8601 date or time between FIRST_DAY and LAST_DAY; without a zone it is Beijing time."""
     try:
         value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InputError(name, f"{name} must be an ISO 8601 date or time, got {raw[:40]!r}", 400) from None
+    _in_range(name, value.date(), raw)
     return value if value.tzinfo else value.replace(tzinfo=BEIJING)
 
 

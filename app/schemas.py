@@ -164,13 +164,16 @@ def _any_of(options: list[dict], value: Any, path: str) -> Any:
 def _string(schema: dict, value: str, path: str) -> None:
     check_text(path, value)
     if "minLength" in schema and len(value.strip()) < schema["minLength"]:
-        raise InputError(path, f"{path} is required (at least {schema['minLength']} characters)")
+        if not value.strip():
+            raise InputError(path, f"{path} is missing", 400, error="missing_field")
+        raise InputError(path, f"{path} needs at least {schema['minLength']} characters")
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         raise InputError(path, f"{path} is {len(value)} characters long; at most {schema['maxLength']} are allowed")
     if "pattern" in schema and not re.search(schema["pattern"], value):
         raise InputError(path, f"{path} {_short(value)} does not have the expected form ({schema['pattern']})")
     if schema.get("format") in FORMATS and not FORMATS[schema["format"]](value):
-        raise InputError(path, f"{path} {_short(value)} is not a valid {schema['format']}", 400)
+        what = "an ISO 8601 date-time" if schema["format"] == "date-time" else "a date YYYY-MM-DD"
+        raise InputError(path, f"{path} {_short(value)} is not {what}", 400)
 
 
 def _number(schema: dict, value: float, path: str) -> None:
@@ -276,17 +279,10 @@ CODE = text(20, pattern=r"^[A-Za-z0-9_\-]{1,20}$")
 URGENCY = {"type": "string", "enum": ["normal", "urgent", "emergency"], "nullable": True}
 DATE = text(10, format="date")
 DATETIME = text(40, format="date-time")
-POSITION = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3}
-RING = {"type": "array", "items": POSITION, "minItems": 4, "maxItems": 20_000}
-POLYGON = {"type": "array", "items": RING, "minItems": 1, "maxItems": 500}
-GEOMETRY = {"anyOf": [
-    obj(("type", "coordinates"), closed=False, type={"type": "string", "enum": ["Polygon"]}, coordinates=POLYGON),
-    obj(("type", "coordinates"), closed=False, type={"type": "string", "enum": ["MultiPolygon"]},
-        coordinates={"type": "array", "items": POLYGON, "minItems": 1, "maxItems": 500}),
-]}
-COVERAGE_FEATURE = obj(("geometry", "properties"), closed=False,
-                       type={"type": "string", "enum": ["Feature"]}, geometry=GEOMETRY,
-                       properties=obj(("station_code",), closed=False, station_code=CODE,
+# The geometry itself is checked by gis.carving.check_proposal_geometry (cheapest first, named coverage[i]).
+COVERAGE_FEATURE = obj(closed=False, type={"type": "string", "enum": ["Feature"]},
+                       geometry={"type": "object", "nullable": True},
+                       properties=obj(closed=False, station_code=text(20),
                                       carve={"type": "boolean", "nullable": True}, name=text(80)))
 NEW_STATION = obj(("code", "name", "lon", "lat"), code=CODE, name=text(80, required=True),
                   lon=number(-180, 180), lat=number(-90, 90), parent_code=CODE)
@@ -296,6 +292,7 @@ PROPOSAL = obj(
                  features=array(COVERAGE_FEATURE, 200)),
     new_stations=array(NEW_STATION, 20), reason=text(500), reassign={"type": "string", "enum": ["move", "keep"]},
     base_version=number(1, 2**31 - 1, integer=True),
+    allow_multipart={"anyOf": [{"type": "boolean"}, array(CODE, 50)], "nullable": True},
 )
 
 BODIES: dict[str, dict] = {
@@ -344,6 +341,9 @@ BODIES: dict[str, dict] = {
         speed_kph=number(2, 80), stop_minutes=number(0, 120), max_stops=number(1, 150, integer=True),
         hotspot_days=number(7, 365, integer=True), time_limit_s=number(0.2, 30), assignee=text(60)),
     "AssignInput": obj(("assignee",), assignee=text(60, required=True)),
+    "RestoreInput": obj(("reason", "base_version"), reason=text(500, required=True),
+                        base_version=number(1, 2**31 - 1, integer=True),
+                        reassign={"type": "string", "enum": ["move", "keep"], "nullable": True}),
 }
 
 

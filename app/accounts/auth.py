@@ -34,7 +34,9 @@ def init_app(app: Flask) -> None:
             g.user = users.user_for_token(db.session(), header[len("Bearer ") :].strip())
             g.via_token = g.user is not None
         elif session.get("user_id"):
-            g.user = users.active_user(db.session(), session["user_id"])
+            g.user = users.active_user(db.session(), session["user_id"], session.get("session_version"))
+            if g.user is None:
+                session.clear()  # ended elsewhere (sign-out, password, role): this cookie is done
         # A bearer token cannot be forged by another site; a cookie can, so cookie writes need CSRF.
         # An anonymous API call is refused with 401 by the view; forms (login) always need the token.
         if request.method not in ("GET", "HEAD", "OPTIONS") and not header.startswith("Bearer "):

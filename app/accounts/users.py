@@ -13,10 +13,13 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts import audit
-from app.accounts.models import ApiToken, AuditEntry, Role, User
+from app.accounts.models import ApiToken, AuditEntry, Department, Role, User
 from app.errors import DomainError
+from app.territory.models import Station
 
 _hasher = PasswordHasher()
+# Roles whose scope is a station or a department: they cannot exist without one (an empty scope is nothing).
+NEEDS = {"patrol": "station", "handler": "department"}
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
@@ -40,13 +43,12 @@ def add_user(
     actor: str = "system",
 ) -> User:
     """Create a user; refuses unknown roles, taken names and short passwords."""
-    known = {r.code for r in roles(session)}
-    if role not in known:
-        raise UserError(f"unknown role {role!r}; choose one of {', '.join(sorted(known))}")
+    _check_role(session, role, department_code, station_code)
+    if not username or len(username) > 60 or any(ord(c) < 32 for c in username):
+        raise UserError("a user name has 1 to 60 characters and no control characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise UserError(f"user {username!r} exists already")
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+    _check_password(password)
     user = User(
         username=username, display_name=display_name or username, password_hash=_hasher.hash(password),
         role=role, department_code=department_code, station_code=station_code, is_demo=is_demo,
@@ -55,6 +57,27 @@ def add_user(
     session.flush()
     audit.record(session, actor, "user.add", "user", user.id, after={"username": username, "role": role})
     return user
+
+
+def _check_role(session: Session, role: str, department_code: str | None, station_code: str | None) -> None:
+    """A known role, with the station or department its scope needs, which must exist."""
+    known = {r.code for r in roles(session)}
+    if role not in known:
+        raise UserError(f"unknown role {role!r}; choose one of {', '.join(sorted(known))}")
+    need = NEEDS.get(role)
+    if need == "station" and not station_code:
+        raise UserError(f"role {role} needs a station (--station CODE): its scope is the station's cases")
+    if need == "department" and not department_code:
+        raise UserError(f"role {role} needs a department (--department CODE): its scope is the department's cases")
+    if station_code and session.scalar(select(Station.code).where(Station.code == station_code)) is None:
+        raise UserError(f"unknown station {station_code!r}")
+    if department_code and session.scalar(select(Department.code).where(Department.code == department_code)) is None:
+        raise UserError(f"unknown department {department_code!r}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
 
 
 def authenticate(session: Session, username: str, password: str, now: datetime | None = None) -> User | None:
@@ -137,10 +160,15 @@ def sign_in(session: Session, username: str, password: str, address: str, limit:
     return SignIn(user)
 
 
-def active_user(session: Session, user_id: int) -> User | None:
-    """The user of a signed-in session, unless disabled since."""
+def active_user(session: Session, user_id: object, session_version: object) -> User | None:
+    """The user of a signed-in session, unless disabled since or the session was ended (sign-out elsewhere,
+    a new password or role)."""
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return None
     user = session.get(User, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != session_version:
+        return None
+    return user
 
 
 def demo_loaded(session: Session) -> bool:
@@ -158,17 +186,49 @@ def recent_failures(session: Session, address: str, minutes: int = 10) -> int:
     )
 
 
-def set_role(session: Session, username: str, role: str, actor: str = "system") -> User:
-    """Change a user's role (audited with the role before and after)."""
+def set_role(session: Session, username: str, role: str, actor: str = "system", station_code: str | None = None,
+             department_code: str | None = None) -> User:
+    """Change a user's role (and station or department), audited before and after; their sessions end."""
+    user = _user(session, username)
+    station = station_code or (user.station_code if NEEDS.get(role) == "station" else None)
+    department = department_code or (user.department_code if NEEDS.get(role) == "department" else None)
+    _check_role(session, role, department, station)
+    before = {"role": user.role, "station": user.station_code, "department": user.department_code}
+    user.role, user.station_code, user.department_code = role, station, department
+    end_sessions(user)
+    audit.record(session, actor, "user.role", "user", user.id, before=before,
+                 after={"role": role, "station": station, "department": department})
+    return user
+
+
+def set_password(session: Session, username: str, password: str, actor: str = "system") -> User:
+    """A new password (audited, the hash only); the user's sessions end."""
+    user = _user(session, username)
+    _check_password(password)
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    end_sessions(user)
+    audit.record(session, actor, "user.password", "user", user.id)
+    return user
+
+
+def sign_out(session: Session, user_id: int) -> None:
+    """Sign-out: every session of the user ends (audited)."""
+    user = session.get(User, user_id)
+    if user is not None:
+        end_sessions(user)
+        audit.record(session, user.username, "user.logout", "user", user.id)
+
+
+def end_sessions(user: User) -> None:
+    """Every signed-in session of the user stops working (sign-out, a new password, a new role, disabled)."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def _user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise UserError(f"no user {username!r}")
-    known = {r.code for r in roles(session)}
-    if role not in known:
-        raise UserError(f"unknown role {role!r}; choose one of {', '.join(sorted(known))}")
-    before = user.role
-    user.role = role
-    audit.record(session, actor, "user.role", "user", user.id, before={"role": before}, after={"role": role})
     return user
 
 
@@ -179,5 +239,6 @@ def set_active(session: Session, username: str, active: bool, actor: str = "syst
         raise UserError(f"no user {username!r}")
     before = user.active
     user.active = active
+    end_sessions(user)
     audit.record(session, actor, "user.active", "user", user.id, before={"active": before}, after={"active": active})
     return user

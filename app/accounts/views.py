@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from app.accounts import users
@@ -18,6 +18,8 @@ def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after sign-in."""
     if not target:
         return url_for("consoles.dispatcher")
+    if any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in target):  # CR/LF would split the redirect header
+        return url_for("consoles.dispatcher")
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("consoles.dispatcher")
@@ -30,6 +32,7 @@ def login():
     if request.method == "GET":
         return render_template("login.html", error=None)
     address = request.remote_addr or "unknown"
+    target = _safe_next(request.args.get("next"))
     outcome = db.write(lambda s: users.sign_in(s, request.form.get("username", ""), request.form.get("password", ""),
                                                 address, current_app.config["LOGIN_RATE_LIMIT"]))
     if outcome.user is None:
@@ -37,14 +40,17 @@ def login():
             if outcome.throttled else _("Wrong user name or password, or the account is locked for a while.")
         return render_template("login.html", error=error), 429 if outcome.throttled else 401
     session.clear()
-    session["user_id"] = outcome.user.id
-    return redirect(_safe_next(request.args.get("next")))
+    session["user_id"], session["session_version"] = outcome.user.id, outcome.user.session_version
+    return redirect(target)
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
-    session.pop("user_id", None)
+    """Sign out: this user's sessions end on the server too, so a copied cookie no longer works."""
+    user = current_user()
+    if user is not None and not g.via_token:
+        db.write(lambda s: users.sign_out(s, user.id))
+    session.clear()
     return redirect(url_for("accounts.login"))
 
 

@@ -7,11 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session
 
+from app.accounts.models import User
 from app.analysis import alerts
-from app.cases import machine, reading
+from app.cases import machine, reading, scope
 from app.cases.models import Case, CaseEvent, Category, Report
 from app.cases.worktime import BEIJING
 from app.errors import InputError
@@ -21,8 +22,11 @@ SPANS = {"day": 1, "week": 7}
 TOP = 5
 
 
-def build(session: Session, day: date, span: str, now: datetime | None = None) -> dict:
-    """The digest of the `span` ending with `day` (Beijing dates), compared with the span before."""
+def build(session: Session, day: date, span: str, user: User | None = None, now: datetime | None = None) -> dict:
+    """The digest of the `span` ending with `day` (Beijing dates), compared with the span before.
+
+    The counts are the town's for everyone; the lists of cases (overdue, escalated, chronic: with their
+    addresses and notes) are those the user may see."""
     if span not in SPANS:
         raise InputError("span", "span must be day or week")
     now = now or datetime.now(UTC)
@@ -30,6 +34,7 @@ def build(session: Session, day: date, span: str, now: datetime | None = None) -
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), BEIJING)
     start, before = end - timedelta(days=n), end - timedelta(days=2 * n)
     at = min(end, now)
+    mine = literal(True) if user is None else scope.visible_to(user)
     current, previous = _cases(session, start, end), _cases(session, before, start)
     categories = dict(session.execute(select(Category.code, Category.name)).all())
     areas = dict(session.execute(select(AdminArea.code, AdminArea.name).where(AdminArea.level == "workstation")).all())
@@ -45,9 +50,9 @@ def build(session: Session, day: date, span: str, now: datetime | None = None) -
         "rising_categories": _rising(current, previous, lambda c: c.category_code, categories),
         "rising_places": _rising(current, previous, lambda c: c.workstation_code, areas),
         "rising_grid_cells": _rising(current, previous, lambda c: c.grid_code, {}),
-        "overdue": _overdue(session, at, categories),
-        "escalations": _escalations(session, start, end),
-        "chronic": _chronic(session, at, categories),
+        "overdue": _overdue(session, at, categories, mine),
+        "escalations": _escalations(session, start, end, mine),
+        "chronic": _chronic(session, at, categories, mine),
         "alerts": alerts.for_digest(session, day),
     }
 
@@ -64,10 +69,10 @@ def _rising(current: list[Case], previous: list[Case], key: Callable[[Case], str
     return [r for r in rows if r["rise"] > 0][:TOP]
 
 
-def _overdue(session: Session, at: datetime, categories: dict) -> list[dict]:
+def _overdue(session: Session, at: datetime, categories: dict, mine: ColumnElement[bool]) -> list[dict]:
     light = reading.lights(session, at)
     rows = session.execute(
-        select(Case).where(Case.state.not_in(machine.FINAL), light == "red").order_by(Case.deadline_at).limit(20)
+        select(Case).where(Case.state.not_in(machine.FINAL), light == "red", mine).order_by(Case.deadline_at).limit(20)
     ).scalars().all()
     stations = dict(session.execute(select(Station.code, Station.name)).all())
     return [{"case_id": c.id, "category": categories.get(c.category_code, c.category_code), "state": c.state,
@@ -78,20 +83,21 @@ def _overdue(session: Session, at: datetime, categories: dict) -> list[dict]:
              "escalation_level": c.escalation_level} for c in rows]
 
 
-def _escalations(session: Session, start: datetime, end: datetime) -> list[dict]:
+def _escalations(session: Session, start: datetime, end: datetime, mine: ColumnElement[bool]) -> list[dict]:
     events = session.scalars(
-        select(CaseEvent).where(CaseEvent.action == "escalate", CaseEvent.at >= start, CaseEvent.at < end)
+        select(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
+        .where(CaseEvent.action == "escalate", CaseEvent.at >= start, CaseEvent.at < end, mine)
         .order_by(CaseEvent.at)
     ).all()
     return [{"case_id": e.case_id, "at": e.at.isoformat(), "by": e.actor, "level": (e.data or {}).get("level"),
              "label": (e.data or {}).get("label"), "note": e.note} for e in events]
 
 
-def _chronic(session: Session, at: datetime, categories: dict) -> list[dict]:
+def _chronic(session: Session, at: datetime, categories: dict, mine: ColumnElement[bool]) -> list[dict]:
     week_ago = at - timedelta(days=7)
     rows = session.scalars(
         select(Case).where(
-            Case.state.not_in(machine.FINAL),
+            Case.state.not_in(machine.FINAL), mine,
             (Case.state == "suspended") | ((Case.report_count >= 3) & (Case.first_reported_at < week_ago)),
         ).order_by(Case.first_reported_at).limit(20)
     ).all()

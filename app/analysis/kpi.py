@@ -68,8 +68,11 @@ def facts(case: Case, by: str) -> dict:
     }
 
 
-def evaluate(session: Session, start: date, end: date, by: str) -> dict:
-    """Indicators, scores and grades of every group for the cases first reported in [start, end)."""
+def evaluate(session: Session, start: date, end: date, by: str, user: User | None = None) -> dict:
+    """Indicators, scores and grades of every group for the cases first reported in [start, end).
+
+    Groups are the town's for everyone (published monthly), except people: a handler or patrol officer
+    sees their own row only."""
     if by not in GROUPS:
         raise InputError("by", f"by must be one of {', '.join(GROUPS)}")
     lo = datetime.combine(start, datetime.min.time(), BEIJING)
@@ -80,6 +83,8 @@ def evaluate(session: Session, start: date, end: date, by: str) -> dict:
                                            "no_rework_rate": 0.3})
     grades = settings.get("kpi_grades", [["A", 90], ["B", 75], ["C", 60], ["D", 40], ["E", 0]])
     rows = scores.evaluate((f for f in (facts(c, by) for c in cases) if f["group"] is not None), weights, grades)
+    if by == "person" and scope.scoped(user):
+        rows = [r for r in rows if r["group"] == user.username]
     names = _names(session, by)
     for r in rows:
         r["name"] = names.get(r["group"], r["group"])

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from app import params
+from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
 from app.analysis import alerts, digest, hotspots, kpi
 from app.cases.worktime import BEIJING
@@ -73,7 +73,7 @@ def alert_modules():
 @roles_required("admin", "supervisor")
 def alert_module_update(code: str):
     """Change a module's rule, thresholds, categories or active flag (audited)."""
-    payload = request.get_json(silent=True)
+    payload = inputs.json_body("AlertModuleInput")
     return jsonify(db.write(lambda s: alerts.update(s, current_user().username, code, payload)))
 
 
@@ -85,7 +85,7 @@ def kpi_table(fmt: str = "json"):
     if fmt not in ("json", "csv", "xlsx"):
         raise InputError("format", "format must be json, csv or xlsx", 404)
     start, end = kpi.period(request.args.get("from"), request.args.get("to"))
-    result = kpi.evaluate(db.session(), start, end, request.args.get("by", "department"))
+    result = kpi.evaluate(db.session(), start, end, request.args.get("by", "department"), current_user())
     if fmt == "json":
         return jsonify(result)
     lang = request.args.get("lang", "zh")
@@ -95,7 +95,7 @@ def kpi_table(fmt: str = "json"):
 
 
 def _digest() -> dict:
-    return digest.build(db.session(), _today_or(), request.args.get("span", "day"))
+    return digest.build(db.session(), _today_or(), request.args.get("span", "day"), current_user())
 
 
 @bp.get("/api/v1/digest")

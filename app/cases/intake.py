@@ -25,13 +25,14 @@ from shapely.geometry import Point
 from sqlalchemy import cast, func, select
 from sqlalchemy.orm import Session
 
+from app import params, schemas
 from app.accounts import audit
 from app.accounts.models import User
 from app.cases import machine, workflow
 from app.cases.models import Attachment, Case, CaseEvent, Category, Channel, Report
 from app.cases.workflow import start_intake_clock
-from app.cases.worktime import BEIJING
 from app.errors import Conflict, InputError, NotFound
+from app.territory import boundaries
 from app.territory import caches as territory_caches
 from gis import crs as gcrs
 from gis.crs import STORAGE_EPSG
@@ -47,6 +48,7 @@ MAX_DESCRIPTION = 4000
 MAX_ATTACHMENTS = 10
 MIN_GEOCODE_SCORE = 0.5
 FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_AGE_DAYS = 365.0  # reported_at may lie this far back (REPORTED_AT_MAX_AGE_DAYS): a backlog, not garbage
 LOCK_TILE = 0.005  # degrees, about 500 m
 IMAGE_TYPES = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -106,11 +108,13 @@ class IntakeSettings:
 
     merge_m: float = 50.0
     merge_hours: float = 72.0
+    max_age_days: float = MAX_AGE_DAYS
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> IntakeSettings:
-        """MERGE_DISTANCE_M and MERGE_HOURS of the app's configuration."""
-        return cls(merge_m=float(config["MERGE_DISTANCE_M"]), merge_hours=float(config["MERGE_HOURS"]))
+        """MERGE_DISTANCE_M, MERGE_HOURS and REPORTED_AT_MAX_AGE_DAYS of the app's configuration."""
+        return cls(merge_m=float(config["MERGE_DISTANCE_M"]), merge_hours=float(config["MERGE_HOURS"]),
+                   max_age_days=float(config["REPORTED_AT_MAX_AGE_DAYS"]))
 
 
 @dataclass
@@ -127,7 +131,7 @@ class Submitted:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_report(payload: object, now: datetime | None = None) -> ReportInput:
+def parse_report(payload: object, now: datetime | None = None, max_age_days: float = MAX_AGE_DAYS) -> ReportInput:
     """Check a decoded JSON body; InputError names the first field that is wrong."""
     if not isinstance(payload, dict):
         raise InputError("body", "the body must be a JSON object", 400, error="invalid_body")
@@ -147,7 +151,7 @@ def parse_report(payload: object, now: datetime | None = None) -> ReportInput:
         lon=lon, lat=lat,
         crs=_crs(payload),
         address=_text(payload, "address", 200),
-        reported_at=_time(payload, now),
+        reported_at=_time(payload, now, timedelta(days=max_age_days)),
         attachment_urls=_urls(payload),
     )
 
@@ -212,22 +216,18 @@ def _location(payload: dict) -> tuple[float | None, float | None]:
         raise InputError(exc.field, exc.message, exc.status, error="invalid_coordinates") from None
 
 
-def _time(payload: dict, now: datetime) -> datetime | None:
+def _time(payload: dict, now: datetime, max_age: timedelta) -> datetime | None:
     raw = payload.get("reported_at")
     if raw is None:
         return None
     if not isinstance(raw, str):
         raise InputError("reported_at", "reported_at must be an ISO 8601 string", 400)
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError("reported_at", f"reported_at {raw!r} is not an ISO 8601 time", 400) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=BEIJING)  # a time without zone is Beijing time
+    value = params.instant("reported_at", raw)  # a time without zone is Beijing time
     if value > now + FUTURE_TOLERANCE:
         raise InputError("reported_at", f"reported_at {raw!r} is in the future")
-    if value.year < 2000:
-        raise InputError("reported_at", f"reported_at {raw!r} is too old")
+    if value < now - max_age:
+        raise InputError("reported_at", f"reported_at {raw!r} is more than {max_age.days} days ago; reports older "
+                         "than that are not taken (REPORTED_AT_MAX_AGE_DAYS)")
     return value
 
 
@@ -253,7 +253,7 @@ def _urls(payload: dict) -> tuple[str, ...]:
 
 def check_upload(filename: str, data: bytes, max_bytes: int) -> Upload:
     """An uploaded photo: not empty, not too large, and really an image (sniffed, not trusted)."""
-    name = (filename or "photo")[-200:]
+    name = schemas.check_text("photos", (filename or "photo")[-200:])
     if not data:
         raise InputError("photos", f"{name} is empty")
     if len(data) > max_bytes:
@@ -304,6 +304,7 @@ def submit_report(
             return earlier
     category = _known(session, inp)
     lon, lat, found = _place(session, inp)
+    boundaries.lock_for_read(session)  # a boundary save committing now: locate under its new version
     owners = territory_caches.ownership(session).owner_at(lon, lat)
     reported_at = inp.reported_at or now or datetime.now(UTC)
     point = from_shape(Point(lon, lat), srid=STORAGE_EPSG)
@@ -536,6 +537,7 @@ def split_report(
     lon, lat = session.execute(
         select(func.ST_X(Report.geom), func.ST_Y(Report.geom)).where(Report.id == report.id)
     ).one()
+    boundaries.lock_for_read(session)
     owners = territory_caches.ownership(session).owner_at(lon, lat)
     new = Case(
         state="reported", category_code=report.category_code, urgency=report.urgency,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import audit
 from app.accounts.models import Department
-from app.cases.models import DispatchRule, Setting
+from app.cases.models import Channel, DispatchRule, Setting
 from app.errors import InputError, NotFound
 from app.territory.models import Station
 
@@ -56,6 +57,7 @@ def save(session: Session, actor: str, rule_id: int | None, data: dict) -> Dispa
 
 
 def _check(session: Session, r: dict) -> None:
+    """Every field of a rule (the merged old and new values); the types were checked by the body's schema."""
     if not isinstance(r.get("priority"), int) or isinstance(r["priority"], bool):
         raise InputError("priority", "priority must be a whole number (lower is tried first)")
     if not isinstance(r.get("name"), str) or not r["name"].strip() or len(r["name"]) > 120:
@@ -65,6 +67,18 @@ def _check(session: Session, r: dict) -> None:
         raise InputError("category_prefix", "category_prefix is a 2-digit major or a 5-digit category code")
     if r.get("urgency") not in (None, "normal", "urgent", "emergency"):
         raise InputError("urgency", "urgency must be normal, urgent or emergency")
+    if not isinstance(r.get("active"), bool):
+        raise InputError("active", "active must be true or false")
+    _check_codes(session, r)
+    r["helpers"] = _check_helpers(session, r.get("helpers") or [])
+
+
+def _check_codes(session: Session, r: dict) -> None:
+    """The channel, station and target a rule names exist."""
+    for name, model in (("channel", Channel), ("station_code", Station)):
+        code = r.get(name)
+        if code is not None and session.scalar(select(model.code).where(model.code == code)) is None:
+            raise InputError(name, f"{name} {code!r} is not a known {name.replace('_code', '')}")
     target = r.get("target")
     if not isinstance(target, str):
         raise InputError("target", "target is required")
@@ -74,32 +88,92 @@ def _check(session: Session, r: dict) -> None:
         if model is None or session.scalar(select(model.code).where(model.code == code)) is None:
             raise InputError("target", f"target must be one of {', '.join(TARGETS)}, department:CODE or "
                              f"station:CODE of an existing one; got {target!r}")
-    helpers = r.get("helpers") or []
+
+
+def _check_helpers(session: Session, helpers: object) -> list[str]:
     if not isinstance(helpers, list) or not all(isinstance(h, str) for h in helpers):
         raise InputError("helpers", "helpers must be a list of department codes")
     known = set(session.scalars(select(Department.code).where(Department.code.in_(helpers))))
     if set(helpers) - known:
         raise InputError("helpers", f"unknown department(s): {', '.join(sorted(set(helpers) - known))}")
-    r["helpers"] = helpers
-    if not isinstance(r.get("active"), bool):
-        raise InputError("active", "active must be true or false")
+    return helpers
+
+
+SCORE_PARTS = ("filed_count", "closure_rate", "on_time_disposal_rate", "no_rework_rate", "on_time_dispatch_rate",
+               "on_time_closure_rate", "filing_rate", "satisfaction_rate")  # what app.analysis.scores weighs
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+def _number(value: object, low: float, high: float, low_open: bool = False) -> str | None:
+    """None when value is a finite number (not true/false) in its range, else what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "must be a number"
+    if value < low or value > high or (low_open and value == low):
+        return f"must be {'more than' if low_open else 'at least'} {low:g} and at most {high:g}"
+    return None
+
+
+def _urgency_factors(v: object) -> str | None:
+    if not isinstance(v, dict) or set(v) != {"normal", "urgent", "emergency"}:
+        return "must give a factor for normal, urgent and emergency, and nothing else"
+    return next((f"{k} {why}" for k, x in v.items() if (why := _number(x, 0, 10, low_open=True))), None)
+
+
+def _working_periods(v: object) -> str | None:
+    if not isinstance(v, list) or not 1 <= len(v) <= 6:
+        return "must be a list of one to six [start, end] periods"
+    for p in v:
+        if not (isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) and _HHMM.match(t) for t in p)):
+            return f"{p!r} is not a [\"HH:MM\", \"HH:MM\"] period of a day (00:00 to 24:00)"
+        if p[0] >= p[1]:
+            return f"{p!r} ends before it starts"
+    ends = [p[1] for p in v[:-1]]
+    if any(later[0] < end for later, end in zip(v[1:], ends, strict=True)):
+        return "periods must be in order and must not overlap"
+    return None
+
+
+def _kpi_weights(v: object) -> str | None:
+    if not isinstance(v, dict) or not v:
+        return f"must be an object of weights, keys among {', '.join(SCORE_PARTS)}"
+    unknown = sorted(set(v) - set(SCORE_PARTS))
+    if unknown:
+        return f"unknown part {unknown[0]!r}; the parts are {', '.join(SCORE_PARTS)}"
+    bad = next((f"{k} {why}" for k, x in v.items() if (why := _number(x, 0, 1))), None)
+    if bad:
+        return bad
+    return None if abs(sum(v.values()) - 1) < 1e-6 else "the weights must add up to 1"
+
+
+def _kpi_grades(v: object) -> str | None:
+    if not isinstance(v, list) or not 1 <= len(v) <= 10:
+        return "must be a list of one to ten [grade, lowest score] pairs"
+    for g in v:
+        if not (isinstance(g, list) and len(g) == 2 and isinstance(g[0], str) and 1 <= len(g[0].strip()) <= 10):
+            return f"{g!r} is not a [grade, lowest score] pair"
+        why = _number(g[1], 0, 100)
+        if why:
+            return f"the lowest score of {g[0]} {why}"
+    return None
+
+
+def _prefixes(v: object) -> str | None:
+    if not isinstance(v, list) or len(v) > 100 or not all(isinstance(p, str) and re.fullmatch(r"\d{2}|\d{5}", p)
+                                                          for p in v):
+        return "must be a list of 2-digit major groups or 5-digit category codes"
+    return None
 
 
 SETTING_CHECKS = {
-    "urgency_factors": lambda v: isinstance(v, dict) and set(v) == {"normal", "urgent", "emergency"}
-    and all(isinstance(x, int | float) and 0 < x <= 10 for x in v.values()),
-    "working_periods": lambda v: isinstance(v, list) and v and all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) and re.fullmatch(r"\d\d:\d\d", t) for t in p)
-        and p[0] < p[1] for p in v),
-    "dispatch_limit_hours": lambda v: isinstance(v, int | float) and 0 < v <= 240,
-    "close_allowance_hours": lambda v: isinstance(v, int | float) and 0 <= v <= 720,
-    "fallback_share": lambda v: isinstance(v, int | float) and 0 < v <= 1,
-    "near_due_share": lambda v: isinstance(v, int | float) and 0 < v <= 1,
-    "kpi_weights": lambda v: isinstance(v, dict) and v and all(isinstance(x, int | float) and x >= 0
-                                                                for x in v.values())
-    and abs(sum(v.values()) - 1) < 1e-6,
-    "kpi_grades": lambda v: isinstance(v, list) and v and all(
-        isinstance(g, list) and len(g) == 2 and isinstance(g[0], str) and isinstance(g[1], int | float) for g in v),
+    "urgency_factors": _urgency_factors,
+    "working_periods": _working_periods,
+    "dispatch_limit_hours": lambda v: _number(v, 0, 240, low_open=True),
+    "close_allowance_hours": lambda v: _number(v, 0, 720),
+    "fallback_share": lambda v: _number(v, 0, 1, low_open=True),
+    "near_due_share": lambda v: _number(v, 0, 1, low_open=True),
+    "kpi_weights": _kpi_weights,
+    "kpi_grades": _kpi_grades,
+    "self_check_categories": _prefixes,
 }
 
 
@@ -108,8 +182,9 @@ def set_setting(session: Session, actor: str, key: str, value: object) -> None:
     check = SETTING_CHECKS.get(key)
     if check is None:
         raise NotFound("setting", key)
-    if not check(value):
-        raise InputError("value", f"{value!r} is not a valid value for {key}")
+    problem = check(value)
+    if problem:
+        raise InputError("value", f"{key}: {problem}")
     row = session.get(Setting, key)
     before = row.value if row else None
     if row is None:

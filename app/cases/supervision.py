@@ -10,7 +10,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.cases import reading, workflow
+from app.cases import reading, scope, workflow
 from app.cases.models import Case, CaseEvent, Category, SupervisionEvent, SupervisionOrder
 from app.errors import Conflict, Forbidden, InputError, NotFound
 
@@ -76,6 +76,12 @@ def order_action(session: Session, user: User, order_id: int, action: str, note:
     order = session.scalar(select(SupervisionOrder).where(SupervisionOrder.id == order_id).with_for_update())
     if order is None:
         raise NotFound("supervision order", order_id)
+    case = session.get(Case, order.case_id)
+    if not scope.may_see(user, case):
+        raise NotFound("supervision order", order_id)
+    if action == "answer" and scope.scoped(user) and not scope.may_act(user, case, "feedback"):
+        raise Forbidden(f"only the case's owner answers this order; case {case.id} is owned by "
+                        f"{case.owner_kind} {case.owner_code}")
     allowed = {"answer": ("open",), "remind": ("open", "answered"), "close": ("open", "answered")}
     if action not in allowed:
         raise InputError("action", "action must be answer, remind or close")
@@ -92,9 +98,10 @@ def order_action(session: Session, user: User, order_id: int, action: str, note:
     return order
 
 
-def listing(session: Session, state: str | None = None, case_id: int | None = None) -> list[dict]:
-    """Supervision orders, newest first (at most 500), by state and case."""
-    query = select(SupervisionOrder).order_by(SupervisionOrder.id.desc()).limit(500)
+def listing(session: Session, user: User, state: str | None = None, case_id: int | None = None) -> list[dict]:
+    """Supervision orders on the cases the user may see, newest first (at most 500), by state and case."""
+    query = (select(SupervisionOrder).join(Case, Case.id == SupervisionOrder.case_id)
+             .where(scope.visible_to(user)).order_by(SupervisionOrder.id.desc()).limit(500))
     if state:
         query = query.where(SupervisionOrder.state == state)
     if case_id is not None:
@@ -102,10 +109,10 @@ def listing(session: Session, state: str | None = None, case_id: int | None = No
     return [order_summary(o) for o in session.scalars(query)]
 
 
-def order_detail(session: Session, order_id: int) -> dict:
-    """An order with its history."""
+def order_detail(session: Session, user: User, order_id: int) -> dict:
+    """An order with its history, if the user may see its case."""
     order = session.get(SupervisionOrder, order_id)
-    if order is None:
+    if order is None or not scope.may_see(user, session.get(Case, order.case_id)):
         raise NotFound("supervision order", order_id)
     events = session.scalars(select(SupervisionEvent).where(SupervisionEvent.order_id == order_id)
                              .order_by(SupervisionEvent.id)).all()

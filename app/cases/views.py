@@ -4,11 +4,9 @@ categories."""
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from app import params
+from app import inputs, params, schemas
 from app.accounts.auth import current_user, login_required, roles_required
 from app.cases import intake, reading, reference, rules, supervision, workflow
 from app.cases.intake import REPORTERS, SPLITTERS
@@ -20,13 +18,6 @@ bp = Blueprint("cases", __name__, url_prefix="/api/v1")
 
 RULE_EDITORS = ("admin", "shift_leader")
 PHOTO_FIELDS = ("photos", "photo", "attachments")
-
-
-def _json() -> dict:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InputError("body", "send a JSON object", 400, error="invalid_body")
-    return payload
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,10 +41,7 @@ def _report_body() -> tuple[dict, list[intake.Upload]]:
             raise InputError("body", f"send JSON (Content-Type: application/json), not {request.mimetype or 'nothing'}",
                              400, error="invalid_body")
         raw, uploads = request.get_data(), []
-    try:
-        return json.loads(raw), uploads
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError("body", f"the body is not valid JSON: {exc}", 400, error="invalid_body") from None
+    return schemas.body("ReportInput", schemas.parse_json(raw)), uploads
 
 
 @bp.post("/reports")
@@ -63,11 +51,13 @@ def create_report():
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key.strip()) <= 200:
         raise InputError("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters", 400)
+    if key is not None:
+        schemas.check_text("Idempotency-Key", key)
     payload, uploads = _report_body()
-    inp = intake.parse_report(payload)
+    settings = intake.IntakeSettings.from_config(current_app.config)
+    inp = intake.parse_report(payload, max_age_days=settings.max_age_days)
     if len(uploads) + len(inp.attachment_urls) > intake.MAX_ATTACHMENTS:
         raise InputError("photos", f"at most {intake.MAX_ATTACHMENTS} attachments per report")
-    settings = intake.IntakeSettings.from_config(current_app.config)
     done = db.write(lambda s: intake.submit_report(s, settings, current_user(), inp, uploads, key and key.strip()))
     response = jsonify(dict(done.answer, replayed=not done.created))
     response.status_code = 201 if done.created else 200
@@ -88,15 +78,8 @@ def get_report(report_id: int):
 @roles_required(*SPLITTERS)
 def split_report(report_id: int):
     """Take a report out of its case into a new one (it was merged by mistake)."""
-    payload = request.get_json(silent=True) or {}
-    if not isinstance(payload, dict):
-        raise InputError("body", "the body must be a JSON object", 400, error="invalid_body")
-    expected = payload.get("case_version")
-    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
-        raise InputError("case_version", "case_version must be an integer", 400)
-    reason = payload.get("reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
-        raise InputError("reason", "reason must be a string of at most 1000 characters", 400)
+    payload = inputs.json_body("Split", optional=True)
+    expected, reason = payload.get("case_version"), payload.get("reason")
     settings = intake.IntakeSettings.from_config(current_app.config)
     new = db.write(lambda s: intake.split_report(s, settings, current_user(), report_id, expected, reason))
     return jsonify(case_id=new.id, report_id=report_id, split_from=new.split_from_id,
@@ -170,12 +153,8 @@ def get_case(case_id: int):
 @login_required
 def case_action(case_id: int):
     """Take an action: {"action": ..., "version": n, ...fields}; 200 with the case, 409 when stale."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InputError("body", 'send a JSON object: {"action": ..., "version": n, ...}', 400, error="invalid_body")
-    action = payload.get("action")
-    if not isinstance(action, str):
-        raise InputError("action", "action is missing", 400, error="missing_field")
+    payload = inputs.json_body("Action")
+    action = payload["action"]
     fields = {k: v for k, v in payload.items() if k not in ("action", "version")}
     db.write(lambda s: workflow.act(s, current_user(), case_id, action, payload.get("version"), fields))
     return jsonify(reading.case_view(db.session(), current_user(), case_id, check_scope=False))
@@ -198,38 +177,35 @@ def supervision_lists():
 def list_orders():
     """Supervision orders, newest first (?state=open|answered|closed, ?case=ID)."""
     case_id = params.whole(request.args, "case", 0, 0, 2**63 - 1) if request.args.get("case") else None
-    return jsonify(orders=supervision.listing(db.session(), request.args.get("state"), case_id))
+    return jsonify(orders=supervision.listing(db.session(), current_user(), request.args.get("state"), case_id))
 
 
 @bp.get("/supervision/<int:order_id>")
 @login_required
 def get_order(order_id: int):
     """One order with its history."""
-    return jsonify(supervision.order_detail(db.session(), order_id))
+    return jsonify(supervision.order_detail(db.session(), current_user(), order_id))
 
 
 @bp.post("/cases/<int:case_id>/supervision")
 @roles_required(*SUPERVISORS)
 def create_order(case_id: int):
     """Open a supervision order: {"method": phone|written|on_site|meeting|interview, "reason": ..., "due_at"?}."""
-    payload = _json()
-    due = payload.get("due_at")
-    if due is not None and not isinstance(due, str):
-        raise InputError("due_at", "due_at must be an ISO 8601 time", 400)
-    due_at = params.instant("due_at", due) if due else None
+    payload = inputs.json_body("OrderInput")
+    due_at = params.instant("due_at", payload["due_at"]) if payload.get("due_at") else None
     order = db.write(lambda s: supervision.open_order(s, current_user(), case_id, payload.get("method"),
                                                      payload.get("reason"), due_at))
-    return jsonify(supervision.order_detail(db.session(), order.id)), 201
+    return jsonify(supervision.order_detail(db.session(), current_user(), order.id)), 201
 
 
 @bp.post("/supervision/<int:order_id>/actions")
 @login_required
 def order_action(order_id: int):
     """{"action": "answer"|"remind"|"close", "note": ...}: owners answer, supervisors remind and close."""
-    payload = _json()
+    payload = inputs.json_body("OrderAction")
     db.write(lambda s: supervision.order_action(s, current_user(), order_id, payload.get("action"),
                                                  payload.get("note")))
-    return jsonify(supervision.order_detail(db.session(), order_id))
+    return jsonify(supervision.order_detail(db.session(), current_user(), order_id))
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +224,8 @@ def list_rules():
 @roles_required(*RULE_EDITORS)
 def create_rule():
     """Add a rule (audited)."""
-    rule = db.write(lambda s: rules.save(s, current_user().username, None, _json()))
+    payload = inputs.json_body("RuleInput")
+    rule = db.write(lambda s: rules.save(s, current_user().username, None, payload))
     return jsonify(rules.summary(rule)), 201
 
 
@@ -256,7 +233,8 @@ def create_rule():
 @roles_required(*RULE_EDITORS)
 def update_rule(rule_id: int):
     """Change a rule (audited, before and after)."""
-    rule = db.write(lambda s: rules.save(s, current_user().username, rule_id, _json()))
+    payload = inputs.json_body("RuleInput")
+    rule = db.write(lambda s: rules.save(s, current_user().username, rule_id, payload))
     return jsonify(rules.summary(rule))
 
 
@@ -271,8 +249,6 @@ def list_settings():
 @roles_required("admin")
 def update_setting(key: str):
     """Change one setting: {"value": ...} (checked, audited)."""
-    payload = _json()
-    if "value" not in payload:
-        raise InputError("value", "value is missing", 400)
+    payload = inputs.json_body("SettingInput")
     db.write(lambda s: rules.set_setting(s, current_user().username, key, payload["value"]))
     return jsonify(key=key, value=payload["value"])

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Department, User
 from app.cases import machine
 from app.cases.models import CalendarDay, Case, CaseEvent, Category, DispatchRule, Report, Setting
-from app.cases.scope import may_act
+from app.cases.scope import check_visible, may_act
 from app.cases.worktime import NEAR_DUE_SHARE, WorkCalendar, light
 from app.errors import Conflict, Forbidden, InputError, NotFound
 from app.territory.models import Station
@@ -29,6 +29,7 @@ DEFAULTS = {
     "close_allowance_hours": 24.0,
     "fallback_share": 0.5,
     "near_due_share": NEAR_DUE_SHARE,
+    "self_check_categories": [],  # categories (prefixes) whose result the officer who handled it may check
 }
 TEXT_LIMIT = 2000
 
@@ -244,6 +245,7 @@ def act(session: Session, user: User, case_id: int, action: str, version: object
     case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
     if case is None:
         raise NotFound("case", case_id)
+    check_visible(user, case)  # before the version: a stale 409 would tell the state of a case out of scope
     if case.version != version:
         raise Conflict("stale_version", f"case {case_id} is at version {case.version}, not {version}; reload it",
                        case_version=case.version, state=case.state)
@@ -357,12 +359,24 @@ def _feedback(session: Session, case: Case, fields: dict, user: User, now: datet
     return {"photos": photos, "on_time": case.handled_on_time}
 
 
+def _not_own_work(case: Case, user: User, ctx: Context) -> None:
+    """The result is checked by someone other than who gave it, unless the category allows it (a setting)."""
+    if case.handled_by != user.username:
+        return
+    if any(case.category_code.startswith(p) for p in ctx.settings.get("self_check_categories") or []):
+        return
+    raise Forbidden(f"{user.username} reported this result: another officer must check it "
+                    "(self_check_categories lists the categories where the same officer may)")
+
+
 def _check(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
+    _not_own_work(case, user, ctx)
     case.checked_at = now
     return {}
 
 
 def _rework(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
+    _not_own_work(case, user, ctx)
     case.rework_count += 1
     case.handled_on_time = None
     return {"rework": case.rework_count}

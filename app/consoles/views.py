@@ -8,6 +8,7 @@ from here through Flask-Babel (JSON in the page), so no text is hard-coded in JS
 from __future__ import annotations
 
 import json
+import posixpath
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -82,6 +83,7 @@ UI = {
     "planner_help": _l("Edit a territory with the edit tool (it snaps to its neighbours and to grid cells when "
                        "they are shown), or add a new station; then check and save."),
     "drafts": _l("Drafts from the siting tool"), "open_draft": _l("Open draft"),
+    "restore": _l("Restore this version"),
     "no_drafts": _l("No drafts"), "draft_opened": _l("Draft opened: edit, check and save it"),
     # reports
     "reports_title": _l("Evaluation"), "trend": _l("Cases per month"), "digest": _l("Morning digest"),
@@ -188,12 +190,15 @@ def allowed_packages() -> frozenset[str]:
 
 @bp.get("/vendor/<path:path>")
 def asset(path: str):
-    """Serve node_modules/<package>/<file> for an allowed package."""
-    parts = path.split("/")
-    package = "/".join(parts[:2]) if parts[0].startswith("@") else parts[0]
-    if package not in allowed_packages():
+    """Serve node_modules/<package>/<file> for an allowed package (the path normalised first: no `..`)."""
+    clean = posixpath.normpath(path)
+    if clean.startswith(("/", "..")) or "\\" in path:
         abort(404)
-    return send_from_directory(ROOT / "node_modules", path, max_age=86400)
+    parts = clean.split("/")
+    package = "/".join(parts[:2]) if parts[0].startswith("@") else parts[0]
+    if package not in allowed_packages() or len(parts) < (3 if parts[0].startswith("@") else 2):
+        abort(404)
+    return send_from_directory(ROOT / "node_modules", clean, max_age=86400)
 
 
 def vendor_url(path: str) -> str:

@@ -50,10 +50,7 @@ def parse(session: Session, payload: object) -> dict:
     if station is None:
         raise InputError("station", f"unknown or inactive station {code!r}")
     raw = payload.get("date")
-    try:
-        day = date.fromisoformat(raw) if raw else datetime.now(BEIJING).date()
-    except (TypeError, ValueError):
-        raise InputError("date", f"date must be YYYY-MM-DD, got {raw!r}", 400) from None
+    day = params.day("date", raw) if raw else datetime.now(BEIJING).date()
     if "shift_minutes" in payload:
         shift_minutes = params.body_number(payload, "shift_minutes", 240, 10, 720, int)
     else:

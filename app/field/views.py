@@ -8,7 +8,7 @@ import json
 import click
 from flask import Blueprint, Response, jsonify, request
 
-from app import params
+from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
 from app.db import db
 from app.errors import InputError
@@ -53,7 +53,8 @@ def _route_body(route) -> dict:
 @roles_required(*PLANNERS)
 def plan_patrol():
     """Plan the station's route of a day: {station, date, shift_hours|shift_minutes, speed_kph, ...}."""
-    route = db.write(lambda s: patrols.plan(s, current_user().username, request.get_json(silent=True)))
+    payload = inputs.json_body("PatrolPlanInput")
+    route = db.write(lambda s: patrols.plan(s, current_user().username, payload))
     return jsonify(_route_body(route)), 201
 
 
@@ -93,8 +94,8 @@ def patrol_gpx(route_id: int):
 @roles_required(*PLANNERS)
 def assign_patrol(route_id: int):
     """Give the route to a patrol officer: {"assignee": username}."""
-    payload = request.get_json(silent=True) or {}
-    route = db.write(lambda s: patrols.assign(s, current_user().username, route_id, payload.get("assignee")))
+    payload = inputs.json_body("AssignInput")
+    route = db.write(lambda s: patrols.assign(s, current_user().username, route_id, payload["assignee"]))
     return jsonify(patrols.summary(route))
 
 

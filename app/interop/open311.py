@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
+from app import params
 from app.accounts.models import Department, User
 from app.cases import intake, machine, scope
 from app.cases.models import Attachment, Case, Category, Report
@@ -143,7 +144,7 @@ def submit(session: Session, settings: intake.IntakeSettings, caller: Caller, fo
     body = to_report(form, attributes, category.name if category is not None else None)
     body["channel"] = caller.channel
     try:
-        inp = intake.parse_report(body)
+        inp = intake.parse_report(body, max_age_days=settings.max_age_days)
         done = intake.submit_report(session, settings, caller.user, inp)
     except InputError as exc:
         field = {"lon": "long", "category": "service_code", "address": "address_string",
@@ -199,10 +200,9 @@ def _datetime(raw: str | None, name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a W3C date-time, e.g. 2026-04-14T06:37:38+08:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
+        return params.instant(name, raw)
+    except InputError as exc:
+        raise Open311Error(400, f"{exc.message} (a W3C date-time, e.g. 2026-04-14T06:37:38+08:00)") from None
 
 
 def _scope(user: User | None):

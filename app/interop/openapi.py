@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from app import schemas
 from app.interop.ogc import DEFAULT_LIMIT, MAX_LIMIT, Collection
 
 
@@ -125,7 +126,6 @@ def ogc_document(base_url: str, collections: list[Collection]) -> dict:
 _REF = "#/components/schemas/"
 STATES = ("reported", "verified", "filed", "not_filed", "dispatched", "in_progress", "handled", "checked", "closed",
           "archived", "suspended", "void")
-CHANNELS = ("hotline", "12345", "video", "app", "patrol", "citizen", "media", "third_party", "sensor", "district")
 _STR, _INT, _NUM, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 
 
@@ -176,17 +176,6 @@ API_SCHEMAS = {
     "ReportAnswer": _obj(("report_id", "case_id", "merged", "replayed"), report_id=_INT, case_id=_INT,
                          merged=_BOOL, replayed=_BOOL, grid_code=_n(_STR), boundary_version=_n(_INT),
                          near_boundary=_BOOL),
-    "ReportInput": _obj(
-        ("channel", "category", "description"), channel={"type": "string", "enum": list(CHANNELS)},
-        category={"type": "string", "pattern": "^[0-9]{5}$"}, description={"type": "string", "maxLength": 4000},
-        reference={"type": "string", "maxLength": 120}, reporter_name={"type": "string", "maxLength": 80},
-        reporter_phone={"type": "string", "maxLength": 40},
-        urgency={"type": "string", "enum": ["normal", "urgent", "emergency"]},
-        lon={"type": "number", "minimum": 121.7, "maximum": 122.1},
-        lat={"type": "number", "minimum": 30.75, "maximum": 31.05},
-        crs={"type": "string", "enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]},
-        address={"type": "string", "maxLength": 200}, reported_at={"type": "string", "format": "date-time"},
-        attachments=_arr({"type": "string", "format": "uri"})),
     "Case": _obj(("id", "state", "version", "category", "station", "reports", "history", "actions"), id=_INT,
                  state={"enum": list(STATES)}, version=_INT, category=_STR, urgency=_STR, description=_STR,
                  lon=_NUM, lat=_NUM, station=_STR, grid_code=_n(_STR),
@@ -266,7 +255,6 @@ def _api_paths() -> dict:
         _q("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
         _q("offset", {"type": "integer", "minimum": 0}),
     ]
-    action = _obj(("action", "version"), action=_STR, version=_INT, note=_STR, reason=_STR)
     file_response = {"description": "the file", "content": {
         t: {"schema": {"type": "string", "format": "binary"}} for t in (
             "application/geopackage+sqlite3", "application/zip", "application/geo+json", "text/csv",
@@ -297,7 +285,7 @@ def _api_paths() -> dict:
         "/reports/{report_id}/split": {"post": _op(
             "take a report out of its case", _json(_obj(("case_id", "report_id"), case_id=_INT, report_id=_INT),
                                                    "split off"),
-            [_p("report_id")], (400, 403, 404, 409), _obj(case_version=_INT, reason=_STR), "201", "intake")},
+            [_p("report_id")], (400, 403, 404, 409), _ref("Split"), "201", "intake")},
         "/attachments/{attachment_id}": {"get": _op(
             "the bytes of an uploaded photo", {"description": "the image", "content": {
                 "image/*": {"schema": {"type": "string", "format": "binary"}}}}, [_p("attachment_id")], (404,),
@@ -309,10 +297,10 @@ def _api_paths() -> dict:
         "/cases/{case_id}": {"get": _op("one case with its reports, clock, history and the caller's actions",
                                         _json(_ref("Case")), [_p("case_id")], (404,), tag="cases")},
         "/cases/{case_id}/actions": {"post": _op("take a workflow action", _json(_ref("Case")), [_p("case_id")],
-                                                 (400, 403, 404, 409, 422), action, tag="cases")},
+                                                 (400, 403, 404, 409, 422), _ref("Action"), tag="cases")},
         "/cases/{case_id}/supervision": {"post": _op(
             "open a supervision order", _json(_ref("Order"), "opened"), [_p("case_id")], (400, 403, 404, 422),
-            _obj(("method", "reason"), method=_STR, reason=_STR, due_at=_STR), "201", "supervision")},
+            _ref("OrderInput"), "201", "supervision")},
         "/supervision": {"get": _op("supervision orders", _json(_ref("Orders")),
                                     [_q("state", {"enum": ["open", "answered", "closed"]}), _q("case", _INT)],
                                     (400,), tag="supervision")},
@@ -320,18 +308,18 @@ def _api_paths() -> dict:
                                                [_p("order_id")], (404,), tag="supervision")},
         "/supervision/{order_id}/actions": {"post": _op(
             "answer or close an order", _json(_ref("Order")), [_p("order_id")], (400, 403, 404, 409, 422),
-            _obj(("action",), action={"enum": ["answer", "close"]}, note=_STR), tag="supervision")},
+            _ref("OrderAction"), tag="supervision")},
         "/supervision/lists": {"get": _op("near-due and overdue cases", _json(_ref("SupervisionLists")),
                                           tag="supervision")},
         "/dispatch-rules": {
             "get": _op("classified-dispatch rules", _json(_ref("Rules")), tag="rules"),
-            "post": _op("add a rule", _json(_ref("Rule"), "added"), [], (400, 403, 422), _ref("Rule"), "201",
+            "post": _op("add a rule", _json(_ref("Rule"), "added"), [], (400, 403, 422), _ref("RuleInput"), "201",
                         "rules")},
         "/dispatch-rules/{rule_id}": {"put": _op("change a rule", _json(_ref("Rule")), [_p("rule_id")],
-                                                 (400, 403, 404, 422), _ref("Rule"), tag="rules")},
+                                                 (400, 403, 404, 422), _ref("RuleInput"), tag="rules")},
         "/settings": {"get": _op("workflow settings", _json(_ref("Settings")), tag="rules")},
         "/settings/{key}": {"put": _op("change a setting", _json(_obj(("key", "value"), key=_STR, value={})),
-                                       [_p("key", _STR)], (400, 403, 404, 422), _obj(("value",), value={}),
+                                       [_p("key", _STR)], (400, 403, 404, 422), _ref("SettingInput"),
                                        tag="rules")},
         "/kpi": {"get": _op("indicators, scores and grades", _json(_ref("Kpi")), _kpi_params(), (400, 422),
                             tag="evaluation")},
@@ -367,6 +355,16 @@ def _kpi_params() -> list[dict]:
                                                  "person"]})]
 
 
+# The bodies of the operations listed from the URL map (their schemas are the ones the input layer checks).
+BODY_OF = {
+    ("/planning/coverage/preview", "post"): "Proposal", ("/planning/coverage", "post"): "Proposal",
+    ("/planning/versions/{version_id}/restore", "post"): "RestoreInput",
+    ("/planning/sites", "post"): "SitesInput", ("/planning/territories", "post"): "TerritoriesInput",
+    ("/planning/drafts/{draft_id}", "put"): "DraftInput", ("/patrols/plan", "post"): "PatrolPlanInput",
+    ("/patrols/{route_id}/assign", "post"): "AssignInput", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
+}
+
+
 def api_document(base_url: str, other_routes: list[tuple[str, str, str]] = ()) -> dict:
     """The OpenAPI 3.0 document of /api/v1; routes not described here are listed from the app's URL map."""
     paths = _api_paths()
@@ -374,10 +372,13 @@ def api_document(base_url: str, other_routes: list[tuple[str, str, str]] = ()) -
         if method.lower() in paths.get(path, {}):
             continue
         params = [_p(name, _STR) for name in re.findall(r"{(\w+)}", path)]
-        paths.setdefault(path, {})[method.lower()] = {
+        op = paths.setdefault(path, {})[method.lower()] = {
             "summary": summary or path, "tags": ["more"], "parameters": params, "x-described": False,
             "responses": {"200": {"description": "OK"}, **_errors(400, 403, 404, 409, 422)},
         }
+        body = BODY_OF.get((path, method.lower()))
+        if body:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
     for item in paths.values():
         for name, op in item.items():
             op.setdefault("operationId", f"{name}_{_slug(item, name, paths)}")
@@ -388,7 +389,7 @@ def api_document(base_url: str, other_routes: list[tuple[str, str, str]] = ()) -
                                 "token NAME). Errors are JSON objects naming the error, the field and the reason."},
         "servers": [{"url": base_url}],
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": API_SCHEMAS,
+        "components": {"schemas": {**API_SCHEMAS, **schemas.BODIES},
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     }

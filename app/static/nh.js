@@ -69,6 +69,13 @@
     return el("p", {class: "msg " + (kind || ""), role: kind === "error" ? "alert" : "status", text: text});
   }
 
-  window.NH = {ctx: ctx, t: t, el: el, api: api, state: state, action: action, when: when,
+  // A tooltip whose text is text: Leaflet takes a string as HTML, so names typed by people go in a span.
+  function tip(layer, text, options) {
+    var span = document.createElement("span");
+    span.textContent = text === null || text === undefined ? "" : String(text);
+    return layer.bindTooltip(span, options);
+  }
+
+  window.NH = {ctx: ctx, t: t, el: el, api: api, state: state, action: action, when: when, tip: tip,
                lightColour: lightColour, stateColours: STATE_COLOURS, show: show, side: side, message: message, put: put};
 })();

@@ -7,6 +7,7 @@
   var editable = L.featureGroup().addTo(map);   // one layer per station territory, properties kept on the layer
   var stationsNew = [];                           // {code, name, lon, lat, parent_code}
   var openDraft = null;                           // the draft (from the siting tool) being edited, if any
+  var baseVersion = null;                         // the boundary version the territories on screen come from
   var compare = L.layerGroup().addTo(map);
   var result = L.layerGroup().addTo(map);
   var COLOURS = ["#8e44ad", "#2980b9", "#27ae60", "#d35400", "#c0392b", "#16a085", "#f39c12", "#2c3e50"];
@@ -25,10 +26,11 @@
   function loadCoverage() {
     return NH.api("/api/v1/layers/station_coverage").then(function (fc) {
       editable.clearLayers();
+      baseVersion = fc.features.length ? fc.features[0].properties.version : null;
       fc.features.forEach(function (f, i) {
         L.geoJSON(f, {style: style(f.properties.station_code, i)}).eachLayer(function (layer) {
           layer.nh = {station_code: f.properties.station_code, name: f.properties.name, carve: false};
-          layer.bindTooltip(f.properties.name + " (" + f.properties.station_code + ")", {sticky: true});
+          NH.tip(layer, f.properties.name + " (" + f.properties.station_code + ")", {sticky: true});
           editable.addLayer(layer);
         });
       });
@@ -64,7 +66,7 @@
       map.once("click", function (ev) {
         map.getContainer().style.cursor = "";
         var point = L.circleMarker(ev.latlng, {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true}).addTo(result);
-        point.bindTooltip(name);
+        NH.tip(point, name);
         stationsNew.push({code: code, name: name, lon: ev.latlng.lng, lat: ev.latlng.lat, parent_code: "TC"});
         form.replaceChildren(el("p", {class: "hint", id: "planner-step", text: t("draw_territory")}));
         map.pm.enableDraw("Polygon", {snappable: true, finishOn: "dblclick"});
@@ -73,7 +75,7 @@
           map.removeLayer(layer);
           layer.setStyle(style(code, editable.getLayers().length, true));
           layer.nh = {station_code: code, name: name, carve: true};
-          layer.bindTooltip(name + " (" + code + ")", {sticky: true});
+          NH.tip(layer, name + " (" + code + ")", {sticky: true});
           editable.addLayer(layer);
           form.replaceChildren(NH.message(t("territory_drawn")));
           document.body.dataset.territoryDrawn = code;
@@ -84,6 +86,13 @@
   }
 
   // ---- checking and saving -------------------------------------------------------------------
+  // A problem in the page's language (the server gives both), naming the station or the field.
+  function problemText(p) { return ctx.lang === "zh" ? (p.message_zh || p.message_en) : p.message_en; }
+  function errorText(err) {
+    var b = err.body || {};
+    return (ctx.lang === "zh" && b.message_zh) || err.message;
+  }
+
   function impactTable(body) {
     var flows = el("table", {id: "impact-flows"}, el("tr", {}, el("th", {text: t("from")}), el("th", {text: t("to")}),
       el("th", {text: t("open_cases")}), el("th", {text: t("past_90")})),
@@ -110,12 +119,14 @@
       L.geoJSON(body.coverage, {style: {color: "#000", weight: 1, fill: false, dashArray: "2 3"}, pmIgnore: true}).addTo(result);
       NH.put(out,
         NH.message(body.valid ? t("valid") : t("invalid"), body.valid ? "" : "error"),
-        body.errors.length ? el("ul", {class: "errors"}, body.errors.map(function (m) { return el("li", {text: m}); })) : null,
+        body.errors.length ? el("ul", {class: "errors"}, body.problems.filter(function (p) {
+          return p.severity === "error"; }).map(function (p) { return el("li", {text: problemText(p)}); })) : null,
         body.warnings.length ? el("div", {}, el("h4", {text: t("gaps")}),
-          el("ul", {}, body.warnings.map(function (m) { return el("li", {text: m}); }))) : null,
+          el("ul", {}, body.problems.filter(function (p) { return p.severity === "warning"; })
+            .map(function (p) { return el("li", {text: problemText(p)}); }))) : null,
         impactTable(body), body.valid ? saveForm() : null);
       document.body.dataset.previewValid = String(body.valid);
-    }).catch(function (err) { out.replaceChildren(NH.message(err.message, "error")); });
+    }).catch(function (err) { out.replaceChildren(NH.message(errorText(err), "error")); });
   }
 
   function saveForm() {
@@ -129,6 +140,7 @@
       var data = new FormData(form), body = proposal();
       body.reason = data.get("reason");
       body.reassign = data.get("reassign");
+      body.base_version = baseVersion;
       NH.api("/api/v1/planning/coverage", {method: "POST", json: body}).then(function (answer) {
         if (openDraft) {  // the draft is now a boundary version
           NH.api("/api/v1/planning/drafts/" + openDraft, {method: "PUT", json: {status: "saved",
@@ -143,7 +155,10 @@
         document.body.dataset.savedVersion = String(answer.boundary_version);
         loadCoverage();
         versions();
-      }).catch(function (err) { form.appendChild(NH.message(err.message, "error")); });
+      }).catch(function (err) {
+        form.appendChild(NH.message(errorText(err), "error"));
+        if (err.status === 409) { document.body.dataset.saveConflict = String(err.body.current_version); }
+      });
     });
     return form;
   }
@@ -168,14 +183,14 @@
         var code = f.properties.station_code;
         L.geoJSON(f, {style: style(code, i, !!f.properties.carve)}).eachLayer(function (layer) {
           layer.nh = {station_code: code, name: f.properties.name || code, carve: !!f.properties.carve};
-          layer.bindTooltip((f.properties.name || code) + " (" + code + ")", {sticky: true});
+          NH.tip(layer, (f.properties.name || code) + " (" + code + ")", {sticky: true});
           editable.addLayer(layer);
         });
       });
       stationsNew = (p.new_stations || []).slice();
       stationsNew.forEach(function (st) {
-        L.circleMarker([st.lat, st.lon], {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true})
-          .bindTooltip(st.name).addTo(result);
+        NH.tip(L.circleMarker([st.lat, st.lon], {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true}),
+          st.name).addTo(result);
       });
       openDraft = id;
       document.getElementById("planner-step-box").replaceChildren(NH.message(t("draft_opened") + " #" + id + " " + d.title));
@@ -188,18 +203,40 @@
   function versions() {
     var box = document.getElementById("planner-versions");
     return NH.api("/api/v1/boundaries/versions").then(function (body) {
-      box.replaceChildren(el("h4", {text: t("versions")}), el("ul", {}, body.versions.map(function (v) {
+      box.replaceChildren(el("h4", {text: t("versions")}), el("ul", {}, body.versions.map(function (v, i) {
         return el("li", {}, el("button", {type: "button", onclick: function () { showVersion(v.id); },
-          text: "#" + v.id}), " " + NH.when(v.created_at) + " · " + v.reason);
+          text: "#" + v.id}), " " + NH.when(v.created_at) + " · " + v.reason + " ",
+          i > 0 ? el("button", {type: "button", class: "restore", "data-restore": v.id,
+            onclick: function (e) { restoreForm(e.target.parentNode, v.id, body.versions[0].id); },
+            text: t("restore")}) : null);
       })));
     });
+  }
+
+  // A new version with the coverage of an earlier one: the planner's way back from a bad edit.
+  function restoreForm(li, id, current) {
+    var form = el("form", {class: "restore-form"},
+      el("label", {}, t("reason"), el("textarea", {name: "reason", required: true, rows: 2, maxlength: 500})),
+      el("button", {type: "submit", text: t("restore") + " #" + id}));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      NH.api("/api/v1/planning/versions/" + id + "/restore", {method: "POST",
+        json: {reason: new FormData(form).get("reason"), base_version: current, reassign: "move"}})
+        .then(function (answer) {
+          form.replaceChildren(NH.message(t("saved") + " " + answer.boundary_version));
+          document.body.dataset.savedVersion = String(answer.boundary_version);
+          loadCoverage();
+          versions();
+        }).catch(function (err) { form.appendChild(NH.message(errorText(err), "error")); });
+    });
+    li.appendChild(form);
   }
 
   function showVersion(id) {
     compare.clearLayers();
     NH.api("/api/v1/layers/station_coverage?version=" + id).then(function (fc) {
       L.geoJSON(fc, {style: {color: "#e67e22", weight: 3, fill: false, dashArray: "8 6"}, pmIgnore: true,
-        onEachFeature: function (f, layer) { layer.bindTooltip("#" + id + " " + f.properties.name); }}).addTo(compare);
+        onEachFeature: function (f, layer) { NH.tip(layer, "#" + id + " " + f.properties.name); }}).addTo(compare);
     });
   }
 

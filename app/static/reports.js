@@ -62,7 +62,7 @@
         L.geoJSON(answers[1], {
           filter: function (f) { return !!counts[f.properties.code]; },
           style: function (f) { return {stroke: false, fillColor: colour(counts[f.properties.code], top), fillOpacity: 0.75}; },
-          onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.code + ": " + counts[f.properties.code]); }
+          onEachFeature: function (f, layer) { NH.tip(layer, f.properties.code + ": " + counts[f.properties.code]); }
         }).addTo(choropleth);
         document.body.dataset.choropleth = String(Object.keys(counts).length);
       }).catch(function (err) { console.warn("choropleth not drawn:", err.message); });

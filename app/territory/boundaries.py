@@ -23,6 +23,10 @@ from gis import validation as gb
 from gis.crs import STORAGE_EPSG, metric_area, to_metric
 
 Progress = Callable[[str, int, int], None]
+# One advisory lock orders boundary writes against the intake: a writer holds it exclusively until it
+# commits, an intake shares it while it locates a report, so no case is filed under a version that a
+# committing save has just replaced (the save's reassignment could not see it).
+BOUNDARY_LOCK = 7_310_115_146
 MAX_VERSION_ID = 2**31 - 1  # boundary_versions.id is an integer
 ADMIN_LEVELS = {"town": "town", "communities": "community", "workstations": "workstation"}
 BATCH = 1000
@@ -42,6 +46,23 @@ def _newest_in_effect(what: Any):
     return (
         select(what).where(BoundaryVersion.effective_from <= func.now()).order_by(BoundaryVersion.id.desc()).limit(1)
     )
+
+
+def lock_for_write(session: Session) -> None:
+    """Wait for the intakes in flight, and hold off new ones, until this transaction ends."""
+    session.execute(select(func.pg_advisory_xact_lock(BOUNDARY_LOCK)))
+
+
+def lock_for_read(session: Session) -> None:
+    """Wait for a boundary write in flight to commit; then this transaction sees its version."""
+    session.execute(select(func.pg_advisory_xact_lock_shared(BOUNDARY_LOCK)))
+
+
+def versions_since(session: Session, version_id: int) -> list[dict]:
+    """The versions written after `version_id`, oldest first (what a stale proposal missed)."""
+    rows = session.scalars(select(BoundaryVersion).where(BoundaryVersion.id > version_id)
+                           .order_by(BoundaryVersion.id))
+    return [_version_json(v) for v in rows]
 
 
 def current_version(session: Session) -> BoundaryVersion | None:
@@ -81,9 +102,13 @@ def town_bbox(session: Session) -> list[float]:
 def versions(session: Session) -> list[dict]:
     """Every boundary version, newest first."""
     rows = session.scalars(select(BoundaryVersion).order_by(BoundaryVersion.id.desc()))
-    return [{"id": v.id, "kind": v.kind, "reason": v.reason, "created_by": v.created_by,
-             "created_at": v.created_at.isoformat(), "effective_from": v.effective_from.isoformat(),
-             "layers": v.layers, "parent_id": v.parent_id} for v in rows]
+    return [_version_json(v) for v in rows]
+
+
+def _version_json(v: BoundaryVersion) -> dict:
+    return {"id": v.id, "kind": v.kind, "reason": v.reason, "created_by": v.created_by,
+            "created_at": v.created_at.isoformat(), "effective_from": v.effective_from.isoformat(),
+            "layers": v.layers, "parent_id": v.parent_id}
 
 
 def is_loaded(session: Session) -> bool:
@@ -245,6 +270,7 @@ def write_version(
     kind: str, progress: Progress | None,
 ) -> LoadSummary:
     """Write a new boundary version: the `changed` layers from `layers`, the others carried over."""
+    lock_for_write(session)
     previous = current_version_id(session)
     version = BoundaryVersion(
         kind=kind, reason=reason, created_by=actor, parent_id=previous, layers=sorted(changed)

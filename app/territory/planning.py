@@ -2,32 +2,41 @@
 boundary version (with new "X" stations when the proposal adds them).
 
 A proposal is JSON: ``{"coverage": FeatureCollection (properties: station_code, and "carve": true on
-the territories that take precedence), "new_stations": [{"code", "name", "lon", "lat",
-"parent_code"?}], "reason": ..., "reassign": "move" | "keep"}``. Carving subtracts the carved
-territories from every other one, so a new station's territory can simply be drawn over the old ones.
+the territories drawn over the others), "new_stations": [{"code", "name", "lon", "lat",
+"parent_code"?}], "reason": ..., "reassign": "move" | "keep", "base_version": N,
+"allow_multipart": false | true | [codes]}``. Every drawn geometry passes gis.carving's sanity checks
+first; the drawn territories are carved into the others and clipped to the town (gis.carving.carve),
+so a new station's territory can simply be drawn across any edge. A save names the version it was
+drawn on (`base_version`) and holds the boundary lock: a save on a stale base answers 409 with the
+versions saved since, and the chain of versions stays linear. `restore` writes a new version with an
+earlier version's coverage (the planner's undo).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import shapely
-from geoalchemy2.shape import from_shape
+from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point, shape
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts import audit
 from app.cases import machine
 from app.cases.models import Case
 from app.cases.reassign import reassign as reassign_cases
-from app.errors import InputError
+from app.errors import Conflict, InputError, NotFound
 from app.territory import boundaries as bs
 from app.territory import caches
-from app.territory.models import Station
+from app.territory.models import BoundaryVersion, Station, StationCoverage
+from gis import carving
 from gis import validation as gb
 from gis.crs import STORAGE_EPSG, metric_area
 from gis.ownership import Area, OwnershipIndex
@@ -36,102 +45,92 @@ STATION_CODE = re.compile(r"^[A-Z]{1,3}-[0-9A-Z]{1,6}$")
 PAST_DAYS = 90
 
 
-def parse(session: Session, payload: object) -> tuple[list[gb.Feature], list[dict]]:
-    """The proposal's coverage features (carving applied) and new stations; InputError names what is wrong."""
-    if not isinstance(payload, dict):
-        raise InputError("body", "send a JSON object", 400, error="invalid_body")
-    new_stations = _new_stations(session, payload.get("new_stations") or [])
-    collection = payload.get("coverage")
-    if not isinstance(collection, dict) or not isinstance(collection.get("features"), list):
-        raise InputError("coverage", "coverage must be a GeoJSON FeatureCollection", 400)
+@dataclass
+class Proposal:
+    """A checked proposal: the territories (carved), the new stations, and what carving found."""
+
+    features: list[gb.Feature]
+    new_stations: list[dict]
+    problems: list[carving.Problem] = field(default_factory=list)
+    drawn: list[str] = field(default_factory=list)
+
+
+def parse(session: Session, payload: Mapping[str, Any]) -> Proposal:
+    """The proposal's territories (the drawn ones carved into the others) and new stations; every drawn
+    geometry passes the sanity checks (gis.carving) before any other geometry work. InputError names the
+    first thing that is wrong; what carving finds (a neighbour cut in two...) is in `problems`."""
+    town = caches.ownership(session).town
+    limits = carving.proposal_limits(town)
+    new_stations = _new_stations(session, payload.get("new_stations") or [], limits)
     known = set(session.scalars(select(Station.code).where(Station.active.is_(True)))) | {
         s["code"] for s in new_stations}
-    features, carve = [], []
-    for i, f in enumerate(collection["features"]):
-        props = (f or {}).get("properties") or {}
+    drawn: dict[str, shapely.Geometry] = {}
+    kept: dict[str, shapely.Geometry] = {}
+    for i, f in enumerate(payload["coverage"].get("features") or []):
+        props = f.get("properties") or {}
         code = props.get("station_code")
         if code not in known:
-            raise InputError(f"coverage[{i}]", f"unknown station {code!r}")
-        try:
-            geom = shape(f["geometry"])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(f"coverage[{i}]", f"not a GeoJSON geometry: {exc}") from None
-        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
-            raise InputError(f"coverage[{i}]", f"station {code}: a territory must be a polygon")
-        if not geom.is_valid:
-            raise InputError(f"coverage[{i}]", f"station {code}: invalid polygon ({shapely.is_valid_reason(geom)})")
-        features.append(gb.Feature(code, geom, {"station_code": code}))
-        carve.append(bool(props.get("carve")))
-    codes = [f.fid for f in features]
-    if len(set(codes)) != len(codes):
-        twice = sorted(c for c, n in Counter(codes).items() if n > 1)
-        raise InputError("coverage", f"one territory per station: {', '.join(twice)} appear more than once")
-    return _carve(features, carve), new_stations
+            raise InputError(f"coverage[{i}]", f"unknown station {code!r}", message_zh=f"没有编号为 {code} 的站点")
+        _refuse(carving.check_proposal_geometry(f.get("geometry"), f"coverage[{i}]", limits))
+        if code in drawn or code in kept:
+            raise InputError("coverage", f"one territory per station: {code} appears more than once",
+                             message_zh=f"每个站点只能有一个辖区：{code} 出现了不止一次")
+        (drawn if props.get("carve") else kept)[code] = shape(f["geometry"])
+    if not drawn:
+        features = [gb.Feature(c, gb.as_multipolygon(g), {"station_code": c}) for c, g in kept.items()]
+        return Proposal(features, new_stations)
+    current = {a.code: a.geom for a in caches.ownership(session).coverage}
+    territories = {**kept, **{c: current[c] for c in drawn if c in current and c not in kept}}
+    result = carving.carve(territories, drawn, town, allow_multipart=_multipart(payload), limits=limits)
+    return Proposal(result.features(), new_stations, result.problems, sorted(drawn))
 
 
-def _new_stations(session: Session, items: object) -> list[dict]:
-    if not isinstance(items, list):
-        raise InputError("new_stations", "new_stations must be a list", 400)
-    out = []
+def _refuse(problems: list[carving.Problem]) -> None:
+    """The first error of the sanity checks as an InputError (422), in English and Chinese."""
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise InputError(errors[0].field, errors[0].message_en, message_zh=errors[0].message_zh, code=errors[0].code)
+
+
+def _multipart(payload: Mapping[str, Any]) -> bool | list[str]:
+    allowed = payload.get("allow_multipart", False)
+    return allowed if isinstance(allowed, bool) else [str(c) for c in allowed]
+
+
+def _new_stations(session: Session, items: list, limits: carving.Limits) -> list[dict]:
+    out: list[dict] = []
     existing = set(session.scalars(select(Station.code)))
     for i, s in enumerate(items):
-        if not isinstance(s, dict):
-            raise InputError(f"new_stations[{i}]", "each new station is an object", 400)
-        code, name = s.get("code"), s.get("name")
-        if not isinstance(code, str) or not STATION_CODE.match(code):
-            raise InputError(f"new_stations[{i}].code", "code must look like JS-004 (letters, dash, digits)")
+        code, name = s["code"], s["name"].strip()
+        if not STATION_CODE.match(code):
+            raise InputError(f"new_stations[{i}].code", "code must look like JS-004 (letters, dash, digits)",
+                             message_zh="站点编号应形如 JS-004（字母、短横线、数字）")
         if code in existing or code in {o["code"] for o in out}:
-            raise InputError(f"new_stations[{i}].code", f"station {code} already exists")
-        if not isinstance(name, str) or not name.strip() or len(name) > 80:
-            raise InputError(f"new_stations[{i}].name", "name is required (at most 80 characters)")
-        try:
-            lon, lat = float(s["lon"]), float(s["lat"])
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"new_stations[{i}].lon", "lon and lat of the station are required", 400) from None
-        parent = s.get("parent_code") or "TC"
-        out.append({"code": code, "name": name.strip(), "lon": lon, "lat": lat, "parent_code": parent})
+            raise InputError(f"new_stations[{i}].code", f"station {code} already exists",
+                             message_zh=f"站点 {code} 已存在")
+        lon, lat = float(s["lon"]), float(s["lat"])
+        if not limits.covers(np.array([lon]), np.array([lat]))[0]:
+            raise InputError(f"new_stations[{i}]", f"station {code} at {lon:.5f}, {lat:.5f} is far outside the town",
+                             message_zh=f"站点 {code} 的位置远在本镇之外")
+        out.append({"code": code, "name": name, "lon": lon, "lat": lat, "parent_code": s.get("parent_code") or "TC"})
     return out
 
 
-def _carve(features: list[gb.Feature], carve: list[bool]) -> list[gb.Feature]:
-    carved = [f.geom for f, c in zip(features, carve, strict=True) if c]
-    if not carved:
-        return features
-    cutter = shapely.union_all(carved)
-    out = []
-    for f, c in zip(features, carve, strict=True):
-        geom = f.geom if c else shapely.make_valid(f.geom.difference(cutter))
-        polys = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0]
-        if polys:
-            out.append(gb.Feature(f.fid, gb.as_multipolygon(shapely.MultiPolygon(polys)), f.props))
-    return out
+def check(session: Session, payload: Mapping[str, Any], now: datetime | None = None) -> dict:
+    """POST /api/v1/planning/coverage/preview: a proposal parsed, carved, validated and its impact measured."""
+    return preview(session, parse(session, payload), now)
 
 
-def check(session: Session, payload: object, now: datetime | None = None) -> dict:
-    """POST /api/v1/planning/coverage/preview: a proposal parsed, validated and its impact measured."""
-    features, new_stations = parse(session, payload)
-    return preview(session, features, new_stations, now)
+def preview(session: Session, proposal: Proposal, now: datetime | None = None) -> dict:
+    """Validation and impact of a proposal, without writing anything.
 
-
-def preview(session: Session, features: list[gb.Feature], new_stations: list[dict],
-            now: datetime | None = None) -> dict:
-    """Validation and impact of a proposal, without writing anything."""
+    `errors` and `warnings` are English; `problems` carries each with its field or station, a code and the
+    Chinese message (the planner console shows those)."""
     now = now or datetime.now(UTC)
     index = caches.ownership(session)
-    layers = bs.current_layers(session)
-    layers["stations"] = layers["stations"] + [
-        gb.Feature(s["code"], Point(s["lon"], s["lat"]),
-                   {"code": s["code"], "name": s["name"], "tier": "joint_station", "parent_code": s["parent_code"]})
-        for s in new_stations]
-    layers["station_coverage"] = features
-    errors, warnings = [], []
-    try:
-        warnings = bs.validate(layers, {"station_coverage"})
-    except gb.LayerError as exc:
-        errors = list(exc.problems)
-    for s in new_stations:
-        if not index.town.covers(Point(s["lon"], s["lat"])):
-            errors.append(f"station {s['code']} lies outside the town")
+    features, new_stations = proposal.features, proposal.new_stations
+    problems = list(proposal.problems) + _tiling_problems(session, features, new_stations)
+    problems += _station_problems(session, index, features, new_stations)
     names = dict(session.execute(select(Station.code, Station.name)).all()) | {
         s["code"]: s["name"] for s in new_stations}
     proposed = OwnershipIndex(
@@ -140,13 +139,50 @@ def preview(session: Session, features: list[gb.Feature], new_stations: list[dic
         communities=index.communities, workstations=index.workstations, cells=index.cells,
         near_m=index.near_m, pixel_m=None,
     )
+    errors = [p for p in problems if p.severity == "error"]
     return {
-        "valid": not errors, "errors": errors, "warnings": warnings,
+        "valid": not errors, "errors": [p.message_en for p in errors],
+        "warnings": [p.message_en for p in problems if p.severity == "warning"],
+        "problems": [asdict(p) for p in problems],
         **_impact(session, index, proposed, features, names, now),
         "coverage": {"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": shapely.geometry.mapping(f.geom),
-             "properties": {"station_code": f.fid, "name": names.get(f.fid, f.fid)}} for f in features]},
+             "properties": {"station_code": f.fid, "name": names.get(f.fid, f.fid),
+                            "carve": f.fid in proposal.drawn}} for f in features]},
     }
+
+
+def _tiling_problems(session: Session, features: list[gb.Feature], new_stations: list[dict]) -> list[carving.Problem]:
+    """The validator's checks of the whole coverage (no overlap, inside the town, known stations)."""
+    layers = bs.current_layers(session)
+    layers["stations"] = layers["stations"] + [
+        gb.Feature(s["code"], Point(s["lon"], s["lat"]),
+                   {"code": s["code"], "name": s["name"], "tier": "joint_station", "parent_code": s["parent_code"]})
+        for s in new_stations]
+    layers["station_coverage"] = features
+    try:
+        warnings = bs.validate(layers, {"station_coverage"})
+    except gb.LayerError as exc:
+        return [carving.Problem("coverage", "invalid_tiling", text, f"辖区划分不成立：{text}") for text in exc.problems]
+    return [carving.Problem("coverage", "gap", text, f"有空白区域（由镇城运分中心兜底）：{text}", "warning")
+            for text in warnings]
+
+
+def _station_problems(session: Session, index: OwnershipIndex, features: list[gb.Feature],
+                      new_stations: list[dict]) -> list[carving.Problem]:
+    """New stations in the town and inside their own territory; a joint-duty station left without one."""
+    problems = [carving.Problem(s["code"], "station_outside_town", f"station {s['code']} lies outside the town",
+                                f"站点 {s['code']} 位于本镇之外")
+                for s in new_stations if not index.town.covers(Point(s["lon"], s["lat"]))]
+    territories = {f.fid: f.geom for f in features}
+    points = {s["code"]: Point(s["lon"], s["lat"]) for s in new_stations}
+    problems += [p for p in carving.station_point_problems(points, territories)]
+    joint = session.scalars(select(Station.code).where(Station.active.is_(True), Station.tier == "joint_station"))
+    problems += [carving.Problem(code, "no_territory", f"station {code} is left without territory",
+                                 f"站点 {code} 没有辖区", "warning") for code in joint if code not in territories]
+    problems += [carving.Problem(s["code"], "no_territory", f"new station {s['code']} has no territory",
+                                 f"新站点 {s['code']} 没有辖区") for s in new_stations if s["code"] not in territories]
+    return problems
 
 
 def _impact(session: Session, current: OwnershipIndex, proposed: OwnershipIndex, features: list[gb.Feature],
@@ -185,37 +221,94 @@ def _impact(session: Session, current: OwnershipIndex, proposed: OwnershipIndex,
     }
 
 
-def save(session: Session, actor: str, payload: dict, now: datetime | None = None) -> dict:
-    """Write the proposal as a new boundary version; move open cases when asked. The caller commits."""
-    reason = payload.get("reason") if isinstance(payload, dict) else None
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise InputError("reason", "a reason is required for a new boundary version (at most 500 characters)")
-    reassign = payload.get("reassign", "move")
-    if reassign not in ("move", "keep"):
-        raise InputError("reassign", "reassign must be move (open cases go to the new owners) or keep")
-    features, new_stations = parse(session, payload)
+def save(session: Session, actor: str, payload: Mapping[str, Any], now: datetime | None = None) -> dict:
+    """Write the proposal as a new boundary version on the version it was drawn on; move open cases when
+    asked. 409 when another version was saved since. The caller commits."""
+    reason = _reason(payload)
+    _lock_base(session, payload)
+    proposal = parse(session, payload)
     near_m = caches.ownership(session).near_m  # before the new version exists in this transaction
-    checked = preview(session, features, new_stations, now)
+    checked = preview(session, proposal, now)
     if not checked["valid"]:
+        errors = [p for p in checked["problems"] if p["severity"] == "error"]
         raise InputError("coverage", "the proposal is not valid: " + "; ".join(checked["errors"]),
-                         errors=checked["errors"])
-    for s in new_stations:
+                         errors=checked["errors"], problems=errors,
+                         message_zh="方案不成立：" + "；".join(p["message_zh"] for p in errors))
+    for s in proposal.new_stations:
         session.add(Station(code=s["code"], name=s["name"], tier="joint_station", parent_code=s["parent_code"],
                             active=True, location=from_shape(Point(s["lon"], s["lat"]), srid=STORAGE_EPSG)))
         audit.record(session, actor, "station.create", "station", s["code"], after=s)
     session.flush()
-    layers = bs.current_layers(session)
-    layers["station_coverage"] = features
-    summary = bs.write_version(session, layers, {"station_coverage"}, actor, reason.strip(), "coverage_edit", None)
+    summary = _write_coverage(session, proposal.features, actor, reason, "coverage_edit")
     audit.record(session, actor, "boundaries.coverage_edit", "boundary_version", summary.version_id,
-                 after={"reason": reason.strip(), "stations": [f.fid for f in features],
-                        "new_stations": [s["code"] for s in new_stations], "reassign": reassign})
-    session.flush()
-    moved = None
-    if reassign == "move":
-        new_index = caches.build_index(session, summary.version_id, near_m)
-        result = reassign_cases(session, new_index, actor, open_only=True)
-        moved = {"checked": result.checked, "moved": result.moved,
-                 "flows": [{"from": a, "to": b, "cases": n} for (a, b), n in sorted(result.flows.items())]}
+                 after={"reason": reason, "stations": [f.fid for f in proposal.features],
+                        "new_stations": [s["code"] for s in proposal.new_stations],
+                        "reassign": payload.get("reassign") or "move"})
+    moved = _reassign(session, summary.version_id, near_m, actor, payload)
     return {"boundary_version": summary.version_id, "reassigned": moved, "impact": {
         k: checked[k] for k in ("flows", "stations", "warnings")}}
+
+
+def restore(session: Session, actor: str, version_id: int, payload: Mapping[str, Any]) -> dict:
+    """A new version whose station coverage is that of an earlier version (roll back a bad edit); moves open
+    cases when asked. The caller commits."""
+    reason = _reason(payload)
+    _lock_base(session, payload)
+    old = session.get(BoundaryVersion, version_id)
+    if old is None:
+        raise NotFound("boundary version", version_id)
+    features = [gb.Feature(c.station_code, to_shape(c.geom), {"station_code": c.station_code})
+                for c in session.scalars(select(StationCoverage).where(StationCoverage.version_id == version_id))]
+    near_m = caches.ownership(session).near_m
+    summary = _write_coverage(session, features, actor, reason, "restore")
+    restored = sorted(f.fid for f in features)
+    session.execute(update(Station).where(Station.code.in_(restored)).values(active=True))
+    audit.record(session, actor, "boundaries.restore", "boundary_version", summary.version_id,
+                 after={"reason": reason, "restored_from": version_id, "stations": restored})
+    joint = session.scalars(select(Station.code).where(Station.active.is_(True), Station.tier == "joint_station"))
+    return {"boundary_version": summary.version_id, "restored_from": version_id,
+            "reassigned": _reassign(session, summary.version_id, near_m, actor, payload),
+            "without_territory": sorted(set(joint) - set(restored))}
+
+
+def _reason(payload: Mapping[str, Any]) -> str:
+    reason = (payload.get("reason") or "").strip()
+    if not reason:
+        raise InputError("reason", "a reason is required for a new boundary version (at most 500 characters)",
+                         message_zh="请填写修改原因（最多500字）")
+    if payload.get("reassign", "move") not in ("move", "keep"):
+        raise InputError("reassign", "reassign must be move (open cases go to the new owners) or keep")
+    return reason
+
+
+def _lock_base(session: Session, payload: Mapping[str, Any]) -> None:
+    """Hold the boundary lock, then the version the proposal was drawn on must still be the current one."""
+    base = payload.get("base_version")
+    if base is None:
+        raise InputError("base_version", "base_version is missing: the boundary version the proposal was drawn on "
+                         "(GET /api/v1/boundaries/versions)", 400, error="missing_field",
+                         message_zh="缺少 base_version：方案所依据的边界版本号")
+    bs.lock_for_write(session)
+    current = bs.current_version_id(session)
+    if base != current:
+        since = bs.versions_since(session, base)
+        raise Conflict("stale_base", f"the proposal was drawn on boundary version {base}, but version {current} has "
+                       "been saved since: reload the coverage, redo the change and check again",
+                       base_version=base, current_version=current, changes=since,
+                       message_zh=f"方案基于边界版本 {base}，此后已保存了版本 {current}：请重新载入辖区后再修改")
+
+
+def _write_coverage(session: Session, features: list[gb.Feature], actor: str, reason: str, kind: str):
+    layers = bs.current_layers(session)
+    layers["station_coverage"] = features
+    summary = bs.write_version(session, layers, {"station_coverage"}, actor, reason, kind, None)
+    session.flush()
+    return summary
+
+
+def _reassign(session: Session, version_id: int, near_m: float, actor: str, payload: Mapping[str, Any]) -> dict | None:
+    if (payload.get("reassign") or "move") != "move":
+        return None
+    result = reassign_cases(session, caches.build_index(session, version_id, near_m), actor, open_only=True)
+    return {"checked": result.checked, "moved": result.moved,
+            "flows": [{"from": a, "to": b, "cases": n} for (a, b), n in sorted(result.flows.items())]}

@@ -26,6 +26,7 @@ from app.accounts import audit
 from app.analysis import hotspots as hs
 from app.errors import InputError, NotFound
 from app.field import network as ns
+from app.territory import planning
 from app.territory.boundaries import current_version_id
 from app.territory.models import AdminArea, BoundaryDraft, BoundaryVersion, Station
 from gis import allocation as gs
@@ -292,6 +293,15 @@ def list_drafts(session: Session, status: str | None = None) -> list[dict]:
     return [draft_json(d, full=False) for d in session.scalars(q)]
 
 
+def _checked_proposal(session: Session, proposal: dict) -> dict:
+    """A draft's proposal passes the same checks as a proposal sent to preview (its fields named proposal.*)."""
+    try:
+        planning.parse(session, proposal)
+    except InputError as exc:
+        raise InputError(f"proposal.{exc.field}", exc.message, exc.status, error=exc.error, **exc.extra) from None
+    return proposal
+
+
 def update_draft(session: Session, actor: str, draft_id: int, payload: object) -> BoundaryDraft:
     """PUT a draft: a new proposal (the planner's edits), a title, or its status after saving/discarding."""
     from datetime import UTC, datetime
@@ -299,14 +309,8 @@ def update_draft(session: Session, actor: str, draft_id: int, payload: object) -
     payload = _body(payload)
     d = get_draft(session, draft_id)
     before = {"status": d.status, "title": d.title, "saved_version_id": d.saved_version_id}
-    if "proposal" in payload:
-        proposal = payload["proposal"]
-        coverage = proposal.get("coverage") if isinstance(proposal, dict) else None
-        if not isinstance(coverage, dict) or not isinstance(coverage.get("features"), list):
-            raise InputError("proposal.coverage", "proposal.coverage must be a GeoJSON FeatureCollection", 400)
-        if not isinstance(proposal.get("new_stations", []), list):
-            raise InputError("proposal.new_stations", "proposal.new_stations must be a list", 400)
-        d.proposal = proposal
+    if payload.get("proposal") is not None:
+        d.proposal = _checked_proposal(session, payload["proposal"])
     if "title" in payload:
         if not isinstance(payload["title"], str) or not payload["title"].strip():
             raise InputError("title", "title must be a non-empty string")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from app import params
+from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
 from app.db import db
 from app.errors import InputError
@@ -85,29 +85,38 @@ def versions():
 @roles_required(*PLANNERS)
 def coverage_preview():
     """Validation and impact of a coverage proposal; nothing is written."""
-    return jsonify(planning.check(db.session(), request.get_json(silent=True)))
+    return jsonify(planning.check(db.session(), inputs.json_body("Proposal")))
 
 
 @bp.post("/planning/coverage")
 @roles_required(*PLANNERS)
 def coverage_save():
     """Save a proposal as a new boundary version (reason required; reassign move|keep)."""
-    payload = request.get_json(silent=True)
+    payload = inputs.json_body("Proposal")
     return jsonify(db.write(lambda s: planning.save(s, current_user().username, payload))), 201
+
+
+@bp.post("/planning/versions/<int:version_id>/restore")
+@roles_required(*PLANNERS)
+def restore_version(version_id: int):
+    """A new boundary version with the station coverage of version `version_id` (roll back a bad edit)."""
+    payload = inputs.json_body("RestoreInput")
+    return jsonify(db.write(lambda s: planning.restore(s, current_user().username, version_id, payload))), 201
 
 
 @bp.post("/planning/sites")
 @roles_required(*PLANNERS)
 def sites():
     """k new station sites by MCLP or p-median, with coverage before and after (nothing is stored)."""
-    return jsonify(siting.propose_sites(db.session(), request.get_json(silent=True)))
+    return jsonify(siting.propose_sites(db.session(), inputs.json_body("SitesInput")))
 
 
 @bp.post("/planning/territories")
 @roles_required(*PLANNERS)
 def territories():
     """Territories for the existing and new stations, stored as a draft boundary version (201)."""
-    draft = db.write(lambda s: siting.propose_territories(s, current_user().username, request.get_json(silent=True)))
+    payload = inputs.json_body("TerritoriesInput")
+    draft = db.write(lambda s: siting.propose_territories(s, current_user().username, payload))
     body = siting.draft_json(draft)
     body["links"] = {"self": f"/api/v1/planning/drafts/{draft.id}"}
     return jsonify(body), 201
@@ -131,5 +140,6 @@ def draft(draft_id: int):
 @roles_required(*PLANNERS)
 def draft_update(draft_id: int):
     """The planner's edits: {proposal?, title?, status?, saved_version_id?} (audited)."""
-    d = db.write(lambda s: siting.update_draft(s, current_user().username, draft_id, request.get_json(silent=True)))
+    payload = inputs.json_body("DraftInput")
+    d = db.write(lambda s: siting.update_draft(s, current_user().username, draft_id, payload))
     return jsonify(siting.draft_json(d))
