@@ -4,7 +4,7 @@ small validator for the part of JSON Schema they use. Every refusal is an InputE
 
 Beyond the schemas, every text anywhere in a body, a query or a form is refused when it holds a NUL
 or a lone surrogate (PostgreSQL cannot store the first, UTF-8 cannot encode the second), and a JSON
-body is refused before parsing when it nests deeper than MAX_DEPTH or holds NaN or Infinity.
+body is refused before parsing when it nests deeper than MAX_DEPTH.
 """
 
 from __future__ import annotations
@@ -75,18 +75,15 @@ def _depth(raw: bytes) -> int:
     return deepest
 
 
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def parse_json(raw: bytes | str, field: str = "body") -> Any:
-    """Decode a JSON body: refused (400) when nested deeper than MAX_DEPTH, with NaN or Infinity, not UTF-8,
-    not JSON, or holding a NUL or a lone surrogate in any key or text."""
+    """Decode a JSON body: refused (400) when nested deeper than MAX_DEPTH, not UTF-8, not JSON, or holding a
+    NUL or a lone surrogate in any key or text. NaN and Infinity (which some clients send) decode as floats
+    for the schema to refuse with the field named."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if _depth(data) > MAX_DEPTH:
         raise InputError(field, f"the JSON nests deeper than {MAX_DEPTH} levels", 400, error="invalid_body")
     try:
-        value = json.loads(data, parse_constant=_no_constant)
+        value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(field, f"the body is not valid JSON: {exc}", 400, error="invalid_body") from None
     _walk_text(value, field)

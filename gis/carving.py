@@ -179,7 +179,7 @@ def _geojson_coordinates(geom: object, field: str, limits: Limits) -> tuple[np.n
     if kind not in POLYGONAL:
         return None, [_not_polygon(field, kind)]
     polygons = [geom.get("coordinates")] if kind == "Polygon" else geom.get("coordinates")
-    if not isinstance(polygons, list):
+    if not isinstance(polygons, list | tuple):
         return None, [_malformed(field, kind, "coordinates must be a list", "coordinates 必须是数组")]
     if len(polygons) * 4 > limits.max_vertices:  # every polygon needs a ring of 4 positions at least
         return None, [_too_many(field, limits.max_vertices)]
@@ -196,10 +196,10 @@ def _geojson_coordinates(geom: object, field: str, limits: Limits) -> tuple[np.n
 def _walk_polygon(rings: object, p: int, positions: list[Sequence[Any]], field: str, kind: str,
                   limits: Limits) -> Problem | None:
     """Append one polygon's positions; the first structural problem, if any."""
-    if not isinstance(rings, list):
+    if not isinstance(rings, list | tuple):
         return _malformed(field, kind, f"polygon {p + 1} must be a list of rings", f"第 {p + 1} 个多边形必须是环的数组")
     for r, ring in enumerate(rings):
-        if not isinstance(ring, list) or (ring and not isinstance(ring[0], list | tuple)):
+        if not isinstance(ring, list | tuple) or (ring and not isinstance(ring[0], list | tuple)):
             return _malformed(field, kind, f"ring {r + 1} of polygon {p + 1} must be a list of positions",
                               f"第 {p + 1} 个多边形的第 {r + 1} 个环必须是坐标点的数组")
         if len(positions) + len(ring) > limits.max_vertices:

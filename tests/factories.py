@@ -54,8 +54,14 @@ def _writing(target: Flask | Session) -> Iterator[Session]:
 # ------------------------------------------------------------------------------------------------
 
 
+# Roles whose scope is a station or a department get one unless the test names another (they cannot exist
+# without: app.accounts.users.NEEDS).
+SCOPE = {"patrol": {"station_code": "JS-001"}, "handler": {"department_code": "CGZF"}}
+
+
 def user(app: Flask, role: str, **kwargs) -> tuple[str, str, str]:
     """A new committed user of `role` (kwargs: display_name, department_code, station_code): name, password, token."""
+    kwargs = {**SCOPE.get(role, {}), **kwargs}
     username = f"t_{role}_{uuid.uuid4().hex[:6]}"
     with app.extensions["db"].transaction() as s:
         users.add_user(s, username, role, PASSWORD, **kwargs)
@@ -70,6 +76,9 @@ def actor(target: Flask | Session, role: str, department_code: str | None = None
           station_code: str | None = None) -> str:
     """The username of a user with this role (and department or station), made once per database (per test
     session when `target` is a session, so that it goes with the rollback)."""
+    if department_code is None and station_code is None:
+        department_code = SCOPE.get(role, {}).get("department_code")
+        station_code = SCOPE.get(role, {}).get("station_code")
     if isinstance(target, Session):
         cast, key = target.info.setdefault("test_cast", {}), (role, department_code, station_code)
         if key not in cast:

@@ -7,6 +7,7 @@ process without a restart (app/cache.py).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,13 @@ class NoBoundaries(Conflict):
 
 
 def build_index(session: Session, version: int, near_m: float = NEAR_BOUNDARY_M) -> OwnershipIndex:
-    """Read one boundary version from PostGIS into an index."""
+    """Read one boundary version from PostGIS into an index (ValueError for geometry that cannot be indexed)."""
+    with warnings.catch_warnings():  # shapely warns on NaN while reading; the index refuses such a version itself
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _read_index(session, version, near_m)
+
+
+def _read_index(session: Session, version: int, near_m: float) -> OwnershipIndex:
     admin = session.scalars(select(AdminArea).where(in_version(AdminArea, version))).all()
     by_level: dict[str, list[AdminArea]] = {"town": [], "community": [], "workstation": []}
     for row in admin:

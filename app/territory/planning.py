@@ -79,8 +79,9 @@ def parse(session: Session, payload: Mapping[str, Any]) -> Proposal:
     if not drawn:
         features = [gb.Feature(c, gb.as_multipolygon(g), {"station_code": c}) for c, g in kept.items()]
         return Proposal(features, new_stations)
+    # Drawn territories carve into the current tiling: stations the proposal leaves out keep their territory.
     current = {a.code: a.geom for a in caches.ownership(session).coverage}
-    territories = {**kept, **{c: current[c] for c in drawn if c in current and c not in kept}}
+    territories = {**current, **kept}
     result = carving.carve(territories, drawn, town, allow_multipart=_multipart(payload), limits=limits)
     return Proposal(result.features(), new_stations, result.problems, sorted(drawn))
 

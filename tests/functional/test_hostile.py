@@ -32,6 +32,11 @@ def who(make_user):
     return {r: {"Authorization": f"Bearer {make_user(r)[2]}"} for r in ("intake", "dispatcher", "leader")}
 
 
+def current_version(app) -> int:
+    with app.extensions["db"].transaction() as s:
+        return s.scalar(select(func.max(BoundaryVersion.id)))
+
+
 def counts(app):
     with app.extensions["db"].transaction() as s:
         return tuple(s.scalar(select(func.count()).select_from(m))
@@ -113,9 +118,11 @@ BAD_COVERAGE = [
 def test_bad_coverage_proposals(app, live_server, make_user, body, status, field):
     planner = {"Authorization": f"Bearer {make_user('planner')[2]}"}
     before = counts(app)
+    base = current_version(app)
     for path in ("preview", ""):
         url = f"{live_server}/api/v1/planning/coverage/{path}".rstrip("/")
-        answer = requests.post(url, headers=planner, json={**body, "reason": "test"}, timeout=30)
+        answer = requests.post(url, headers=planner, json={**body, "reason": "test", "base_version": base},
+                               timeout=30)
         assert answer.status_code == status, answer.text
         assert answer.json()["field"] == field
     assert counts(app) == before
@@ -126,13 +133,11 @@ def test_a_coverage_that_leaves_the_town_is_refused_with_nothing_written(app, li
     far = {"type": "Feature", "properties": {"station_code": "JS-001"}, "geometry": {"type": "Polygon", "coordinates": [
         [[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.0, 31.1], [121.0, 31.0]]]}}
     before = counts(app)
-    preview = requests.post(f"{live_server}/api/v1/planning/coverage/preview", headers=planner, timeout=30,
-                            json={"coverage": {"type": "FeatureCollection", "features": [far]}})
-    assert preview.status_code == 200 and preview.json()["valid"] is False
-    assert any("outside the town" in e for e in preview.json()["errors"])
-    save = requests.post(f"{live_server}/api/v1/planning/coverage", headers=planner, timeout=30,
-                         json={"coverage": {"type": "FeatureCollection", "features": [far]}, "reason": "x"})
-    assert save.status_code == 422 and "not valid" in save.json()["message"]
+    for path, extra in (("/preview", {}), ("", {"reason": "x", "base_version": current_version(app)})):
+        answer = requests.post(f"{live_server}/api/v1/planning/coverage{path}", headers=planner, timeout=30,
+                               json={"coverage": {"type": "FeatureCollection", "features": [far]}, **extra})
+        assert answer.status_code == 422 and answer.json()["field"] == "coverage[0]", answer.text
+        assert "beyond the town" in answer.json()["message"] and answer.json()["message_zh"]
     assert counts(app) == before
 
 

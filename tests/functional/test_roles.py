@@ -51,6 +51,7 @@ TABLE: dict[tuple[str, str], object] = {
     ("PUT", "analysis.alert_module_update"): {"admin", "supervisor"},
     ("POST", "territory.coverage_preview"): {"planner", "admin"},
     ("POST", "territory.coverage_save"): {"planner", "admin"},
+    ("POST", "territory.restore_version"): {"planner", "admin"},
     ("POST", "field.stop_visited"): {"patrol", "shift_leader", "dispatcher", "supervisor", "admin"},
     ("POST", "field.plan_patrol"): PATROL_PLANNERS, ("POST", "field.assign_patrol"): PATROL_PLANNERS,
     ("POST", "territory.sites"): {"planner", "admin"}, ("POST", "territory.territories"): {"planner", "admin"},

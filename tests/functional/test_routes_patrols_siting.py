@@ -193,7 +193,8 @@ def test_siting_puts_a_station_by_the_far_demand_and_drafts_territories(session)
     # The draft is in the planner console's save format.
     from app.territory import planning
 
-    features, new = planning.parse(session, proposal)
+    parsed = planning.parse(session, proposal)
+    features, new = parsed.features, parsed.new_stations
     assert len(features) == len(codes) and new[0]["code"] == new_code
 
 

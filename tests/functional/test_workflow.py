@@ -116,15 +116,15 @@ def test_the_whole_loop(live_server, people, spots):
 
 def test_wrong_roles_stale_versions_and_illegal_steps_change_nothing(live_server, people, spots):
     f = Flow(live_server, people, spots)
-    f.refused("handler", "verify", 403, "forbidden")
+    f.refused("handler", "verify", 404, "not_found")  # a case not yet its department's: out of its sight
     f.refused("planner", "verify", 403, "forbidden")
     f.refused("dispatcher", "close", 422, "illegal")
     f.refused("dispatcher", "reject", 422, "missing_field")
     f.refused("dispatcher", "fly", 422, "unknown_action")
     f.refused("intake", "verify", 409, "stale_version", version=f.case["version"] - 1 if f.case["version"] > 1 else 99)
     f.to_dispatched()
-    f.refused("other_handler", "accept", 403, "forbidden")  # another department's case
-    f.refused("far_patrol", "accept", 403, "forbidden")
+    f.refused("other_handler", "accept", 404, "not_found")  # another department's case: as if there were none
+    f.refused("far_patrol", "accept", 404, "not_found")
     body = requests.post(f"{live_server}/api/v1/cases/{f.id}/actions", data="verify", timeout=10,
                          headers={**people["dispatcher"], "Content-Type": "application/json"})
     assert body.status_code == 400 and body.json()["field"] == "body"
@@ -154,7 +154,7 @@ def test_rework_after_a_failed_check(live_server, people, spots):
     f.to_dispatched()
     f.do("handler", "accept")
     f.do("handler", "feedback", note="已处理")
-    f.refused("far_patrol", "rework", 403, "forbidden", reason="x")  # not this station's case
+    f.refused("far_patrol", "rework", 404, "not_found", reason="x")  # not this station's case
     case = f.do("patrol", "rework", reason="箅子仍缺失")
     assert case["state"] == "dispatched" and case["rework_count"] == 1 and case["owner"]["code"] == "LGJT"
     assert case["light"] and not case["clock_paused"]
