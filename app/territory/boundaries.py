@@ -42,9 +42,14 @@ class LoadSummary:
 
 
 def _newest_in_effect(what: Any):
-    """SELECT `what` of the newest boundary version whose effective_from has passed."""
+    """SELECT `what` of the newest boundary version whose effective_from has passed. The clock is the
+    statement's, not the transaction's (`now()`): a transaction that waited on the boundary lock must see
+    the version committed while it waited, whose effective_from is later than this transaction's start."""
     return (
-        select(what).where(BoundaryVersion.effective_from <= func.now()).order_by(BoundaryVersion.id.desc()).limit(1)
+        select(what)
+        .where(BoundaryVersion.effective_from <= func.statement_timestamp())
+        .order_by(BoundaryVersion.id.desc())
+        .limit(1)
     )
 
 

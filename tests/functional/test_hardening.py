@@ -400,6 +400,23 @@ def test_two_planners_racing_one_saves_the_other_gets_409(own):
         assert created <= codes  # no station exists without territory
 
 
+def test_a_save_that_waited_on_the_lock_sees_the_version_committed_meanwhile(own):
+    """The interleaving behind racing planners: B's transaction starts, A saves and commits, then B takes
+    the boundary lock. B must see A's version (whose effective_from is later than B's start)."""
+    from app.territory import boundaries as bs
+
+    application, _, _ = own
+    db = application.extensions["db"]
+    with db.transaction() as late:
+        before = bs.current_version_id(late)  # B's transaction is open from here
+        with db.transaction() as s:
+            layers = bs.current_layers(s)
+            written = bs.write_version(s, layers, {"station_coverage"}, "test", "A saves first", "coverage_edit",
+                                       None).version_id
+        bs.lock_for_write(late)
+        assert bs.current_version_id(late) == written != before
+
+
 def test_an_x_station_across_edges_is_carved_and_a_report_inside_goes_to_it(own):
     application, url, tokens = own
     from app.territory import caches
