@@ -14,9 +14,18 @@ workers, no scheduler). Then, for RELIABILITY_SECONDS:
 - two thirds of the way in, a gunicorn worker that holds an open database transaction (found
   through pg_stat_activity and its sockets) is killed with SIGKILL.
 
+- half-way, a planner tries to save broken station polygons (metres instead of degrees, 1e308,
+  latitude 100, a bow-tie, the whole world): each must be refused with a 4xx while intake goes on,
+  never a 500; then the planner saves a valid new station cut into the tiling (201), with the
+  reports still coming in.
+
 Afterwards two dispatchers race to dispatch the same cases with the same version (one 200 and one
-409 per case), and a reconciliation query looks for partial writes: a report without its case or
-its event, a case without a report or without its 'opened' event, a report_count that disagrees.
+409 per case); two planners race to save a new station each on the same base version (one 201, one
+409 naming what changed, the chain stays linear, no station without territory); a supervisor opens
+orders with hostile due dates (year 1, year 9999, 30 February, NUL, numbers), each a 4xx, and the
+supervision list still answers 200 for everyone; a reconciliation query looks for partial writes: a
+report without its case or its event, a case without a report or without its 'opened' event, a
+report_count that disagrees.
 
 Prints its figures and ends with one line
 `BENCH reliability sent=N accepted=N stored=N duplicates=N lost=N http5xx=N p99_ms=N ...`;
@@ -158,7 +167,8 @@ def set_up_database(cluster: Cluster) -> dict:
     tokens = {}
     with app.extensions["db"].transaction() as s:
         for name, role in (("rel_intake", "intake"), ("rel_dispatcher_a", "dispatcher"),
-                           ("rel_dispatcher_b", "dispatcher")):
+                           ("rel_dispatcher_b", "dispatcher"), ("rel_planner_a", "planner"),
+                           ("rel_planner_b", "planner"), ("rel_supervisor", "supervisor")):
             users.add_user(s, name, role, secrets.token_hex(12))
             tokens[name] = users.issue_token(s, name)
         from sqlalchemy import text
@@ -167,8 +177,13 @@ def set_up_database(cluster: Cluster) -> dict:
             "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM admin_areas "
             "WHERE level = 'town' AND version_high IS NULL"
         )).one())
+        # a point well inside each of the three largest station territories: where new stations go
+        inside = [tuple(r) for r in s.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p, ST_Area(geom) AS a "
+            "FROM station_coverage WHERE version_id = (SELECT max(id) FROM boundary_versions)) t "
+            "ORDER BY a DESC LIMIT 3"))]
     app.extensions["db"].engine.dispose()
-    return {"tokens": tokens, "bbox": bbox}
+    return {"tokens": tokens, "bbox": bbox, "inside": inside}
 
 
 # --------------------------------------------------------------------------------------------
@@ -390,8 +405,9 @@ def merge(results: list[dict]) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def api(port: int, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def api(port: int, token: str, method: str, path: str, body: dict | None = None,
+        timeout: float = 30) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     conn.request(method, path, body=json.dumps(body) if body is not None else None,
                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     response = conn.getresponse()
@@ -438,6 +454,113 @@ def race(cluster: Cluster, port: int, tokens: dict) -> dict:
     good = sum(1 for (case_id, _), o in zip(ready, outcomes, strict=True)
                if o == [200, 409] and events.get(case_id) == 1)
     return {"cases": len(ready), "one_winner": good, "outcomes": outcomes}
+
+
+# --------------------------------------------------------------------------------------------
+# Planners: broken polygons mid-load, then two planners racing
+# --------------------------------------------------------------------------------------------
+
+
+def x_station(code: str, ring: list, lon: float, lat: float, base: int) -> dict:
+    """A new joint station drawn as one polygon, cut into the current tiling."""
+    return {"coverage": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"station_code": code, "carve": True},
+         "geometry": {"type": "Polygon", "coordinates": ring}}]},
+            "new_stations": [{"code": code, "name": f"可靠性测试站{code}", "lon": lon, "lat": lat}],
+            "reason": "可靠性测试：新增联勤工作站", "base_version": base, "reassign": "move"}
+
+
+def square(lon: float, lat: float, d: float) -> list:
+    return [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]]
+
+
+def base_version(port: int, token: str) -> int:
+    status, answer = api(port, token, "GET", "/api/v1/boundaries/versions")
+    if status != 200:
+        raise RuntimeError(f"could not read the boundary versions: {status} {answer}")
+    return max(v["id"] for v in answer["versions"])
+
+
+BROKEN = {
+    "metres, not degrees": [[[592800, 3417800], [593200, 3417800], [593200, 3418200], [592800, 3418200],
+                             [592800, 3417800]]],
+    "1e308": [[[121.9, 30.9], [1e308, 30.9], [121.95, 30.95], [121.9, 30.9]]],
+    "latitude 100": [[[121.9, 30.9], [121.95, 100.0], [121.95, 30.95], [121.9, 30.9]]],
+    "bow-tie": [[[121.90, 30.90], [121.94, 30.94], [121.94, 30.90], [121.90, 30.94], [121.90, 30.90]]],
+    "the whole world": [[[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]],
+}
+
+
+def broken_saves(port: int, tokens: dict, inside: list) -> dict:
+    """Mid-load: every broken polygon refused with a 4xx, then one valid new station saved (201)."""
+    token = tokens["rel_planner_a"]
+    started = time.time()
+    base = base_version(port, token)
+    refused = {}
+    for name, ring in BROKEN.items():
+        lon, lat = inside[0]
+        refused[name] = api(port, token, "POST", "/api/v1/planning/coverage",
+                            x_station("JS-901", ring, lon, lat, base))[0]
+    lon, lat = inside[0]
+    saved, answer = api(port, token, "POST", "/api/v1/planning/coverage",
+                        x_station("JS-900", square(lon, lat, 0.002), lon, lat, base), timeout=120)
+    return {"refused": refused, "saved": saved, "saved_version": answer.get("boundary_version"),
+            "from": started, "to": time.time()}
+
+
+def planners_race(cluster: Cluster, port: int, tokens: dict, inside: list) -> dict:
+    """Two planners save a new station each, at once, on the same base: one 201, one 409."""
+    base = base_version(port, tokens["rel_planner_a"])
+    barrier = threading.Barrier(2)
+
+    def one(item) -> tuple[int, dict]:
+        who, code, (lon, lat) = item
+        barrier.wait()
+        return api(port, tokens[who], "POST", "/api/v1/planning/coverage",
+                   x_station(code, square(lon, lat, 0.002), lon, lat, base), timeout=120)
+
+    with ThreadPoolExecutor(2) as duo:
+        answers = list(duo.map(one, (("rel_planner_a", "JS-911", inside[1]), ("rel_planner_b", "JS-912", inside[2]))))
+    statuses = sorted(a[0] for a in answers)
+    lost = next((a[1] for a in answers if a[0] == 409), {})
+    with cluster.connect(APP_DB) as conn:
+        forks = conn.execute("SELECT count(*) - count(DISTINCT parent_id) FROM boundary_versions "
+                             "WHERE parent_id IS NOT NULL").fetchone()[0]
+        homeless = conn.execute(
+            "SELECT count(*) FROM stations s WHERE s.active AND s.tier = 'joint_station' AND NOT EXISTS "
+            "(SELECT 1 FROM station_coverage c WHERE c.station_code = s.code "
+            "AND c.version_id = (SELECT max(id) FROM boundary_versions))").fetchone()[0]
+    ok = statuses == [201, 409] and lost.get("error") == "stale_base" and bool(lost.get("changes")) \
+        and forks == 0 and homeless == 0
+    return {"statuses": statuses, "stale_named": lost.get("error") == "stale_base" and bool(lost.get("changes")),
+            "forks": forks, "homeless": homeless, "ok": ok}
+
+
+# --------------------------------------------------------------------------------------------
+# Supervision after hostile dates
+# --------------------------------------------------------------------------------------------
+
+HOSTILE_DUE = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "2026-02-30T10:00:00+08:00",
+               "2026-12-01T10:00:00\u0000", 1e308, 20261201, ["2026-12-01"], "明天")
+
+
+def hostile_supervision(cluster: Cluster, port: int, tokens: dict) -> dict:
+    """Orders with hostile due dates are refused (4xx, nothing stored); the list answers 200 after them."""
+    token = tokens["rel_supervisor"]
+    with cluster.connect(APP_DB) as conn:
+        case_id = conn.execute("SELECT id FROM cases WHERE state NOT IN ('not_filed', 'closed', 'archived', 'void') "
+                               "ORDER BY id LIMIT 1").fetchone()[0]
+        before = conn.execute("SELECT count(*) FROM supervision_orders").fetchone()[0]
+    statuses = [api(port, token, "POST", f"/api/v1/cases/{case_id}/supervision",
+                    {"method": "phone", "reason": "可靠性测试督办", "due_at": due})[0] for due in HOSTILE_DUE]
+    good, _ = api(port, token, "POST", f"/api/v1/cases/{case_id}/supervision",
+                  {"method": "phone", "reason": "可靠性测试督办", "due_at": "2026-12-31T17:00:00+08:00"})
+    with cluster.connect(APP_DB) as conn:
+        stored = conn.execute("SELECT count(*) FROM supervision_orders").fetchone()[0] - before
+    lists = [api(port, tokens[who], "GET", "/api/v1/supervision")[0]
+             for who in ("rel_supervisor", "rel_dispatcher_a", "rel_intake")]
+    ok = all(400 <= s < 500 for s in statuses) and good == 201 and stored == 1 and all(s == 200 for s in lists)
+    return {"hostile": statuses, "good": good, "stored": stored, "lists": lists, "ok": ok}
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,6 +635,12 @@ def main() -> int:
               f"workers {'unchanged' if workers_after_restart == workers_before else workers_after_restart}",
               flush=True)
 
+        time.sleep(max(0.0, start + SECONDS / 2 - time.time()))
+        planner = broken_saves(port, setup["tokens"], setup["inside"])
+        print(f"reliability: planner mid-load at +{planner['from'] - start:.1f} s: broken polygons answered "
+              f"{planner['refused']}; a valid new station answered {planner['saved']} "
+              f"(version {planner['saved_version']}) at +{planner['to'] - start:.1f} s", flush=True)
+
         time.sleep(max(0.0, start + 2 * SECONDS / 3 - time.time()))
         killed = kill_worker_in_transaction(cluster, master)
         print(f"reliability: SIGKILL worker {killed['pid']} at +{killed['at'] - start:.1f} s "
@@ -521,6 +650,9 @@ def main() -> int:
         pool.close()
         respawned = len(workers_of(master)) == WORKERS and http_status(port, "/healthz") == 200
         races = race(cluster, port, setup["tokens"])
+        races["planners"] = planners_race(cluster, port, setup["tokens"], setup["inside"])
+        races["planner"] = planner
+        races["supervision"] = hostile_supervision(cluster, port, setup["tokens"])
         figures = reconcile(cluster, result["accepted"])
         return report(result, figures, races, start, restart_at, restarted_at, killed,
                       workers_before == workers_after_restart, respawned)
@@ -565,18 +697,35 @@ def report(result, figures, races, start, restart_at, restarted_at, killed, same
     print(f"  broken connections: {len(broken)} in all, {by_kill} at the kill, {by_restart} during the restart, "
           f"{len(broken) - by_kill - by_restart} other")
     print(f"  race: {races['one_winner']}/{races['cases']} cases with exactly one 200 and one 409 and one dispatch")
+    planner, planners, sup = races["planner"], races["planners"], races["supervision"]
+    in_window = [r for r in records if planner["from"] <= r[0] <= planner["to"]]
+    window500 = sum(1 for r in in_window if r[2] >= 500 and r[2] != 503)
+    broken_ok = all(400 <= s < 500 for s in planner["refused"].values()) and planner["saved"] == 201
+    print(f"  planner mid-load: {len(planner['refused'])} broken polygons, answers "
+          f"{sorted(planner['refused'].values())}; valid save {planner['saved']}; intake meanwhile "
+          f"{len(in_window)} requests, {sum(1 for r in in_window if r[2] == 201)} filed, {window500} answered 5xx")
+    print(f"  planners racing on one base: {planners['statuses']}; loser told what changed: "
+          f"{planners['stale_named']}; forks in the version chain {planners['forks']}; "
+          f"stations without territory {planners['homeless']}")
+    print(f"  supervision after hostile due dates: {sup['hostile']}; a good order {sup['good']}; orders stored "
+          f"{sup['stored']}; list for supervisor/dispatcher/intake {sup['lists']}")
     for name, n in figures["partial"].items():
         print(f"  reconciliation: {name}: {n}")
     ok = (figures["duplicates"] == 0 and figures["lost"] == 0 and partial == 0 and not result["mismatches"]
           and outage_bad == 0 and unclean503 == 0 and http5xx == http503 and recovered and same_workers
-          and respawned and races["one_winner"] == races["cases"] > 0)
+          and respawned and races["one_winner"] == races["cases"] > 0
+          and broken_ok and window500 == 0 and planners["ok"] and sup["ok"])
     print(
         f"BENCH reliability sent={len(records)} accepted={len(result['accepted'])} stored={figures['stored']} "
         f"duplicates={figures['duplicates']} lost={figures['lost']} http5xx={http5xx} "
         f"p99_ms={np.percentile(latencies, 99):.0f} http503={http503} http503_unclean={unclean503} "
         f"conn_broken={statuses.get(0, 0)} unacked={figures['unacknowledged']} partial={partial} "
         f"restart_s={restarted_at - restart_at:.2f} killed_mid_txn={int(killed['in_transaction'])} "
-        f"race_one_winner={races['one_winner']}/{races['cases']} ok={int(ok)}"
+        f"race_one_winner={races['one_winner']}/{races['cases']} planner_broken_4xx="
+        f"{sum(1 for s in planner['refused'].values() if 400 <= s < 500)}/{len(planner['refused'])} "
+        f"planner_intake_5xx={window500} planners_race={'/'.join(map(str, planners['statuses']))} "
+        f"supervision_hostile_4xx={sum(1 for s in sup['hostile'] if 400 <= s < 500)}/{len(sup['hostile'])} "
+        f"supervision_list={'/'.join(map(str, sup['lists']))} ok={int(ok)}"
     )
     return 0 if ok else 1
 
