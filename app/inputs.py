@@ -40,4 +40,4 @@ def init_app(app: Flask) -> None:
             schemas.check_pairs("form", request.form)
         for name, value in (request.view_args or {}).items():
             if isinstance(value, str):
-                schemas.clean_text(name, value)
+                schemas.clean_string(name, value)

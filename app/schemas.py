@@ -32,7 +32,7 @@ _NAMES = {"string": "a string", "integer": "a whole number", "number": "a number
 # --------------------------------------------------------------------------------------------
 
 
-def clean_text(field: str, value: str) -> str:
+def clean_string(field: str, value: str) -> str:
     """A text without NUL or lone surrogates."""
     found = _BAD_TEXT.search(value)
     if found:
@@ -45,9 +45,9 @@ def check_pairs(where: str, pairs: Mapping[str, Any]) -> None:
     """Every key and value of a query string or form (MultiDict-like or a plain mapping)."""
     items = pairs.items(multi=True) if hasattr(pairs, "getlist") else pairs.items()
     for key, value in items:
-        clean_text(f"{where} parameter", key)
+        clean_string(f"{where} parameter", key)
         if isinstance(value, str):
-            clean_text(key, value)
+            clean_string(key, value)
 
 
 def _depth(raw: bytes) -> int:
@@ -92,13 +92,13 @@ def parse_json(raw: bytes | str, field: str = "body") -> Any:
 
 def _walk_text(value: Any, path: str) -> None:
     if isinstance(value, str):
-        clean_text(path, value)
+        clean_string(path, value)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _walk_text(item, f"{path}[{i}]")
     elif isinstance(value, dict):
         for key, item in value.items():
-            clean_text(f"{path} key", key)
+            clean_string(f"{path} key", key)
             _walk_text(item, _join(path, key))
 
 
@@ -159,7 +159,7 @@ def _any_of(options: list[dict], value: Any, path: str) -> Any:
 
 
 def _string(schema: dict, value: str, path: str) -> None:
-    clean_text(path, value)
+    clean_string(path, value)
     if "minLength" in schema and len(value.strip()) < schema["minLength"]:
         if not value.strip():
             raise InputError(path, f"{path} is missing", 400, error="missing_field")

@@ -253,7 +253,7 @@ def _urls(payload: dict) -> tuple[str, ...]:
 
 def check_upload(filename: str, data: bytes, max_bytes: int) -> Upload:
     """An uploaded photo: not empty, not too large, and really an image (sniffed, not trusted)."""
-    name = schemas.clean_text("photos", (filename or "photo")[-200:])
+    name = schemas.clean_string("photos", (filename or "photo")[-200:])
     if not data:
         raise InputError("photos", f"{name} is empty")
     if len(data) > max_bytes:

@@ -52,7 +52,7 @@ def create_report():
     if key is not None and not 1 <= len(key.strip()) <= 200:
         raise InputError("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters", 400)
     if key is not None:
-        schemas.clean_text("Idempotency-Key", key)
+        schemas.clean_string("Idempotency-Key", key)
     payload, uploads = _report_body()
     settings = intake.IntakeSettings.from_config(current_app.config)
     inp = intake.parse_report(payload, max_age_days=settings.max_age_days)
