@@ -65,7 +65,7 @@ class Settings:
     TRUSTED_PROXIES: int = 0  # reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are believed
     PUBLIC_COLLECTIONS: frozenset | str = frozenset()  # OGC collections anonymous callers may read
     OPEN311_CHANNELS: dict | str = field(default_factory=dict)  # api_key owner -> channel of their reports
-    OPEN311_PUBLIC_READ: bool = False  # Open311 reads without an api_key
+    OPEN311_PUBLIC_READ: bool = True  # Open311 GET requests without an api_key (the spec's public fields)
     METRICS_TOKEN: str = ""  # a scrape secret for GET /metrics (at least 16 characters), or empty
     METRICS_LOOPBACK: bool = False  # GET /metrics from this host straight to gunicorn without a token
     extra: dict = field(default_factory=dict)
@@ -92,7 +92,7 @@ class Settings:
             TRUSTED_PROXIES=_int("TRUSTED_PROXIES", 0),
             PUBLIC_COLLECTIONS=os.environ.get("PUBLIC_COLLECTIONS", ""),
             OPEN311_CHANNELS=os.environ.get("OPEN311_CHANNELS", ""),
-            OPEN311_PUBLIC_READ=_bool("OPEN311_PUBLIC_READ", False),
+            OPEN311_PUBLIC_READ=_bool("OPEN311_PUBLIC_READ", True),
             METRICS_TOKEN=os.environ.get("METRICS_TOKEN", ""),
             METRICS_LOOPBACK=_bool("METRICS_LOOPBACK", False),
         )

@@ -121,8 +121,11 @@ def _http(exc: HTTPException):
     messages = {404: f"no such resource: {request.path}", 405: f"{request.method} is not allowed on {request.path}",
                 413: "the request body is larger than the server accepts"}
     code = exc.code or 500
-    return answer(DomainError(messages.get(code, exc.description or exc.name), status=code,
-                              error=HTTP_ERRORS.get(code, exc.name.lower().replace(" ", "_"))))
+    response = answer(DomainError(messages.get(code, exc.description or exc.name), status=code,
+                                  error=HTTP_ERRORS.get(code, exc.name.lower().replace(" ", "_"))))
+    if code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response
 
 
 def _out_of_range(exc: DataError):

@@ -1,7 +1,13 @@
-"""Who is asking: a signed-in session for pages, `Authorization: Bearer TOKEN` for the API."""
+"""Who is asking: a signed-in session for pages, `Authorization: Bearer TOKEN` for the API, and for
+reading clients that speak only HTTP Basic (QGIS, GDAL, OWSLib) `Authorization: Basic` with the user
+name and an API token as the password, as GitHub and GitLab accept. Basic is for reading only: a
+browser that once answered a Basic challenge sends it again by itself, so a write with it could be
+forged by another site; writes need Bearer (or a session and its CSRF token)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from functools import wraps
 
@@ -33,13 +39,16 @@ def init_app(app: Flask) -> None:
         if header.startswith("Bearer "):
             g.user = users.user_for_token(db.session(), header[len("Bearer ") :].strip())
             g.via_token = g.user is not None
+        elif header[:6].lower() == "basic ":
+            g.user = _basic_user(header[6:].strip())
+            g.via_token = g.user is not None
         elif session.get("user_id"):
             g.user = users.active_user(db.session(), session["user_id"], session.get("session_version"))
             if g.user is None:
                 session.clear()  # ended elsewhere (sign-out, password, role): this cookie is done
         # A bearer token cannot be forged by another site; a cookie can, so cookie writes need CSRF.
         # An anonymous API call is refused with 401 by the view; forms (login) always need the token.
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not header.startswith("Bearer "):
+        if request.method not in READ_METHODS and not header.startswith("Bearer "):
             exempt = request.endpoint in CSRF_EXEMPT_ENDPOINTS or request.blueprint in CSRF_EXEMPT_BLUEPRINTS
             if not exempt and not (g.user is None and wants_json()):
                 csrf.protect()
@@ -47,6 +56,24 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _who():
         return {"current_user": g.get("user"), "demo_mode": demo_mode()}
+
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _basic_user(credentials: str) -> User | None:
+    """The user of `Basic base64(name:token)`: the token must be live and belong to that name. Refused
+    (Unauthorized, which names the reason) when malformed or sent with a write."""
+    if request.method not in READ_METHODS:
+        raise Unauthorized("HTTP Basic is accepted for reading only; send Authorization: Bearer TOKEN to write")
+    try:
+        name, sep, token = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("Authorization: Basic must be base64 of user:token") from None
+    if not sep or not token:
+        raise Unauthorized("Authorization: Basic must be base64 of user:token")
+    user = users.user_for_token(db.session(), token)
+    return user if user is not None and user.username == name else None
 
 
 def demo_mode() -> bool:
@@ -71,7 +98,7 @@ def login_required(view: Callable) -> Callable:
     def wrapper(*args: object, **kwargs: object) -> object:
         if current_user() is None:
             if wants_json():
-                raise Unauthorized("sign in or send Authorization: Bearer TOKEN")
+                raise Unauthorized("sign in or send Authorization: Bearer TOKEN (or Basic user:token to read)")
             return redirect(url_for("accounts.login", next=request.full_path if request.query_string else request.path))
         return view(*args, **kwargs)
 

@@ -26,6 +26,10 @@ class ItemQuery:
     end: datetime | None = None
     version: int | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    equal: dict[str, object] = field(default_factory=dict)  # property filters: ?community_code=002
+    sortby: tuple[tuple[str, bool], ...] = ()  # (property, descending)
+    properties: tuple[str, ...] | None = None  # the properties to return (None: all)
+    skip_geometry: bool = False
 
 
 @dataclass
@@ -49,3 +53,4 @@ class Collection:
     temporal: str | None = None  # the property `datetime` filters on
     versioned: bool = False  # accepts ?version= (a boundary version id)
     id_type: str = "string"
+    queryables: dict[str, str] = field(default_factory=dict)  # property -> JSON type: filters and sortby

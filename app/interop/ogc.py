@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -38,7 +39,9 @@ MAX_OFFSET = 10**12
 MAX_VERSION = MAX_VERSION_ID
 HOTSPOT_DAYS = 90
 PRECISION = 7
-ITEM_PARAMS = frozenset({"bbox", "limit", "offset", "datetime", "version", "f", "lang"})
+ITEM_PARAMS = frozenset({"bbox", "limit", "offset", "datetime", "version", "f", "lang", "sortby", "properties",
+                         "skipGeometry"})
+JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,10 +51,10 @@ ITEM_PARAMS = frozenset({"bbox", "limit", "offset", "datetime", "version", "f", 
 
 def parse_items_query(args: Args, user: User | None, collection: Collection, now: datetime | None = None) -> ItemQuery:
     """Check the query parameters of an items request; InputError names the bad one."""
-    unknown = sorted(set(args) - ITEM_PARAMS)
+    unknown = sorted(set(args) - ITEM_PARAMS - set(collection.queryables))
     if unknown:
-        raise InputError(unknown[0], f"unknown query parameter {unknown[0]!r}; known: {', '.join(sorted(ITEM_PARAMS))}",
-                         400)
+        known = ", ".join(sorted(ITEM_PARAMS | set(collection.queryables)))
+        raise InputError(unknown[0], f"unknown query parameter {unknown[0]!r}; known: {known}", 400)
     start, end = parse_datetime(args.get("datetime"))
     version = params.whole(args, "version", 0, 1, MAX_VERSION) if args.get("version") else None
     if version is not None and not collection.versioned:
@@ -60,8 +63,75 @@ def parse_items_query(args: Args, user: User | None, collection: Collection, now
     return ItemQuery(
         user=user, bbox=params.bbox(args.get("bbox")), limit=limit,
         offset=params.whole(args, "offset", 0, 0, MAX_OFFSET), start=start, end=end, version=version,
-        now=now or datetime.now(UTC),
+        now=now or datetime.now(UTC), equal=_equal(args, collection), sortby=_sortby(args.get("sortby"), collection),
+        properties=_names(args.get("properties")), skip_geometry=_flag(args.get("skipGeometry")),
     )
+
+
+def _equal(args: Args, collection: Collection) -> dict[str, object]:
+    """Simple property filters (Part 1, 7.15.5): `?name=value` for each queryable, typed by its schema."""
+    out: dict[str, object] = {}
+    for name, kind in collection.queryables.items():
+        raw = args.get(name)
+        if raw is None:
+            continue
+        if kind == "integer":
+            out[name] = params.whole(args, name, 0, -(2**31), 2**31 - 1)
+        elif kind == "number":
+            out[name] = params.number(args, name, 0.0, -1e15, 1e15)
+        elif kind == "boolean":
+            out[name] = _flag(raw, name)
+        else:
+            out[name] = raw
+    return out
+
+
+def _sortby(raw: str | None, collection: Collection) -> tuple[tuple[str, bool], ...]:
+    """`sortby=+name,-area_m2` (Part 3 sorting): queryables only."""
+    if not raw:
+        return ()
+    out = []
+    for part in raw.split(","):
+        part = part.strip()
+        desc, name = part.startswith("-"), part.lstrip("+-").strip()
+        if name not in collection.queryables:
+            known = ", ".join(collection.queryables) or "none"
+            raise InputError("sortby", f"cannot sort {collection.id} by {name!r}; sortable: {known}", 400)
+        out.append((name, desc))
+    return tuple(out)
+
+
+def _names(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    return tuple(n.strip() for n in raw.split(",") if n.strip())
+
+
+def _flag(raw: str | None, name: str = "skipGeometry") -> bool:
+    if raw is None:
+        return False
+    if raw not in ("true", "false"):
+        raise InputError(name, f"{name} must be true or false", 400)
+    return raw == "true"
+
+
+def shape(feature: dict, q: ItemQuery) -> dict:
+    """A feature as the query asked: only the named properties, without its geometry if skipGeometry."""
+    if q.properties is not None:
+        feature["properties"] = {k: v for k, v in (feature.get("properties") or {}).items() if k in q.properties}
+    if q.skip_geometry:
+        feature["geometry"] = None
+    return feature
+
+
+def queryables(collection: Collection, url: str, title: str) -> dict:
+    """The JSON Schema of a collection's queryables (OGC API - Features Part 3)."""
+    props: dict[str, dict] = {name: {"type": kind} for name, kind in collection.queryables.items()}
+    props["geometry"] = {"$ref": f"https://geojson.org/schema/{collection.geometry}.json"}
+    if collection.temporal:
+        props[collection.temporal] = {"type": "string", "format": "date-time"}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": url, "type": "object",
+            "title": title, "properties": props, "additionalProperties": False}
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -97,11 +167,18 @@ def _instant(text: str, end: bool) -> datetime:
 # --------------------------------------------------------------------------------------------
 
 
+def boundary_queryables(layer: str) -> dict[str, str]:
+    """A boundary layer's columns as queryables, typed for JSON Schema."""
+    return {name: JSON_TYPES.get(column.type.python_type.__name__, "string")
+            for name, column in features.properties(layer).items()}
+
+
 def boundary_source(layer: str) -> tuple[Callable, Callable]:
     """Items and item functions for one boundary layer (app/territory/features.py)."""
 
     def items(session: Session, q: ItemQuery) -> ItemPage:
-        found, matched = features.page(session, layer, q.version, q.bbox, q.limit, q.offset)
+        found, matched = features.page(session, layer, q.version, q.bbox, q.limit, q.offset, equal=q.equal,
+                                       sort=list(q.sortby))
         return ItemPage(found, matched)
 
     def item(session: Session, q: ItemQuery, fid: str) -> dict | None:
@@ -115,9 +192,17 @@ def boundary_source(layer: str) -> tuple[Callable, Callable]:
 # --------------------------------------------------------------------------------------------
 
 
+CASE_QUERYABLES = {"state": "string", "category": "string", "station": "string", "light": "string"}
+
+
 def _case_query(q: ItemQuery) -> reading.CaseQuery:
     until = q.end + timedelta(microseconds=1) if q.end else None  # closed interval; the case list is half-open
-    return reading.CaseQuery(since=q.start, until=until, bbox=q.bbox, limit=q.limit, offset=q.offset)
+    if q.sortby:
+        raise InputError("sortby", "cases are listed newest first; sortby is not offered for them", 400)
+    states = [str(q.equal["state"])] if "state" in q.equal else []
+    return reading.CaseQuery(since=q.start, until=until, bbox=q.bbox, limit=q.limit, offset=q.offset, states=states,
+                             category=q.equal.get("category"), station=q.equal.get("station"),
+                             light=q.equal.get("light"))
 
 
 def case_items(session: Session, q: ItemQuery) -> ItemPage:
@@ -174,8 +259,9 @@ def patrol_item(session: Session, q: ItemQuery, fid: str) -> dict | None:
 
 def _builtin() -> dict[str, Collection]:
     boundary = "Boundary version: ?version=N (default: the current version)."
+
     b = boundary_source
-    return {c.id: c for c in (
+    built = {c.id: c for c in (
         Collection("grid_cells", "Unit grid cells", f"Unit grid cells (单元网格) with 15-digit codes. {boundary}",
                    "Polygon", *b("grid_cells"), versioned=True),
         Collection("communities", "Communities", f"Community territories (社区). {boundary}", "MultiPolygon",
@@ -194,7 +280,8 @@ def _builtin() -> dict[str, Collection]:
         Collection("addresses", "Addresses", "Address points: house numbers, buildings in compounds, named places.",
                    "Point", *b("addresses"), id_type="integer"),
         Collection("cases", "Cases", "Cases (案件) the caller may see; datetime filters the first report time.",
-                   "Point", case_items, case_item, temporal="first_reported_at", id_type="integer"),
+                   "Point", case_items, case_item, temporal="first_reported_at", id_type="integer",
+                   queryables=CASE_QUERYABLES),
         Collection("hotspots", "Hotspots",
                    "Case counts per current grid cell in the datetime window (default: the last 90 days), "
                    "busiest first, with the Getis-Ord Gi* z, p (FDR-corrected) and class of the cell over all "
@@ -204,6 +291,8 @@ def _builtin() -> dict[str, Collection]:
                    "Planned patrol routes of the stations, one per station and day (POST /api/v1/patrols/plan).",
                    "LineString", patrol_items, patrol_item, temporal="date"),
     )}
+    # a boundary collection is named after its layer; its columns are its queryables
+    return {k: replace(c, queryables=boundary_queryables(k)) if k in features.SOURCES else c for k, c in built.items()}
 
 
 COLLECTIONS: dict[str, Collection] = _builtin()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shapely.geometry import Point
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
@@ -22,12 +23,16 @@ from app.cases import intake, machine, scope
 from app.cases.models import Attachment, Case, Category, Report
 from app.cases.worktime import BEIJING
 from app.errors import DomainError, InputError
+from app.territory import caches as territory_caches
 from app.territory.models import Station
+from gis.crs import to_metric
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 JURISDICTION = "310115145"  # the town's administrative code
 DEFAULT_DAYS = 90
-MAX_REQUESTS = 1000
+MAX_REQUESTS = 1000  # a page of GET requests at most (page_size); page=2... for more
+JURISDICTION_MARGIN_M = 1000.0  # a point this far outside the town is not ours to take
+MAX_PAGE = 10**6
 URGENCY_NAMES = {"normal": "一般 normal", "urgent": "紧急 urgent", "emergency": "突发 emergency"}
 ATTRIBUTES = ("urgency", "reference")
 XML_LISTS = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
@@ -142,6 +147,10 @@ def submit(session: Session, settings: intake.IntakeSettings, caller: Caller, fo
     """File the request through intake (same checks, ownership and merging); the caller commits."""
     category = session.get(Category, form.get("service_code") or "")
     body = to_report(form, attributes, category.name if category is not None else None)
+    if category is None or not category.active:
+        raise Open311Error(404, f"service_code {form['service_code']!r} was not found (GET services lists them)")
+    if "lon" in body:
+        _in_jurisdiction(session, body["lon"], body["lat"])
     body["channel"] = caller.channel
     try:
         inp = intake.parse_report(body, max_age_days=settings.max_age_days)
@@ -154,6 +163,19 @@ def submit(session: Session, settings: intake.IntakeSettings, caller: Caller, fo
     notice = "已并入已有案件 merged into an existing request" if report.merged else "已受理 received"
     return {"service_request_id": str(report.case_id), "token": str(report.id), "service_notice": notice,
             "account_id": None}
+
+
+def _in_jurisdiction(session: Session, lon: float, lat: float) -> None:
+    """Refuse a point outside the town (by more than JURISDICTION_MARGIN_M, measured in EPSG:4550)."""
+    index = territory_caches.ownership(session)
+    if index.owner_at(lon, lat).inside_town:
+        return
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise Open311Error(400, "lat and long must be WGS84 decimal degrees (lat -90..90, long -180..180)")
+    away = to_metric(index.town).distance(to_metric(Point(lon, lat)))
+    if away > JURISDICTION_MARGIN_M:
+        raise Open311Error(400, f"the point lat={lat} long={lon} is {away / 1000:.1f} km outside jurisdiction "
+                                f"{JURISDICTION} (南汇新城镇): this endpoint takes requests inside the town only")
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,11 +192,15 @@ class RequestQuery:
     start: datetime | None = None
     end: datetime | None = None
     statuses: list[str] | None = None
+    page: int = 1
+    page_size: int = MAX_REQUESTS
 
 
 def parse_query(args: dict, now: datetime | None = None) -> RequestQuery:
-    """Check the filters; by default the last 90 days (at most 1,000 requests, newest first)."""
-    q = RequestQuery()
+    """Check the filters; by default the last 90 days, newest first, in pages of at most 1,000 (`page`,
+    `page_size`: an extension of the spec, which stops at 1,000)."""
+    q = RequestQuery(page=_whole(args, "page", 1, MAX_PAGE), page_size=_whole(args, "page_size", MAX_REQUESTS,
+                                                                                MAX_REQUESTS))
     if args.get("service_request_id"):
         parts = [p.strip() for p in args["service_request_id"].split(",") if p.strip()]
         if not parts or not all(re.fullmatch(r"\d{1,18}", p) for p in parts):
@@ -194,6 +220,15 @@ def parse_query(args: dict, now: datetime | None = None) -> RequestQuery:
         if not set(q.statuses) <= {"open", "closed"}:
             raise Open311Error(400, "status must be open, closed or both (comma-separated)")
     return q
+
+
+def _whole(args: dict, name: str, default: int, high: int) -> int:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    if not re.fullmatch(r"\d{1,9}", raw) or not 1 <= int(raw) <= high:
+        raise Open311Error(400, f"{name} must be a whole number from 1 to {high:,}")
+    return int(raw)
 
 
 def _datetime(raw: str | None, name: str) -> datetime | None:
@@ -227,7 +262,8 @@ def find(session: Session, user: User | None, q: RequestQuery) -> list[dict]:
             where.append(closed if q.statuses[0] == "closed" else ~closed)
     rows = session.execute(
         select(Case, func.ST_X(Case.geom), func.ST_Y(Case.geom)).where(*where)
-        .order_by(Case.first_reported_at.desc(), Case.id.desc()).limit(MAX_REQUESTS)
+        .order_by(Case.first_reported_at.desc(), Case.id.desc())
+        .offset((q.page - 1) * q.page_size).limit(q.page_size)
     ).all()
     return _requests(session, rows)
 

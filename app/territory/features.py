@@ -114,15 +114,33 @@ def _built(src: Source, rows: Iterable) -> list[dict]:
     return [src.build(dict(r), json.loads(r["geojson"])) for r in rows]
 
 
+def properties(name: str) -> dict[str, InstrumentedAttribute]:
+    """The columns of a layer a client may filter and sort on, by the property name they have in its features."""
+    src = source(name)
+    return {c.key: c for c in src.columns if c.key not in _NOT_PROPERTIES and c.class_ is src.geom.class_
+            or c.key == "name" and src is SOURCES["station_coverage"]}
+
+
+_NOT_PROPERTIES = ("level", "version_id")
+
+
 def page(session: Session, name: str, version: int | None = None, bbox: tuple | None = None,
-         limit: int | None = None, offset: int = 0, precision: int = PRECISION) -> tuple[list[dict], int]:
-    """One page of a layer's features (of a boundary version, in a lon/lat box) and how many match in all."""
+         limit: int | None = None, offset: int = 0, precision: int = PRECISION,
+         equal: dict[str, object] | None = None, sort: list[tuple[str, bool]] = ()) -> tuple[list[dict], int]:
+    """One page of a layer's features (of a boundary version, in a lon/lat box, whose `equal` properties have
+    these values, in `sort` order: (property, descending)) and how many match in all."""
     src = source(name)
     where = src.where(version)
     if bbox is not None:
         where.append(src.geom.intersects(func.ST_MakeEnvelope(*bbox, STORAGE_EPSG)))
-    matched = session.scalar(select(func.count()).select_from(src.geom.class_).where(*where))
-    rows = session.execute(_select(src, where, precision).order_by(*src.order).offset(offset).limit(limit)).mappings()
+    columns = properties(name) if equal or sort else {}
+    where += [columns[k] == v for k, v in (equal or {}).items()]
+    order = [columns[k].desc() if desc else columns[k].asc() for k, desc in sort] + list(src.order)
+    count = select(func.count()).select_from(src.geom.class_).where(*where)
+    if src is SOURCES["station_coverage"]:
+        count = count.join(Station, Station.code == StationCoverage.station_code)
+    matched = session.scalar(count)
+    rows = session.execute(_select(src, where, precision).order_by(*order).offset(offset).limit(limit)).mappings()
     return _built(src, rows), matched
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from contextlib import contextmanager
 from datetime import datetime
@@ -38,10 +39,14 @@ def public(app, *names):
         app.config["PUBLIC_COLLECTIONS"] = before
 
 
-def gdal(*args: str, token: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def gdal(*args: str, token: str | None = None, basic: tuple[str, str] | None = None,
+         check: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ, CPL_DEBUG="OFF", GDAL_HTTP_TIMEOUT="60")
     if token:
         env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
+    if basic:  # what a GDAL user types: no header of their own, the user name and a token as the password
+        env["GDAL_HTTP_USERPWD"] = f"{basic[0]}:{basic[1]}"
+        env["GDAL_HTTP_AUTH"] = "BASIC"
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     if check:
         assert done.returncode == 0, done.stderr + done.stdout
@@ -73,15 +78,17 @@ def test_landing_conformance_and_api_definition(live_server, bearer):
     assert "/collections/cases/items/{featureId}" in document["paths"]
 
 
-def test_collections_need_a_user_unless_public(app, live_server, bearer):
-    nobody = requests.get(f"{live_server}/ogc/collections", timeout=30)
-    assert nobody.status_code == 401  # nothing is public: the service does not answer anonymous callers
+def test_metadata_is_open_and_features_need_a_user_unless_public(app, live_server, bearer):
+    for path in ("/ogc", "/ogc/conformance", "/ogc/api", "/ogc/collections", "/ogc/collections/grid_cells",
+                 "/ogc/collections/grid_cells/queryables"):
+        assert requests.get(f"{live_server}{path}", timeout=30).status_code == 200, path
+    listed = requests.get(f"{live_server}/ogc/collections", timeout=30).json()["collections"]
+    assert [c["id"] for c in listed] == list(COLLECTIONS)  # every description, whoever asks
     refused = requests.get(f"{live_server}/ogc/collections/grid_cells/items?limit=1", timeout=30)
     assert refused.status_code == 401 and refused.json()["code"] == "Unauthorized"
-    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    challenges = refused.headers["WWW-Authenticate"]
+    assert challenges.startswith("Bearer") and 'Basic realm="nanhui"' in challenges
     with public(app, "grid_cells", "communities"):
-        listed = requests.get(f"{live_server}/ogc/collections", timeout=30).json()["collections"]
-        assert [c["id"] for c in listed] == ["grid_cells", "communities"]
         assert requests.get(f"{live_server}/ogc/collections/grid_cells/items?limit=1", timeout=30).status_code == 200
         assert requests.get(f"{live_server}/ogc/collections/stations/items", timeout=30).status_code == 401
     signed_in = requests.get(f"{live_server}/ogc/collections", headers=bearer, timeout=30).json()["collections"]
@@ -89,6 +96,62 @@ def test_collections_need_a_user_unless_public(app, live_server, bearer):
     grid = signed_in[0]
     assert grid["itemType"] == "feature" and len(grid["extent"]["spatial"]["bbox"][0]) == 4
     assert {link["rel"] for link in grid["links"]} >= {"items", "self"}
+
+
+def test_a_collection_is_the_collection_object(live_server):
+    body = requests.get(f"{live_server}/ogc/collections/communities", timeout=30).json()
+    assert body["id"] == "communities" and "collections" not in body
+    rels = {link["rel"] for link in body["links"]}
+    assert {"items", "self", "http://www.opengis.net/def/rel/ogc/1.0/queryables"} <= rels
+
+
+def test_every_ogc_refusal_is_an_ogc_exception(live_server, bearer):
+    for path, accept in (("/ogc/nothing/here", "text/html"), ("/ogc/collections/parcels", "application/json"),
+                         ("/ogc/collections/grid_cells/tiles", "text/html")):
+        answer = requests.get(f"{live_server}{path}", headers={"Accept": accept}, timeout=30)
+        assert answer.status_code == 404 and answer.json()["code"] == "NotFound", (path, answer.text[:200])
+    too_big = requests.get(f"{live_server}/ogc/collections/town/items?version=2147483648", headers=bearer, timeout=30)
+    assert too_big.status_code == 400 and "version" in too_big.json()["description"]
+    posted = requests.post(f"{live_server}/ogc/collections", headers=bearer, timeout=30)
+    assert posted.status_code == 405 and posted.json()["code"] == "MethodNotAllowed"
+    assert set(posted.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
+
+
+def test_http_basic_with_a_token_reads_and_only_reads(live_server, make_user):
+    name, _, token = make_user("planner")
+    url = f"{live_server}/ogc/collections/grid_cells/items?limit=2"
+    assert requests.get(url, auth=(name, token), timeout=30).status_code == 200
+    assert requests.get(f"{live_server}/api/v1/cases?limit=1", auth=(name, token), timeout=30).status_code == 200
+    assert requests.get(url, auth=("someone_else", token), timeout=30).status_code == 401  # the name must match
+    assert requests.get(url, auth=(name, "not-a-token"), timeout=30).status_code == 401
+    garbled = requests.get(url, headers={"Authorization": "Basic %%%"}, timeout=30)
+    assert garbled.status_code == 401 and "base64" in garbled.json()["description"]
+    write = requests.post(f"{live_server}/api/v1/reports", auth=(name, token), timeout=30, json={
+        "channel": "hotline", "category": "01004", "description": "x", "lon": 121.93, "lat": 30.9})
+    assert write.status_code == 401 and "Bearer" in write.json()["message"]
+
+
+def test_property_filters_sortby_properties_and_skip_geometry(live_server, bearer, session):
+    community = session.scalar(select(GridCell.community_code).where(GridCell.version_high.is_(None)).limit(1))
+    expected = session.scalar(select(func.count()).select_from(GridCell).where(
+        GridCell.version_high.is_(None), GridCell.community_code == community))
+    base = f"{live_server}/ogc/collections/grid_cells/items"
+    page = requests.get(f"{base}?community_code={community}&limit=10000&sortby=-area_m2&properties=code,area_m2"
+                        "&skipGeometry=true", headers=bearer, timeout=60).json()
+    assert page["numberMatched"] == expected == len(page["features"]) > 0
+    areas = [f["properties"]["area_m2"] for f in page["features"]]
+    assert areas == sorted(areas, reverse=True)
+    assert all(set(f["properties"]) == {"code", "area_m2"} and f["geometry"] is None for f in page["features"])
+    for bad, name in (("sortby=colour", "sortby"), ("skipGeometry=yes", "skipGeometry"), ("area_m2=big", "area_m2"),
+                      ("parcel=1", "parcel")):
+        refused = requests.get(f"{base}?{bad}", headers=bearer, timeout=30)
+        assert refused.status_code == 400 and name in refused.json()["description"], bad
+    queryables = requests.get(f"{live_server}/ogc/collections/grid_cells/queryables", timeout=30).json()
+    assert queryables["properties"]["community_code"] == {"type": "string"}
+    assert queryables["properties"]["area_m2"] == {"type": "number"}
+    red = requests.get(f"{live_server}/ogc/collections/cases/items?state=reported&limit=5", headers=bearer,
+                       timeout=30).json()
+    assert all(f["properties"]["state"] == "reported" for f in red["features"])
 
 
 def test_public_collections_setting_is_checked():
@@ -218,13 +281,18 @@ def test_html_pages_in_chinese_and_english_escape_text(live_server, make_user, s
     assert login.status_code == 302 and "/login" in login.headers["Location"]
 
 
-def test_gdal_lists_every_collection(live_server, make_user):
-    token = make_user("dispatcher")[2]
-    listing = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{live_server}/ogc", token=token).stdout
-    for name in COLLECTIONS:
-        assert name in listing, listing
+def test_gdal_with_basic_auth_lists_and_reads_anonymous_gdal_only_lists(live_server, make_user):
+    name, _, token = make_user("dispatcher")
+    listing = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{live_server}/ogc", basic=(name, token)).stdout
+    for collection in COLLECTIONS:
+        assert collection in listing, listing
+    read = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "communities", basic=(name, token)).stdout
+    count = re.search(r"Feature Count: (\d+)", read)
+    assert count and int(count.group(1)) > 0, read
     anonymous = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{live_server}/ogc", check=False).stdout
-    assert "grid_cells" not in anonymous
+    assert "grid_cells" in anonymous  # the metadata is open
+    refused = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "communities", check=False)
+    assert count.group(0) not in refused.stdout and "401" in refused.stderr, refused.stdout + refused.stderr
 
 
 @pytest.mark.parametrize("name", [c for c in COLLECTIONS if c != "grid_cells"])
@@ -273,3 +341,23 @@ def test_stored_patrol_routes_are_a_collection(app, live_server, make_user, spot
     assert one.status_code == 200 and one.json()["properties"]["day"] == date(2025, 9, 9).isoformat()
     missing = requests.get(f"{live_server}/ogc/collections/patrol_routes/items/abc", headers=bearer, timeout=30)
     assert missing.status_code == 404
+
+
+def test_owslib_pages_through_a_collection_with_basic_auth(live_server, make_user, session):
+    from owslib.ogcapi.features import Features
+    from owslib.util import Authentication
+
+    name, _, token = make_user("dispatcher")
+    service = Features(f"{live_server}/ogc", auth=Authentication(username=name, password=token))
+    assert "grid_cells" in {c["id"] for c in service.collections()["collections"]}
+    assert service.collection("grid_cells")["id"] == "grid_cells"
+    codes, offset = [], 0
+    while True:
+        page = service.collection_items("grid_cells", limit=250, offset=offset)
+        codes += [f["properties"]["code"] for f in page["features"]]
+        if not any(link["rel"] == "next" for link in page["links"]):
+            break
+        offset += page["numberReturned"]
+    current = session.scalars(select(GridCell.code).where(GridCell.version_high.is_(None))).all()
+    assert sorted(codes) == sorted(current) and offset > 0  # more than one page, none lost or repeated
+    assert service.collection_queryables("grid_cells")["properties"]["community_code"]["type"] == "string"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.cases.models import Attachment, Report
 from app.territory.models import Address
@@ -90,14 +90,12 @@ def configured(app, **values):
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_discovery_services_and_definitions(client, fmt):
-    status, _ = client.get("discovery", fmt, keyed=False)
-    assert status == 403  # reads need an api_key unless OPEN311_PUBLIC_READ
-    status, found = client.get("discovery", fmt)
+    status, found = client.get("discovery", fmt, keyed=False)  # discovery and services are public (the spec)
     assert status == 200
     endpoint = found["endpoints"][0]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint["url"] == client.endpoint and set(endpoint["formats"]) == {"text/xml", "application/json"}
-    status, services = client.get("services", fmt)
+    status, services = client.get("services", fmt, keyed=False)
     assert status == 200
     by_code = {s["service_code"]: s for s in services}
     assert SERVICE in by_code and by_code[SERVICE]["service_name"] == "暴露垃圾"
@@ -161,7 +159,7 @@ def test_the_key_owners_channel_is_configurable(app, client, key, spots, session
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_every_error(live_server, client, make_user, spots, fmt):
+def test_every_error(app, live_server, client, make_user, spots, session, fmt):
     anonymous = Open311Client(client.endpoint)
     wrong = Open311Client(client.endpoint, "nh_not-a-real-key")
     leader = Open311Client(client.endpoint, make_user("leader")[2])
@@ -171,7 +169,7 @@ def test_every_error(live_server, client, make_user, spots, fmt):
     assert_error(*wrong.post(ok, fmt), 403)
     assert_error(*leader.post(ok, fmt), 403)
     assert_error(*client.post({**ok, "service_code": ""}, fmt), 400)
-    assert_error(*client.post({**ok, "service_code": "99999"}, fmt), 400)
+    assert_error(*client.post({**ok, "service_code": "99999"}, fmt), 404)
     assert_error(*client.post({"service_code": SERVICE, "description": "无位置"}, fmt), 400)
     assert_error(*client.post({**ok, "lat": "north"}, fmt), 400)
     assert_error(*client.post({**ok, "lat": "95"}, fmt), 400)
@@ -180,9 +178,20 @@ def test_every_error(live_server, client, make_user, spots, fmt):
     assert_error(*client.post(ok, fmt, attributes={"urgency": "yesterday"}), 400)
     assert_error(*client.post({**ok, "media_url": "ftp://example.invalid/x"}, fmt), 400)
     assert_error(*client.post({**ok, "phone": "call me"}, fmt), 400)
-    assert_error(*anonymous.get("requests", fmt), 403)
-    assert_error(*wrong.get("requests/1", fmt), 403)
-    assert_error(*anonymous.get("tokens/1", fmt), 403)
+    before = session.scalar(select(func.count()).select_from(Report))
+    beijing = client.post({**ok, "lat": "39.9042", "long": "116.4074"}, fmt)
+    assert_error(*beijing, 400)
+    assert "outside jurisdiction" in beijing[1][0]["description"]
+    as_json = requests.post(f"{client.endpoint}/requests.{fmt}", json={**ok, "api_key": client.api_key}, timeout=30)
+    assert as_json.status_code == 400 and "form-encoded" in as_json.text
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Report)) == before  # nothing written
+    with configured(app, OPEN311_PUBLIC_READ=False):
+        assert_error(*anonymous.get("requests", fmt), 403)
+        assert_error(*anonymous.get("tokens/1", fmt), 403)
+    assert_error(*wrong.get("requests/1", fmt), 403)  # a key that is given must be right
+    assert_error(*client.get("requests", fmt, page="0"), 400)
+    assert_error(*client.get("requests", fmt, page_size="1001"), 400)
     assert_error(*client.get("requests/999999999", fmt), 404)
     assert_error(*client.get("requests/abc", fmt), 404)
     assert_error(*client.get("tokens/999999999", fmt), 404)
@@ -239,13 +248,52 @@ def test_a_handler_key_sees_only_its_department(client, make_user, spots):
     assert posted[0]["service_request_id"] not in {r["service_request_id"] for r in seen}
 
 
-def test_public_read_needs_no_key(app, client, spots):
-    _, posted = client.post({"service_code": SERVICE, **here(spots()), "description": "公开的垃圾"})
+def test_reading_is_public_by_default_with_the_specs_fields_only(app, client, spots):
+    _, posted = client.post({"service_code": SERVICE, **here(spots()), "description": "公开的垃圾",
+                             "first_name": "张", "last_name": "三", "phone": "13800138000"})
     anonymous = Open311Client(client.endpoint)
-    with configured(app, OPEN311_PUBLIC_READ=True):
-        status, found = anonymous.get(f"requests/{posted[0]['service_request_id']}")
+    status, found = anonymous.get(f"requests/{posted[0]['service_request_id']}")
     assert status == 200 and found[0]["service_request_id"] == posted[0]["service_request_id"]
-    assert_error(*anonymous.get(f"requests/{posted[0]['service_request_id']}"), 403)
+    assert "13800138000" not in json.dumps(found, ensure_ascii=False) and "张" not in json.dumps(found)
+    assert set(found[0]) <= SPEC_REQUEST_FIELDS
+    with configured(app, OPEN311_PUBLIC_READ=False):
+        assert_error(*anonymous.get(f"requests/{posted[0]['service_request_id']}"), 403)
+
+
+SPEC_REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+                       "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
+                       "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"}
+
+
+def test_pages_beyond_the_first_thousand(client, spots):
+    posted = {client.post({"service_code": SERVICE, **here(spots()), "description": f"分页{i}"})[1][0]
+              ["service_request_id"] for i in range(3)}
+    _, first = client.get("requests", page_size="2")
+    _, second = client.get("requests", page_size="2", page="2")
+    assert len(first) == 2 and len(second) >= 1
+    seen = [r["service_request_id"] for r in first + second]
+    assert len(seen) == len(set(seen))  # no request on two pages
+    assert posted <= set(seen) | {r["service_request_id"] for r in client.get("requests", page_size="5")[1]}
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_georeport_client_from_pypi_works_unpatched(client, spots, fmt):
+    from georeport import GeoReport
+
+    _, posted = client.post({"service_code": SERVICE, **here(spots()), "description": "客户端读取"})
+    request_id = posted[0]["service_request_id"]
+    georeport = GeoReport(client.endpoint, jurisdiction="310115145", output_format=fmt)
+    services = georeport.get_service_list()
+    services = services if isinstance(services, list) else [services]
+    assert SERVICE in {s["service_code"] for s in services}
+    definition = georeport.get_service_definition(SERVICE)
+    assert definition["service_code"] == SERVICE
+    listed = georeport.get_service_requests(service_code=SERVICE)
+    listed = listed if isinstance(listed, list) else [listed]
+    assert request_id in {r["service_request_id"] for r in listed}
+    one = georeport.get_service_request(request_id)
+    one = one[0] if isinstance(one, list) else one
+    assert one["service_request_id"] == request_id and one["status"] == "open"
 
 
 def test_hostile_text_stays_inert_in_xml_and_json(client, spots):

@@ -35,8 +35,11 @@ TABLE: dict[tuple[str, str], object] = {
         "analysis.hotspot_cells", "analysis.emerging_cells", "analysis.alert_cells", "analysis.alert_modules",
         "field.route", "field.list_patrols", "field.patrol_geojson", "field.patrol_gpx",
         "exports.index", "exports.export", "apidoc.spec", "apidoc.docs",
-        "ogc.landing", "ogc.api", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.items", "ogc.item",
+        "ogc.items", "ogc.item",
     )},
+    # OGC metadata is open (stock clients read it before they authenticate)
+    **{("GET", e): PUBLIC for e in (
+        "ogc.landing", "ogc.api", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.queryables")},
     ("GET", "territory.drafts"): {"planner", "admin", "leader"},
     ("GET", "territory.draft"): {"planner", "admin", "leader"},
     # writing
@@ -137,7 +140,15 @@ def test_each_role_against_the_table(app, live_server, tokens, role):
     assert not wrong, wrong
 
 
-def test_open311_needs_an_api_key(live_server):
+def test_open311_reads_are_public_and_posts_need_an_api_key(app, live_server):
     for path in ("/open311/v2/discovery.json", "/open311/v2/services.json", "/open311/v2/requests.json"):
-        assert requests.get(f"{live_server}{path}", timeout=30).status_code == 403
-    assert requests.post(f"{live_server}/open311/v2/requests.json", data={}, timeout=30).status_code in (400, 403)
+        assert requests.get(f"{live_server}{path}", timeout=30).status_code == 200
+    before = app.config["OPEN311_PUBLIC_READ"]
+    app.config["OPEN311_PUBLIC_READ"] = False
+    try:
+        assert requests.get(f"{live_server}/open311/v2/requests.json", timeout=30).status_code == 403
+        assert requests.get(f"{live_server}/open311/v2/services.json", timeout=30).status_code == 200
+    finally:
+        app.config["OPEN311_PUBLIC_READ"] = before
+    assert requests.post(f"{live_server}/open311/v2/requests.json", data={"service_code": "06010"},
+                         timeout=30).status_code == 403

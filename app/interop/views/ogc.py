@@ -1,9 +1,11 @@
 """OGC API - Features (Part 1: Core, GeoJSON, HTML, OpenAPI 3.0) under /ogc.
 
-Metadata (landing page, conformance, API definition) is open to everyone; collections follow the
-API's rule (any signed-in user or bearer token) unless listed in PUBLIC_COLLECTIONS. Each view
-parses the request, asks app/interop/ogc.py, and renders GeoJSON/JSON or HTML (?f=json|html or the
-Accept header).
+Metadata (landing page, conformance, API definition, the collections' descriptions and queryables) is
+open to everyone; features follow the API's rule (a signed-in user, a bearer token, or HTTP Basic with
+the user name and an API token, which is what QGIS, GDAL and OWSLib can send) unless the collection is
+listed in PUBLIC_COLLECTIONS. Each view parses the request, asks app/interop/ogc.py, and renders
+GeoJSON/JSON or HTML (?f=json|html or the Accept header). Every refusal under /ogc, unknown paths
+included, is an OGC exception in JSON.
 """
 
 from __future__ import annotations
@@ -58,8 +60,12 @@ def _answer(exc: DomainError) -> Response:
     response = _exception(OGC_CODES.get(status, "ServerError" if status >= 500 else "InvalidParameterValue"),
                           description, status)
     if status == 401:
-        response.headers["WWW-Authenticate"] = "Bearer"
+        response.headers["WWW-Authenticate"] = CHALLENGE
     return response
+
+
+CHALLENGE = 'Bearer, Basic realm="nanhui", charset="UTF-8"'
+NEEDS_USER = "sign in, or send Authorization: Bearer TOKEN or Basic user:token"
 
 
 render_with(bp, _answer)
@@ -96,10 +102,7 @@ def _self_links(endpoint: str, mimetype: str = "application/json", **values) -> 
 
 
 @bp.before_request
-def _signed_in_or_public():
-    """The service answers anonymous callers only when some collections are made public; ?f= is checked."""
-    if current_user() is None and not _public():
-        raise Unauthorized("sign in or send Authorization: Bearer TOKEN (no collection is public here)")
+def _check_format():
     if request.args.get("f") not in (None, "json", "html"):
         raise InputError("f", "f must be json or html", 400)
 
@@ -117,8 +120,14 @@ def _collection(collection_id: str) -> ogc.Collection:
     found = ogc.get(collection_id)
     if found is None:
         raise DomainError(f"no collection {collection_id!r}", status=404, error="not_found")
+    return found
+
+
+def _features_of(collection_id: str) -> ogc.Collection:
+    """The collection, if the caller may read its features (401 otherwise)."""
+    found = _collection(collection_id)
     if not readable(collection_id):
-        raise Unauthorized("sign in or send Authorization: Bearer TOKEN to read this collection")
+        raise Unauthorized(f"{NEEDS_USER} to read the features of {collection_id}")
     return found
 
 
@@ -134,6 +143,8 @@ def _describe(c: ogc.Collection, bbox: list[float]) -> dict:
         "links": [
             _link("ogc.items", "items", GEOJSON, _("Items") + " (GeoJSON)", collection_id=c.id, f="json"),
             _link("ogc.items", "items", "text/html", _("Items") + " (HTML)", collection_id=c.id, f="html"),
+            _link("ogc.queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json",
+                  _("Queryables"), collection_id=c.id),
             *_self_links("ogc.collection", collection_id=c.id),
         ],
         "geometryType": c.geometry,
@@ -193,25 +204,36 @@ def api():
 
 @bp.get("/collections")
 def collections():
-    """The collections the caller may read."""
+    """Every collection (metadata is open; reading the features of most needs a user)."""
     bbox = boundaries.town_bbox(db.session())
-    listed = [_describe(c, bbox) for c in ogc.COLLECTIONS.values() if readable(c.id)]
+    listed = [_describe(c, bbox) for c in ogc.COLLECTIONS.values()]
     body = {"links": _self_links("ogc.collections"), "collections": listed}
     return _render("ogc/collections.html", body)
 
 
 @bp.get("/collections/<collection_id>")
 def collection(collection_id: str):
-    """One collection's metadata."""
+    """One collection's metadata: the collection object itself (its own links inside)."""
     c = _collection(collection_id)
-    return _render("ogc/collections.html", {"collections": [_describe(c, boundaries.town_bbox(db.session()))],
-                                            "links": _self_links("ogc.collection", collection_id=c.id)})
+    described = _describe(c, boundaries.town_bbox(db.session()))
+    if _format() == "html":
+        return _render("ogc/collections.html", {"collections": [described], "links": described["links"]})
+    return _json(described)
+
+
+@bp.get("/collections/<collection_id>/queryables")
+def queryables(collection_id: str):
+    """The properties a client may name in a filter, as a JSON Schema (OGC API - Features Part 3)."""
+    c = _collection(collection_id)
+    body = ogc.queryables(c, url_for("ogc.queryables", collection_id=c.id, _external=True), _title(c))
+    return _json(body, "application/schema+json")
+
 
 
 @bp.get("/collections/<collection_id>/items")
 def items(collection_id: str):
     """A page of features: bbox, limit (up to 10,000), offset, datetime, version; next link while more match."""
-    c = _collection(collection_id)
+    c = _features_of(collection_id)
     q = ogc.parse_items_query(request.args, current_user(), c)
     page = c.items(db.session(), q)
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
@@ -224,8 +246,9 @@ def items(collection_id: str):
                            offset=max(q.offset - q.limit, 0), **args))
     links.append(_link("ogc.collection", "collection", "application/json", _title(c), collection_id=c.id))
     body = {
-        "type": "FeatureCollection", "features": page.features, "numberMatched": page.matched,
-        "numberReturned": len(page.features), "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "type": "FeatureCollection", "features": [ogc.shape(f, q) for f in page.features],
+        "numberMatched": page.matched, "numberReturned": len(page.features),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "links": links,
     }
     return _render("ogc/items.html", body, GEOJSON, collection=c, title=_title(c))
@@ -234,12 +257,13 @@ def items(collection_id: str):
 @bp.get("/collections/<collection_id>/items/<feature_id>")
 def item(collection_id: str, feature_id: str):
     """One feature by id."""
-    c = _collection(collection_id)
-    q = ogc.parse_items_query({k: v for k, v in request.args.items() if k in ("version", "datetime", "f", "lang")},
-                              current_user(), c)
+    c = _features_of(collection_id)
+    kept = ("version", "datetime", "f", "lang", "properties", "skipGeometry")
+    q = ogc.parse_items_query({k: v for k, v in request.args.items() if k in kept}, current_user(), c)
     found = c.item(db.session(), q, feature_id)
     if found is None:
         raise DomainError(f"no feature {feature_id!r} in {c.id}", status=404, error="not_found")
+    found = ogc.shape(found, q)
     found["links"] = [
         *_self_links("ogc.item", GEOJSON, collection_id=c.id, feature_id=feature_id),
         _link("ogc.collection", "collection", "application/json", _title(c), collection_id=c.id),

@@ -1,10 +1,11 @@
 """Open311 GeoReport v2 under /open311/v2, in JSON and XML (the extension of the path chooses).
 
-POST requests is form-encoded and authenticated by `api_key` (an API token of a user who may file
-reports); it is exempt from CSRF because no cookie can authenticate it (app/auth.py). Reading
-requests needs an api_key too, unless OPEN311_PUBLIC_READ is true; a key owner sees what their role
-may see. A key owner's reports arrive through channel `app` unless OPEN311_CHANNELS
-("user:channel,...") names another.
+Discovery and services are public, as the spec has them. POST requests is form-encoded and
+authenticated by `api_key` (an API token of a user who may file reports); it is exempt from CSRF
+because no cookie can authenticate it (app/auth.py). Reading requests is public too (the spec's
+fields only: no reporter's name, phone or e-mail), unless OPEN311_PUBLIC_READ is false, when it needs
+an api_key; a key owner sees what their role may see. A key owner's reports arrive through channel
+`app` unless OPEN311_CHANNELS ("user:channel,...") names another.
 """
 
 from __future__ import annotations
@@ -89,26 +90,23 @@ def _reader() -> User | None:
 
 @bp.get("/discovery.<fmt>")
 def discovery(fmt: str):
-    """Where the endpoint is and what it speaks (api_key needed, as for every read, unless OPEN311_PUBLIC_READ)."""
+    """Where the endpoint is and what it speaks (public)."""
     fmt = _format(fmt)
-    _reader()
     url = url_for("open311.discovery", fmt="json", _external=True).rsplit("/", 1)[0]
     return _answer(fmt, "discovery", open311.discovery(url, CHANGESET))
 
 
 @bp.get("/services.<fmt>")
 def services(fmt: str):
-    """The categories as services."""
+    """The categories as services (public)."""
     fmt = _format(fmt)
-    _reader()
     return _answer(fmt, "services", open311.services(db.session()))
 
 
 @bp.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str):
-    """A service's attributes."""
+    """A service's attributes (public)."""
     fmt = _format(fmt)
-    _reader()
     return _answer(fmt, "service_definition", open311.service_definition(db.session(), code))
 
 
@@ -116,6 +114,10 @@ def service_definition(code: str, fmt: str):
 def post_request(fmt: str):
     """File a service request (form-encoded) through intake: 201 with its id and token."""
     fmt = _format(fmt)
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise open311.Open311Error(400, f"a GeoReport v2 POST is form-encoded (application/x-www-form-urlencoded), "
+                                        f"not {request.mimetype or 'an empty body'}: send api_key, service_code, "
+                                        "lat and long (or address_string) as form fields")
     user = _key_owner(required=True)
     if user.role not in REPORTERS:
         raise open311.Open311Error(403, f"the api_key's owner (role {user.role}) may not file requests")
@@ -130,7 +132,8 @@ def post_request(fmt: str):
 
 @bp.get("/requests.<fmt>")
 def get_requests(fmt: str):
-    """Requests by ids, service codes, dates and status (default: the last 90 days, at most 1,000)."""
+    """Requests by ids, service codes, dates and status (default: the last 90 days), newest first, 1,000 a page
+    (`page`, `page_size`: our extension)."""
     fmt = _format(fmt)
     user = _reader()
     found = open311.find(db.session(), user, open311.parse_query(request.args))
