@@ -1,4 +1,5 @@
-"""Every coordinate transformation of the platform lives here (always_xy=True: lon, lat order).
+"""Every coordinate transformation of the platform lives here (always_xy=True: lon, lat order, except the
+OGC API Part 2 functions at the end, which keep each CRS's own axis order, as the standard asks).
 
 Storage is EPSG:4326 (WGS84 lon/lat); metric work (areas, distances, buffers) is done in
 EPSG:4550, CGCS2000 / 3-degree Gauss-Kruger CM 123E, which covers Lingang.
@@ -269,3 +270,50 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 @lru_cache(maxsize=1)
 def _geod() -> Geod:
     return Geod(ellps="WGS84")
+
+
+# --------------------------------------------------------------------------------------------
+# The CRSs of OGC API - Features Part 2, by URI, in their authority's axis order
+# --------------------------------------------------------------------------------------------
+
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+OGC_CRS = {  # URI -> pyproj input; EPSG:4326 and 4490 are lat, lon; EPSG:4550 is northing, easting
+    CRS84_URI: "OGC:CRS84",
+    "http://www.opengis.net/def/crs/EPSG/0/4326": "EPSG:4326",
+    "http://www.opengis.net/def/crs/EPSG/0/4490": "EPSG:4490",
+    "http://www.opengis.net/def/crs/EPSG/0/4550": "EPSG:4550",
+}
+
+
+@lru_cache(maxsize=16)
+def _authority(src: str, dst: str) -> Transformer:
+    """A transformer that keeps each CRS's own axis order (always_xy=False), as OGC API Part 2 asks."""
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=False)
+
+
+def from_crs84(geom: shapely.Geometry, uri: str) -> shapely.Geometry:
+    """A lon/lat geometry in the CRS named by an OGC URI, in that CRS's axis order."""
+    if uri == CRS84_URI:
+        return geom
+    t = _authority(OGC_CRS[CRS84_URI], OGC_CRS[uri])
+
+    def apply(coords: np.ndarray) -> np.ndarray:
+        a, b = t.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([a, b])
+
+    return shapely.transform(geom, apply)
+
+
+def bbox_to_crs84(bbox: tuple[float, float, float, float], uri: str) -> tuple[float, float, float, float]:
+    """A bbox given in the CRS of `uri` (its axis order: min of axis 1, min of axis 2, max, max) as a lon/lat
+    envelope that holds it (its edges densified, so a projected box is not cut short)."""
+    if uri == CRS84_URI:
+        return bbox
+    a0, b0, a1, b1 = bbox
+    steps = np.linspace(0.0, 1.0, 21)
+    a = np.concatenate([a0 + (a1 - a0) * steps, np.full(21, a1), a1 - (a1 - a0) * steps, np.full(21, a0)])
+    b = np.concatenate([np.full(21, b0), b0 + (b1 - b0) * steps, np.full(21, b1), b1 - (b1 - b0) * steps])
+    lon, lat = _authority(OGC_CRS[uri], OGC_CRS[CRS84_URI]).transform(a, b)
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise UnknownCRS(f"bbox {bbox} is outside the area of {uri}")
+    return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())

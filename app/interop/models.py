@@ -30,6 +30,7 @@ class ItemQuery:
     sortby: tuple[tuple[str, bool], ...] = ()  # (property, descending)
     properties: tuple[str, ...] | None = None  # the properties to return (None: all)
     skip_geometry: bool = False
+    crs: str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"  # the CRS of the answer's geometries (Part 2)
 
 
 @dataclass

@@ -8,11 +8,14 @@ Geometries are served in CRS84 (WGS84 lon/lat, the storage CRS).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import shapely
+import shapely.geometry
 from sqlalchemy.orm import Session
 
 from app import params
@@ -26,9 +29,11 @@ from app.interop.models import DEFAULT_LIMIT, Collection, ItemPage, ItemQuery
 from app.params import Args
 from app.territory import features
 from app.territory.boundaries import MAX_VERSION_ID
+from gis import crs as crs_lib
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84 = crs_lib.CRS84_URI
 CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
@@ -40,7 +45,8 @@ MAX_VERSION = MAX_VERSION_ID
 HOTSPOT_DAYS = 90
 PRECISION = 7
 ITEM_PARAMS = frozenset({"bbox", "limit", "offset", "datetime", "version", "f", "lang", "sortby", "properties",
-                         "skipGeometry"})
+                         "skipGeometry", "crs", "bbox-crs"})
+CRS_URIS = list(crs_lib.OGC_CRS)  # Part 2: what `crs` and `bbox-crs` accept; CRS84 is the storage CRS
 JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 
 
@@ -61,11 +67,36 @@ def parse_items_query(args: Args, user: User | None, collection: Collection, now
         raise InputError("version", f"collection {collection.id} is not versioned", 400)
     limit = min(params.whole(args, "limit", DEFAULT_LIMIT, 1, MAX_OFFSET), MAX_LIMIT)  # larger asks get the most
     return ItemQuery(
-        user=user, bbox=params.bbox(args.get("bbox")), limit=limit,
+        user=user, bbox=_bbox(args.get("bbox"), _crs(args, "bbox-crs")), limit=limit, crs=_crs(args, "crs"),
         offset=params.whole(args, "offset", 0, 0, MAX_OFFSET), start=start, end=end, version=version,
         now=now or datetime.now(UTC), equal=_equal(args, collection), sortby=_sortby(args.get("sortby"), collection),
         properties=_names(args.get("properties")), skip_geometry=_flag(args.get("skipGeometry")),
     )
+
+
+def _crs(args: Args, name: str) -> str:
+    """`crs` or `bbox-crs`: one of the URIs the collections list (default CRS84)."""
+    value = args.get(name) or CRS84
+    if value not in crs_lib.OGC_CRS:
+        raise InputError(name, f"{name} {value!r} is not offered; use one of {', '.join(CRS_URIS)}", 400)
+    return value
+
+
+def _bbox(raw: str | None, uri: str) -> tuple[float, float, float, float] | None:
+    """The bbox in CRS84, from the CRS `bbox-crs` names (in its axis order)."""
+    if uri == CRS84 or not raw:
+        return params.bbox(raw)
+    try:
+        values = tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        raise InputError("bbox", "bbox must be 4 numbers in the axis order of bbox-crs", 400) from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[0] > values[2] or values[1] > values[3]:
+        raise InputError("bbox", "bbox must be 4 finite numbers, min before max on each axis of bbox-crs", 400)
+    try:
+        lon_lat = crs_lib.bbox_to_crs84(values, uri)  # type: ignore[arg-type]
+    except crs_lib.UnknownCRS as exc:
+        raise InputError("bbox", str(exc), 400) from None
+    return params.bbox(",".join(repr(v) for v in lon_lat))
 
 
 def _equal(args: Args, collection: Collection) -> dict[str, object]:
@@ -116,11 +147,15 @@ def _flag(raw: str | None, name: str = "skipGeometry") -> bool:
 
 
 def shape(feature: dict, q: ItemQuery) -> dict:
-    """A feature as the query asked: only the named properties, without its geometry if skipGeometry."""
+    """A feature as the query asked: only the named properties, its geometry in `crs` (or none if skipGeometry)."""
     if q.properties is not None:
         feature["properties"] = {k: v for k, v in (feature.get("properties") or {}).items() if k in q.properties}
     if q.skip_geometry:
         feature["geometry"] = None
+    elif q.crs != CRS84 and feature.get("geometry"):
+        moved = crs_lib.from_crs84(shapely.geometry.shape(feature["geometry"]), q.crs)
+        digits = 3 if q.crs.endswith("/4550") else PRECISION  # metres to the millimetre, degrees to 1 cm
+        feature["geometry"] = shapely.geometry.mapping(shapely.transform(moved, lambda c: c.round(digits)))
     return feature
 
 

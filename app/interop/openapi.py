@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app import schemas
-from app.interop.ogc import DEFAULT_LIMIT, MAX_LIMIT, Collection
+from app.interop.ogc import CRS_URIS, DEFAULT_LIMIT, MAX_LIMIT, Collection
 
 
 def _json_response(description: str, schema: dict | None = None, mimetype: str = "application/json") -> dict:
@@ -35,8 +35,21 @@ def _items_parameters(c: Collection) -> list[dict]:
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         {"name": "offset", "in": "query", "required": False, "description": "features to skip (next links use it)",
          "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        {"name": "crs", "in": "query", "required": False, "description": "the CRS of the geometries (Part 2)",
+         "schema": {"type": "string", "format": "uri", "enum": CRS_URIS, "default": CRS_URIS[0]}},
+        {"name": "bbox-crs", "in": "query", "required": False, "description": "the CRS of bbox, in its axis order",
+         "schema": {"type": "string", "format": "uri", "enum": CRS_URIS, "default": CRS_URIS[0]}},
+        {"name": "properties", "in": "query", "required": False, "description": "properties to return, comma-separated",
+         "schema": {"type": "string"}},
+        {"name": "skipGeometry", "in": "query", "required": False, "schema": {"type": "boolean", "default": False}},
         _F,
     ]
+    if c.queryables:
+        params.append({"name": "sortby", "in": "query", "required": False,
+                       "description": f"+/-property, comma-separated; one of {', '.join(c.queryables)}",
+                       "schema": {"type": "string"}})
+        params += [{"name": name, "in": "query", "required": False, "description": f"{name} equals this",
+                    "schema": {"type": kind}} for name, kind in c.queryables.items()]
     if c.temporal:
         params.append({"name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
                        "description": f"an instant or interval (RFC 3339, `..` for open ends) on {c.temporal}",
@@ -57,6 +70,12 @@ def _collection_paths(c: Collection) -> dict:
             "summary": f"{c.title}: metadata", "operationId": f"describe_{c.id}", "tags": tag, "parameters": [_F],
             "responses": {"200": _json_response(c.description), **_ERRORS},
         }},
+        f"/collections/{c.id}/queryables": {"get": {
+            "summary": f"{c.title}: queryables", "operationId": f"get_{c.id}_queryables", "tags": tag,
+            "responses": {"200": {"description": "the JSON Schema of the queryables",
+                                  "content": {"application/schema+json": {"schema": {"type": "object"}}}},
+                          **_ERRORS},
+        }},
         f"/collections/{c.id}/items": {"get": {
             "summary": f"{c.title}: features", "description": c.description, "operationId": f"get_{c.id}_items",
             "tags": tag, "parameters": _items_parameters(c),
@@ -65,7 +84,8 @@ def _collection_paths(c: Collection) -> dict:
         }},
         f"/collections/{c.id}/items/{{featureId}}": {"get": {
             "summary": f"{c.title}: one feature", "operationId": f"get_{c.id}_feature", "tags": tag,
-            "parameters": [feature_id, _F] + ([p for p in _items_parameters(c) if p["name"] == "version"]),
+            "parameters": [feature_id, _F] + [p for p in _items_parameters(c)
+                                               if p["name"] in ("version", "crs", "properties", "skipGeometry")],
             "responses": {"200": _json_response("the feature", {"$ref": "#/components/schemas/feature"},
                                                 "application/geo+json"), **_ERRORS},
         }},
@@ -91,13 +111,16 @@ def ogc_document(base_url: str, collections: list[Collection]) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Nanhui New City Town grid management: OGC API - Features", "version": "1.0.0",
-                 "description": "Boundaries, stations, cases and hotspots. Collections other than those made public "
-                                "need Authorization: Bearer TOKEN (or a signed-in session)."},
+                 "description": "Boundaries, stations, cases and hotspots. Metadata is open; the features of "
+                                "collections other than those made public need Authorization: Bearer TOKEN, HTTP "
+                                "Basic with the user name and an API token, or a signed-in session."},
         "servers": [{"url": base_url}],
         "tags": [{"name": "Capabilities"}, *({"name": c.id, "description": c.description} for c in collections)],
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "basic": {"type": "http", "scheme": "basic",
+                                          "description": "user name, and an API token as the password (reading only)"}},
             "schemas": {
                 "exception": {"type": "object", "required": ["code"],
                               "properties": {"code": {"type": "string"}, "description": {"type": "string"}}},
@@ -115,7 +138,7 @@ def ogc_document(base_url: str, collections: list[Collection]) -> dict:
                                                      "links": {"type": "array", "items": {"type": "object"}}}},
             },
         },
-        "security": [{}, {"bearer": []}],
+        "security": [{}, {"bearer": []}, {"basic": []}],
     }
 
 

@@ -361,3 +361,46 @@ def test_owslib_pages_through_a_collection_with_basic_auth(live_server, make_use
     current = session.scalars(select(GridCell.code).where(GridCell.version_high.is_(None))).all()
     assert sorted(codes) == sorted(current) and offset > 0  # more than one page, none lost or repeated
     assert service.collection_queryables("grid_cells")["properties"]["community_code"]["type"] == "string"
+
+
+def test_features_in_cgcs2000_and_the_metric_crs_part_2(live_server, bearer):
+    from pyproj import Transformer
+
+    base = f"{live_server}/ogc/collections/stations/items"
+    plain = requests.get(f"{base}?limit=5", headers=bearer, timeout=30)
+    assert plain.headers["Content-Crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+    lonlat = {f["id"]: f["geometry"]["coordinates"] for f in plain.json()["features"]}
+    for code, order in (("4490", "lat, lon"), ("4326", "lat, lon"), ("4550", "northing, easting")):
+        uri = f"http://www.opengis.net/def/crs/EPSG/0/{code}"
+        answer = requests.get(f"{base}?limit=5&crs={uri}", headers=bearer, timeout=30)
+        assert answer.status_code == 200 and answer.headers["Content-Crs"] == f"<{uri}>"
+        to = Transformer.from_crs("OGC:CRS84", f"EPSG:{code}", always_xy=False)
+        for f in answer.json()["features"]:
+            expected = to.transform(*lonlat[f["id"]])
+            assert f["geometry"]["coordinates"] == pytest.approx(list(expected), abs=1e-3), (code, order)
+    described = requests.get(f"{live_server}/ogc/collections/stations", timeout=30).json()
+    assert "http://www.opengis.net/def/crs/EPSG/0/4490" in described["crs"]
+    assert requests.get(f"{base}?crs=EPSG:4490", headers=bearer, timeout=30).status_code == 400
+
+
+def test_a_bbox_in_another_crs_selects_the_same_features(live_server, bearer):
+    from pyproj import Transformer
+
+    base = f"{live_server}/ogc/collections/grid_cells/items?limit=10000&skipGeometry=true&properties=code"
+    box = (121.90, 30.88, 121.92, 30.90)
+    in_crs84 = requests.get(f"{base}&bbox={','.join(map(str, box))}", headers=bearer, timeout=60).json()
+    lat_lon = f"{box[1]},{box[0]},{box[3]},{box[2]}"
+    in_4490 = requests.get(f"{base}&bbox={lat_lon}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4490",
+                           headers=bearer, timeout=60).json()
+    assert in_crs84["numberMatched"] > 0
+    assert {f["id"] for f in in_4490["features"]} == {f["id"] for f in in_crs84["features"]}
+    to = Transformer.from_crs("OGC:CRS84", "EPSG:4550", always_xy=False)
+    n0, e0 = to.transform(121.905, 30.885)
+    metric = f"{n0 - 200},{e0 - 200},{n0 + 200},{e0 + 200}"
+    small = requests.get(f"{base}&bbox={metric}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4550",
+                         headers=bearer, timeout=60).json()
+    assert 0 < small["numberMatched"] < in_crs84["numberMatched"]
+    assert {f["id"] for f in small["features"]} <= {f["id"] for f in in_crs84["features"]}
+    refused = requests.get(f"{base}&bbox=3,2,1,0&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4550",
+                           headers=bearer, timeout=30)
+    assert refused.status_code == 400 and "bbox" in refused.json()["description"]

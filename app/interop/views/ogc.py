@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -138,7 +138,7 @@ def _title(c: ogc.Collection) -> str:
 def _describe(c: ogc.Collection, bbox: list[float]) -> dict:
     body = {
         "id": c.id, "title": _title(c), "description": c.description, "itemType": "feature",
-        "crs": [ogc.CRS84], "storageCrs": ogc.CRS84,
+        "crs": ogc.CRS_URIS, "storageCrs": ogc.CRS84,
         "extent": {"spatial": {"bbox": [bbox], "crs": ogc.CRS84}},
         "links": [
             _link("ogc.items", "items", GEOJSON, _("Items") + " (GeoJSON)", collection_id=c.id, f="json"),
@@ -251,14 +251,16 @@ def items(collection_id: str):
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "links": links,
     }
-    return _render("ogc/items.html", body, GEOJSON, collection=c, title=_title(c))
+    response = make_response(_render("ogc/items.html", body, GEOJSON, collection=c, title=_title(c)))
+    response.headers["Content-Crs"] = f"<{q.crs}>"
+    return response
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
 def item(collection_id: str, feature_id: str):
     """One feature by id."""
     c = _features_of(collection_id)
-    kept = ("version", "datetime", "f", "lang", "properties", "skipGeometry")
+    kept = ("version", "datetime", "f", "lang", "properties", "skipGeometry", "crs")
     q = ogc.parse_items_query({k: v for k, v in request.args.items() if k in kept}, current_user(), c)
     found = c.item(db.session(), q, feature_id)
     if found is None:
@@ -272,4 +274,6 @@ def item(collection_id: str, feature_id: str):
             "links": found["links"]}
     if _format() == "html":
         return _render("ogc/items.html", body, collection=c, title=_title(c), single=True)
-    return _json(found, GEOJSON)
+    response = _json(found, GEOJSON)
+    response.headers["Content-Crs"] = f"<{q.crs}>"
+    return response
