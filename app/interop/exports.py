@@ -104,10 +104,33 @@ def _write(frame: Any, path: Path, driver: str, layer: str, geometry: str, **opt
     pyogrio.write_dataframe(frame, path, driver=driver, layer=layer, geometry_type=geometry, **options)
 
 
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
+
+
+def _texts(column: Any) -> bool:
+    """Whether a column holds text (object or pandas' string dtype)."""
+    import pandas as pd
+
+    return column.dtype == object or pd.api.types.is_string_dtype(column.dtype)
+
+
+def _with_datetimes(frame: Any) -> Any:
+    """Columns whose every value is an ISO 8601 instant become date-times (GeoPackage DATETIME, in UTC)."""
+    import pandas as pd
+
+    for column in frame.columns:
+        if column == "geometry" or not _texts(frame[column]):
+            continue
+        values = frame[column].dropna()
+        if len(values) and all(isinstance(v, str) and _ISO_INSTANT.match(v) for v in values):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
 def _gpkg(layer: str, geometry: str, features: list[dict]) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{layer}.gpkg"
-        _write(_frame(features), path, "GPKG", layer, geometry)
+        _write(_with_datetimes(_frame(features)), path, "GPKG", layer, geometry)
         return path.read_bytes()
 
 
@@ -124,12 +147,42 @@ def _short(columns: list[str]) -> dict[str, str]:
     return names
 
 
+DBF_TEXT_BYTES = 254  # the most a Shapefile (dBase) text field holds
+
+
+def _cut(text: str, limit: int = DBF_TEXT_BYTES) -> str:
+    """The longest start of `text` that fits in `limit` UTF-8 bytes, never half a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def _long_texts(frame: Any) -> list[tuple[str, str, str]]:
+    """Cut the texts a dBase field cannot hold, in place; (id, column, whole text) of each one cut."""
+    kept = []
+    for column in frame.columns:
+        if column == "geometry" or not _texts(frame[column]):
+            continue
+        for i, value in frame[column].items():
+            if isinstance(value, str) and len(value.encode("utf-8")) > DBF_TEXT_BYTES:
+                kept.append((str(frame.at[i, "id"]), column, value))
+                frame.at[i, column] = _cut(value)
+    return kept
+
+
 def _shapefile(layer: str, geometry: str, features: list[dict]) -> bytes:
+    """A zipped Shapefile. Texts longer than 254 bytes are cut in the .dbf and kept whole in
+    `<layer>_long_text.csv` beside it (id, field, text), so nothing is lost silently."""
     frame = _frame(features)
     frame = frame.rename(columns=_short([c for c in frame.columns if c != "geometry"]))
+    long_texts = _long_texts(frame)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _write(frame, folder / f"{layer}.shp", "ESRI Shapefile", layer, geometry, encoding="UTF-8")
+        if long_texts:
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["id", "field", "text"])
+            writer.writerows((i, c, csv_safe(t)) for i, c, t in long_texts)
+            (folder / f"{layer}_long_text.csv").write_text("\ufeff" + out.getvalue(), encoding="utf-8")
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for part in sorted(folder.iterdir()):

@@ -155,3 +155,31 @@ def test_kpi_tables_open_in_gdal(app, live_server, bearer, spots, tmp_path):
         assert gdal_count(path) == rows
     book = load_workbook(io.BytesIO(path.read_bytes()))
     assert book.active.max_row == rows + 1
+
+
+def test_long_texts_survive_a_shapefile_and_dates_are_dates_in_a_geopackage(live_server, bearer, make_user, spots,
+                                                                            tmp_path):
+    long_text = "人行道破损，" * 30  # 180 characters, 540 bytes in UTF-8: more than a dBase field holds
+    point = spots()
+    intake = {"Authorization": f"Bearer {make_user('intake')[2]}"}
+    case = requests.post(f"{live_server}/api/v1/reports", headers=intake, timeout=30, json={
+        "channel": "hotline", "category": "06010", "description": long_text, "lon": point.x, "lat": point.y,
+    }).json()["case_id"]
+    box = f"{point.x - 0.0001},{point.y - 0.0001},{point.x + 0.0001},{point.y + 0.0001}"
+    shp, _ = fetch(live_server, bearer, tmp_path, "cases", "shp", bbox=box)
+    frame = pyogrio.read_dataframe(f"/vsizip/{shp}/cases.shp")
+    cut = frame[frame["id"].astype(str) == str(case)].iloc[0]["descr"]
+    assert long_text.startswith(cut) and 0 < len(cut.encode("utf-8")) <= 254
+    with zipfile.ZipFile(shp) as archive:
+        side = archive.read("cases_long_text.csv").decode("utf-8-sig")
+    assert f"{case},descr,{long_text}" in side.splitlines()
+    gpkg, _ = fetch(live_server, bearer, tmp_path, "cases", "gpkg", bbox=box)
+    info = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(gpkg)], capture_output=True, text=True, timeout=60)
+    assert "first_reported_at: DateTime" in info.stdout, info.stdout
+    row = pyogrio.read_dataframe(gpkg).iloc[0]
+    assert str(row["first_reported_at"].tzinfo) == "UTC"
+
+
+def test_csv_says_its_charset_once(live_server, bearer):
+    answer = requests.get(f"{live_server}/api/v1/exports/communities.csv", headers=bearer, timeout=60)
+    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"

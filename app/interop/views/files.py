@@ -41,7 +41,7 @@ def export(layer: str, fmt: str):
     if "limit" not in request.args:
         q = replace(q, limit=EXPORT_MAX)
     done = exports.export(db.session(), layer, fmt, q)
-    response = Response(done.data, mimetype=done.mimetype)
+    response = Response(done.data, content_type=done.mimetype)  # the charset is in it already (CSV)
     response.headers["Content-Disposition"] = f'attachment; filename="{done.filename}"'
     response.headers["X-Feature-Count"] = str(done.count)
     return response
