@@ -31,6 +31,7 @@ class ItemQuery:
     properties: tuple[str, ...] | None = None  # the properties to return (None: all)
     skip_geometry: bool = False
     crs: str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"  # the CRS of the answer's geometries (Part 2)
+    filter: object | None = None  # a checked CQL2 AST (app/interop/cql.py), Part 3
 
 
 @dataclass

@@ -25,6 +25,7 @@ from app.cases import reading
 from app.cases.worktime import BEIJING
 from app.errors import InputError
 from app.field import patrols
+from app.interop import cql
 from app.interop.models import DEFAULT_LIMIT, Collection, ItemPage, ItemQuery
 from app.params import Args
 from app.territory import features
@@ -34,6 +35,17 @@ from gis import crs as crs_lib
 CRS84 = crs_lib.CRS84_URI
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sortables",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
@@ -45,7 +57,7 @@ MAX_VERSION = MAX_VERSION_ID
 HOTSPOT_DAYS = 90
 PRECISION = 7
 ITEM_PARAMS = frozenset({"bbox", "limit", "offset", "datetime", "version", "f", "lang", "sortby", "properties",
-                         "skipGeometry", "crs", "bbox-crs"})
+                         "skipGeometry", "crs", "bbox-crs", "filter", "filter-lang"})
 CRS_URIS = list(crs_lib.OGC_CRS)  # Part 2: what `crs` and `bbox-crs` accept; CRS84 is the storage CRS
 JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 
@@ -71,7 +83,21 @@ def parse_items_query(args: Args, user: User | None, collection: Collection, now
         offset=params.whole(args, "offset", 0, 0, MAX_OFFSET), start=start, end=end, version=version,
         now=now or datetime.now(UTC), equal=_equal(args, collection), sortby=_sortby(args.get("sortby"), collection),
         properties=_names(args.get("properties")), skip_geometry=_flag(args.get("skipGeometry")),
+        filter=_cql(args, collection),
     )
+
+
+def _cql(args: Args, collection: Collection) -> object | None:
+    """The checked CQL2 filter (Part 3), for the collections read from a table of their own."""
+    raw = args.get("filter")
+    if not raw:
+        if args.get("filter-lang"):
+            cql.parse("true", args.get("filter-lang"), {})  # still say when the language is wrong
+        return None
+    if collection.id not in features.SOURCES:
+        raise InputError("filter", f"collection {collection.id} takes property filters "
+                         f"({', '.join(collection.queryables) or 'none'}), not a CQL2 filter", 400)
+    return cql.parse(raw, args.get("filter-lang"), collection.queryables)
 
 
 def _crs(args: Args, name: str) -> str:
@@ -212,8 +238,12 @@ def boundary_source(layer: str) -> tuple[Callable, Callable]:
     """Items and item functions for one boundary layer (app/territory/features.py)."""
 
     def items(session: Session, q: ItemQuery) -> ItemPage:
+        where = []
+        if q.filter is not None:
+            columns = {**features.properties(layer), cql.GEOMETRY: features.source(layer).geom}
+            where.append(cql.to_where(q.filter, columns))
         found, matched = features.page(session, layer, q.version, q.bbox, q.limit, q.offset, equal=q.equal,
-                                       sort=list(q.sortby))
+                                       sort=list(q.sortby), where=where)
         return ItemPage(found, matched)
 
     def item(session: Session, q: ItemQuery, fid: str) -> dict | None:

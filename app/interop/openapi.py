@@ -6,6 +6,7 @@ import re
 
 from app import schemas
 from app.interop.ogc import CRS_URIS, DEFAULT_LIMIT, MAX_LIMIT, Collection
+from app.territory import features
 
 
 def _json_response(description: str, schema: dict | None = None, mimetype: str = "application/json") -> dict:
@@ -50,6 +51,13 @@ def _items_parameters(c: Collection) -> list[dict]:
                        "schema": {"type": "string"}})
         params += [{"name": name, "in": "query", "required": False, "description": f"{name} equals this",
                     "schema": {"type": kind}} for name, kind in c.queryables.items()]
+    if c.id in features.SOURCES:
+        params += [
+            {"name": "filter", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "a CQL2 filter on the queryables and `geometry` (Part 3)"},
+            {"name": "filter-lang", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
+        ]
     if c.temporal:
         params.append({"name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
                        "description": f"an instant or interval (RFC 3339, `..` for open ends) on {c.temporal}",

@@ -126,11 +126,13 @@ _NOT_PROPERTIES = ("level", "version_id")
 
 def page(session: Session, name: str, version: int | None = None, bbox: tuple | None = None,
          limit: int | None = None, offset: int = 0, precision: int = PRECISION,
-         equal: dict[str, object] | None = None, sort: list[tuple[str, bool]] = ()) -> tuple[list[dict], int]:
+         equal: dict[str, object] | None = None, sort: list[tuple[str, bool]] = (),
+         where: list[ColumnElement[bool]] = ()) -> tuple[list[dict], int]:
     """One page of a layer's features (of a boundary version, in a lon/lat box, whose `equal` properties have
-    these values, in `sort` order: (property, descending)) and how many match in all."""
+    these values, meeting the conditions `where`, in `sort` order: (property, descending)) and how many match."""
     src = source(name)
-    where = src.where(version)
+    conditions = list(where)
+    where = src.where(version) + conditions
     if bbox is not None:
         where.append(src.geom.intersects(func.ST_MakeEnvelope(*bbox, STORAGE_EPSG)))
     columns = properties(name) if equal or sort else {}

@@ -404,3 +404,63 @@ def test_a_bbox_in_another_crs_selects_the_same_features(live_server, bearer):
     refused = requests.get(f"{base}&bbox=3,2,1,0&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4550",
                            headers=bearer, timeout=30)
     assert refused.status_code == 400 and "bbox" in refused.json()["description"]
+
+
+CQL_CASES = {  # filter -> the same selection written as a SQL condition over grid_cells
+    "community_code = '{c}' AND area_m2 > 5000": "community_code = '{c}' AND area_m2 > 5000",
+    "community_code IN ('{c}', 'none') AND NOT (area_m2 < 100)": "community_code IN ('{c}') AND NOT area_m2 < 100",
+    "area_m2 BETWEEN 4000 AND 9000": "area_m2 BETWEEN 4000 AND 9000",
+    "code LIKE '{p}%'": "code LIKE '{p}%'",
+    "workstation_code IS NULL": "workstation_code IS NULL",
+    "S_INTERSECTS(geometry, POLYGON((121.90 30.88, 121.92 30.88, 121.92 30.90, 121.90 30.90, 121.90 30.88)))":
+        "ST_Intersects(geom, ST_GeomFromText('POLYGON((121.90 30.88, 121.92 30.88, 121.92 30.90, 121.90 30.90, "
+        "121.90 30.88))', 4326))",
+    "S_WITHIN(geometry, POLYGON((121.90 30.88, 121.92 30.88, 121.92 30.90, 121.90 30.90, 121.90 30.88))) "
+    "OR lower(code) = 'x'":
+        "ST_Within(geom, ST_GeomFromText('POLYGON((121.90 30.88, 121.92 30.88, 121.92 30.90, 121.90 30.90, "
+        "121.90 30.88))', 4326))",
+}
+
+
+@pytest.mark.parametrize("cql", list(CQL_CASES))
+def test_cql2_filters_select_what_sql_selects(live_server, bearer, session, cql):
+    from sqlalchemy import text
+
+    c, p = session.execute(text("SELECT community_code, left(code, 12) FROM grid_cells WHERE version_high IS NULL "
+                                "ORDER BY code LIMIT 1")).one()
+    expected = set(session.scalars(text(f"SELECT code FROM grid_cells WHERE version_high IS NULL AND "
+                                        f"({CQL_CASES[cql].format(c=c, p=p)})")))
+    answer = requests.get(f"{live_server}/ogc/collections/grid_cells/items", headers=bearer, timeout=60,
+                          params={"filter": cql.format(c=c, p=p), "limit": 10000, "skipGeometry": "true"})
+    assert answer.status_code == 200, answer.text
+    assert {f["id"] for f in answer.json()["features"]} == expected and answer.json()["numberMatched"] == len(expected)
+
+
+def test_cql2_json_and_refusals_that_name_the_problem(live_server, bearer, session):
+    base = f"{live_server}/ogc/collections/grid_cells/items"
+    as_json = {"op": "and", "args": [{"op": ">", "args": [{"property": "area_m2"}, 5000]},
+                                     {"op": "s_intersects", "args": [{"property": "geometry"}, {
+                                         "type": "Polygon", "coordinates": [[[121.90, 30.88], [121.92, 30.88],
+                                                                             [121.92, 30.90], [121.90, 30.88]]]}]}]}
+    found = requests.get(base, headers=bearer, timeout=60, params={
+        "filter": json.dumps(as_json), "filter-lang": "cql2-json", "limit": 10000}).json()
+    assert found["numberMatched"] > 0 and all(f["properties"]["area_m2"] > 5000 for f in found["features"])
+    before = session.scalar(select(func.count()).select_from(GridCell))
+    for cql, says in (("code = 'x'; DROP TABLE grid_cells", "line 1, column 11"),
+                      ("colour = 'red'", "'colour' is not a queryable"), ("area_m2 = 'big'", "area_m2 is number"),
+                      ("upper(code) = 'X'", "function 'upper'"), ("code LIKE", "not valid CQL2"),
+                      ("S_INTERSECTS(geometry, POINT(500 30))", "lon/lat"),
+                      (json.dumps({"op": "t_intersects", "args": [{"property": "code"},
+                                                                  {"interval": ["2026-01-01", "2026-02-01"]}]}),
+                       "not offered")):
+        lang = "cql2-json" if cql.startswith("{") else "cql2-text"
+        refused = requests.get(base, headers=bearer, timeout=30, params={"filter": cql, "filter-lang": lang})
+        assert refused.status_code == 400 and says in refused.json()["description"], (cql, refused.text)
+    wrong_lang = requests.get(base, headers=bearer, timeout=30, params={"filter": "code = 'x'", "filter-lang": "sql"})
+    assert wrong_lang.status_code == 400 and "filter-lang" in wrong_lang.json()["description"]
+    cases = requests.get(f"{live_server}/ogc/collections/cases/items", headers=bearer, timeout=30,
+                         params={"filter": "state = 'reported'"})
+    assert cases.status_code == 400 and "property filters" in cases.json()["description"]
+    assert session.scalar(select(func.count()).select_from(GridCell)) == before
+    conformance = requests.get(f"{live_server}/ogc/conformance", timeout=30).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in conformance
