@@ -7,8 +7,10 @@ weights) are kept per process and rebuilt when the version changes, like the own
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,6 +43,7 @@ DEFAULT_DISTANCE_M = 200.0
 DEFAULT_PERMUTATIONS = 999
 MAX_PERMUTATIONS = 9999
 SEED = 20260101
+GI_RESULTS = 32  # Gi* answers kept per cell set (by the digest of their counts)
 INVALID_STATES = ("not_filed", "void")  # rejected or voided reports are not problems on the ground
 _CATEGORY = re.compile(r"^\d{2}(\d{3})?$")
 
@@ -60,6 +63,7 @@ class CellSet:
     community: list[str] = field(default_factory=list)
     _weights: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _results: OrderedDict = field(default_factory=OrderedDict)
 
     def weights(self, distance_m: float) -> W:
         """Binary distance-band weights between cell centroids (cached per distance)."""
@@ -68,6 +72,22 @@ class CellSet:
             if key not in self._weights:
                 self._weights[key] = gh.distance_weights(self.xy, key)
             return self._weights[key]
+
+    def gi_star(self, y: np.ndarray, distance_m: float, permutations: int) -> gh.GiStar:
+        """Gi* of these counts. The answer depends on nothing else (the seed is fixed), so the last
+        GI_RESULTS answers are kept by a digest of the counts: the pages of one analysis, and every
+        request until a case is filed or moves, cost one computation."""
+        key = (round(float(distance_m), 1), permutations, hashlib.blake2b(y.tobytes(), digest_size=16).digest())
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        found = gh.gi_star(y, self.weights(distance_m), permutations=permutations, seed=SEED)
+        with self._lock:
+            self._results[key] = found
+            while len(self._results) > GI_RESULTS:
+                self._results.popitem(last=False)
+        return found
 
     def feature(self, i: int, props: dict) -> dict:
         """A GeoJSON Feature of cell i with figures of an analysis."""
@@ -194,7 +214,7 @@ def hotspots(session: Session, start: date, end: date, prefixes: list[str], dist
     """Counts and Gi* over all cells of the current version."""
     cells = cell_set(session)
     y = counts(session, cells, start, end, prefixes)
-    return cells, y, gh.gi_star(y, cells.weights(distance_m), permutations=permutations, seed=SEED)
+    return cells, y, cells.gi_star(y, distance_m, permutations)
 
 
 def hotspots_geojson(session: Session, start: date, end: date, prefixes: list[str], distance_m: float,

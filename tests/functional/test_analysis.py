@@ -145,3 +145,17 @@ def test_hotspot_and_alert_api(app, make_user):
                    headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
     assert _get(client, "/api/v1/alerts/modules", token).get_json()["modules"][0]["code"] == "advertising"
+
+
+def test_gi_star_answers_are_kept_by_their_counts_and_equal_a_fresh_computation(session):
+    from gis import spatial_stats as gh
+
+    cells = hotspots.cell_set(session)
+    y = np.zeros(len(cells.codes))
+    y[:40] = 3
+    first = cells.gi_star(y, 200.0, 99)
+    assert cells.gi_star(y.copy(), 200.0, 99) is first  # the same counts: the kept answer
+    fresh = gh.gi_star(y, cells.weights(200.0), permutations=99, seed=hotspots.SEED)
+    assert np.array_equal(first.z, fresh.z) and np.array_equal(first.p, fresh.p)
+    y[40] = 5
+    assert cells.gi_star(y, 200.0, 99) is not first  # other counts: computed again
