@@ -3,7 +3,7 @@
 # As root it runs apt-get; as another user it uses sudo when it can, else it says what to install.
 set -euo pipefail
 
-PACKAGES=(postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-zenhei)
+PACKAGES=(postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-zenhei python3-qgis qgis-providers)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 command -v runuser >/dev/null 2>&1 || PACKAGES+=(util-linux)
 

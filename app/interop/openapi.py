@@ -50,6 +50,7 @@ def _items_parameters(c: Collection) -> list[dict]:
                        "description": f"+/-property, comma-separated; one of {', '.join(c.queryables)}",
                        "schema": {"type": "string"}})
         params += [{"name": name, "in": "query", "required": False, "description": f"{name} equals this",
+                    "style": "form", "explode": False,  # how QGIS recognises a simple queryable
                     "schema": {"type": kind}} for name, kind in c.queryables.items()]
     if c.id in features.SOURCES:
         params += [
