@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -52,11 +53,35 @@ class Cached(Generic[T]):
     build: Callable[[Session, Any, Mapping[str, Any]], T]
 
 
+class Kept:
+    """The last `size` values put, by key (least recently used out first); thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 class Caches:
     """The cached values of one app, each rebuilt (once, under a lock) when its key changes."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
         self.settings = dict(settings or {})
+        self._kept: dict[str, Kept] = {}
         self._values: dict[str, tuple[Hashable, Any]] = {}
         self._failures: dict[str, Failure] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -83,6 +108,11 @@ class Caches:
             self._values[spec.name] = (key, value)
             self._failures.pop(spec.name, None)
             return value
+
+    def kept(self, name: str, size: int) -> Kept:
+        """This app's store of the last `size` values by key (answers whose key says all they depend on)."""
+        with self._guard:
+            return self._kept.setdefault(name, Kept(size))
 
     def _failed_lately(self, name: str, key: Hashable) -> bool:
         failure = self._failures.get(name)

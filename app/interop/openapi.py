@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from app import schemas
+from app.interop import tiles
 from app.interop.ogc import CRS_URIS, DEFAULT_LIMIT, MAX_LIMIT, Collection
 from app.territory import features
 
@@ -70,6 +71,26 @@ def _items_parameters(c: Collection) -> list[dict]:
     return params
 
 
+def _tile_paths(c: Collection) -> dict:
+    if c.id not in tiles.LAYERS:
+        return {}
+    whole = {"type": "integer", "minimum": 0}
+    level = [{"name": n, "in": "path", "required": True, "schema": whole} for n in ("tileMatrix", "tileRow", "tileCol")]
+    return {
+        f"/collections/{c.id}/tiles": {"get": {
+            "summary": f"{c.title}: vector tilesets", "operationId": f"get_{c.id}_tilesets", "tags": [c.id],
+            "responses": {"200": _json_response("the tilesets"), **_ERRORS}}},
+        f"/collections/{c.id}/tiles/WebMercatorQuad": {"get": {
+            "summary": f"{c.title}: the WebMercatorQuad tileset", "operationId": f"get_{c.id}_tileset",
+            "tags": [c.id], "responses": {"200": _json_response("the tileset document"), **_ERRORS}}},
+        f"/collections/{c.id}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": {"get": {
+            "summary": f"{c.title}: one Mapbox Vector Tile", "operationId": f"get_{c.id}_tile", "tags": [c.id],
+            "parameters": level,
+            "responses": {"200": {"description": "the tile", "content": {tiles.MVT: {
+                "schema": {"type": "string", "format": "binary"}}}}, **_ERRORS}}},
+    }
+
+
 def _collection_paths(c: Collection) -> dict:
     feature_id = {"name": "featureId", "in": "path", "required": True,
                   "schema": {"type": "integer" if c.id_type == "integer" else "string"}}
@@ -117,6 +138,7 @@ def ogc_document(base_url: str, collections: list[Collection]) -> dict:
     }
     for c in collections:
         paths.update(_collection_paths(c))
+        paths.update(_tile_paths(c))
     return {
         "openapi": "3.0.3",
         "info": {"title": "Nanhui New City Town grid management: OGC API - Features", "version": "1.0.0",

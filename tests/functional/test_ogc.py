@@ -107,7 +107,7 @@ def test_a_collection_is_the_collection_object(live_server):
 
 def test_every_ogc_refusal_is_an_ogc_exception(live_server, bearer):
     for path, accept in (("/ogc/nothing/here", "text/html"), ("/ogc/collections/parcels", "application/json"),
-                         ("/ogc/collections/grid_cells/tiles", "text/html")):
+                         ("/ogc/collections/grid_cells/coverage", "text/html")):
         answer = requests.get(f"{live_server}{path}", headers={"Accept": accept}, timeout=30)
         assert answer.status_code == 404 and answer.json()["code"] == "NotFound", (path, answer.text[:200])
     too_big = requests.get(f"{live_server}/ogc/collections/town/items?version=2147483648", headers=bearer, timeout=30)
@@ -464,3 +464,57 @@ def test_cql2_json_and_refusals_that_name_the_problem(live_server, bearer, sessi
     assert session.scalar(select(func.count()).select_from(GridCell)) == before
     conformance = requests.get(f"{live_server}/ogc/conformance", timeout=30).json()["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in conformance
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    import math
+
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+@pytest.mark.parametrize("layer,key,z", [("grid_cells", "code", 15), ("addresses", "id", 16), ("cases", "id", 14)])
+def test_vector_tiles_read_by_gdal_hold_what_postgis_holds(live_server, make_user, session, tmp_path, spots,
+                                                           layer, key, z):
+    from sqlalchemy import text
+
+    name, _, token = make_user("dispatcher")
+    point = spots()
+    if layer == "cases":
+        report(live_server, make_user, point, "瓦片里的案件")
+    where = {"cases": None, "addresses": "SELECT ST_X(geom), ST_Y(geom) FROM addresses ORDER BY id LIMIT 1",
+             "grid_cells": "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cells "
+                           "WHERE version_high IS NULL ORDER BY code LIMIT 1) c"}[layer]
+    lon, lat = (point.x, point.y) if where is None else session.execute(text(where)).one()
+    x, y = _tile_of(lon, lat, z)
+    tileset = requests.get(f"{live_server}/ogc/collections/{layer}/tiles/WebMercatorQuad", timeout=30).json()
+    template = next(link["href"] for link in tileset["links"] if link["rel"] == "item")
+    url = template.replace("{tileMatrix}", str(z)).replace("{tileRow}", str(y)).replace("{tileCol}", str(x))
+    answer = requests.get(url, auth=(name, token), timeout=60)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    path = tmp_path / f"{layer}.mvt"
+    path.write_bytes(answer.content)
+    read = gdal("ogr2ogr", "-f", "GeoJSON", str(tmp_path / "tile.geojson"), str(path), "-oo", f"X={x}", "-oo",
+                f"Y={y}", "-oo", f"Z={z}", "-t_srs", "EPSG:4326")
+    assert read.returncode == 0
+    decoded = json.loads((tmp_path / "tile.geojson").read_text())["features"]
+    in_tile = {str(f["properties"][key]) for f in decoded}
+    table = {"grid_cells": "grid_cells WHERE version_high IS NULL AND", "addresses": "addresses WHERE",
+             "cases": "cases WHERE"}[layer]
+    inside = {str(v) for v in session.scalars(text(
+        f"SELECT {key} FROM {table} ST_Intersects(geom, ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326))"),
+        {"z": z, "x": x, "y": y})}
+    assert inside and inside <= in_tile  # every feature in the tile's square (and a few in its buffer)
+    assert requests.get(url, timeout=30).status_code == 401  # tiles follow the collection's rule
+
+
+def test_tiles_refuse_what_does_not_exist(live_server, bearer):
+    base = f"{live_server}/ogc/collections"
+    assert requests.get(f"{base}/town/tiles", timeout=30).status_code == 404
+    assert requests.get(f"{base}/roads/tiles/EuropeanETRS89/12/1/1", headers=bearer, timeout=30).status_code == 404
+    assert requests.get(f"{base}/roads/tiles/WebMercatorQuad/25/1/1", headers=bearer, timeout=30).status_code == 404
+    assert requests.get(f"{base}/roads/tiles/WebMercatorQuad/12/5000/1", headers=bearer, timeout=30).status_code == 404
+    listed = requests.get(f"{base}/roads/tiles", timeout=30).json()["tilesets"]
+    assert listed[0]["tileMatrixSetURI"].endswith("WebMercatorQuad")

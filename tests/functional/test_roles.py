@@ -35,11 +35,12 @@ TABLE: dict[tuple[str, str], object] = {
         "analysis.hotspot_cells", "analysis.emerging_cells", "analysis.alert_cells", "analysis.alert_modules",
         "field.route", "field.list_patrols", "field.patrol_geojson", "field.patrol_gpx",
         "exports.index", "exports.export", "apidoc.spec", "apidoc.docs",
-        "ogc.items", "ogc.item",
+        "ogc.items", "ogc.item", "ogc.tile",
     )},
     # OGC metadata is open (stock clients read it before they authenticate)
     **{("GET", e): PUBLIC for e in (
-        "ogc.landing", "ogc.api", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.queryables")},
+        "ogc.landing", "ogc.api", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.queryables",
+        "ogc.tilesets", "ogc.tileset")},
     ("GET", "territory.drafts"): {"planner", "admin", "leader"},
     ("GET", "territory.draft"): {"planner", "admin", "leader"},
     # writing

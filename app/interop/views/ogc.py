@@ -21,7 +21,7 @@ from app.accounts.auth import current_user
 from app.db import db
 from app.errorhandlers import render_with
 from app.errors import DomainError, InputError, Unauthorized
-from app.interop import ogc, openapi
+from app.interop import ogc, openapi, tiles
 from app.territory import boundaries
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -145,6 +145,8 @@ def _describe(c: ogc.Collection, bbox: list[float]) -> dict:
             _link("ogc.items", "items", "text/html", _("Items") + " (HTML)", collection_id=c.id, f="html"),
             _link("ogc.queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json",
                   _("Queryables"), collection_id=c.id),
+            *([_link("ogc.tilesets", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json",
+                     _("Vector tiles"), collection_id=c.id)] if c.id in tiles.LAYERS else []),
             *_self_links("ogc.collection", collection_id=c.id),
         ],
         "geometryType": c.geometry,
@@ -228,6 +230,47 @@ def queryables(collection_id: str):
     body = ogc.queryables(c, url_for("ogc.queryables", collection_id=c.id, _external=True), _title(c))
     return _json(body, "application/schema+json")
 
+
+
+@bp.get("/collections/<collection_id>/tiles")
+def tilesets(collection_id: str):
+    """The tilesets of a collection: WebMercatorQuad vector tiles for the layers that have them."""
+    c = _tiled(collection_id)
+    base = url_for("ogc.tileset", collection_id=c.id, matrix_set=tiles.MATRIX_SET, _external=True)
+    return _json({"tilesets": [{"title": _title(c), "dataType": "vector", "tileMatrixSetURI": tiles.MATRIX_SET_URI,
+                                "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+                                "links": [{"rel": "self", "type": "application/json", "href": base}]}]})
+
+
+@bp.get("/collections/<collection_id>/tiles/<matrix_set>")
+def tileset(collection_id: str, matrix_set: str):
+    """The tileset document: zoom levels and the tile URL template."""
+    c = _tiled(collection_id, matrix_set)
+    base = url_for("ogc.tileset", collection_id=c.id, matrix_set=matrix_set, _external=True)
+    return _json(tiles.tileset(c.id, base, _title(c)))
+
+
+@bp.get("/collections/<collection_id>/tiles/<matrix_set>/<int:z>/<int:y>/<int:x>")
+def tile(collection_id: str, matrix_set: str, z: int, y: int, x: int):
+    """One Mapbox Vector Tile (the caller's cases; boundaries, roads and addresses as they are)."""
+    if not readable(_collection(collection_id).id):
+        raise Unauthorized(f"{NEEDS_USER} to read the tiles of {collection_id}")
+    c = _tiled(collection_id, matrix_set)
+    data = tiles.tile(db.session(), c.id, z, x, y, current_user())
+    response = Response(data, mimetype=tiles.MVT)
+    response.headers["Cache-Control"] = "private, max-age=60" if c.id == "cases" else "public, max-age=300"
+    return response
+
+
+def _tiled(collection_id: str, matrix_set: str = tiles.MATRIX_SET) -> ogc.Collection:
+    c = _collection(collection_id)
+    if c.id not in tiles.LAYERS:
+        raise DomainError(f"collection {c.id} has no tiles; tiles: {', '.join(tiles.LAYERS)}", status=404,
+                          error="not_found")
+    if matrix_set != tiles.MATRIX_SET:
+        raise DomainError(f"tile matrix set {matrix_set!r} is not served; use {tiles.MATRIX_SET}", status=404,
+                          error="not_found")
+    return c
 
 
 @bp.get("/collections/<collection_id>/items")
