@@ -243,6 +243,8 @@ def check_tiling(
     """Do `parts` tile `whole`? Returns (errors, warnings), measured in EPSG:4550."""
     errors: list[str] = []
     warnings: list[str] = []
+    if not parts:
+        return [f"there are no {what}: nothing covers the whole"], warnings
     metric = [to_metric(p.geom) for p in parts]
     tree = STRtree(metric)
     for i, j in zip(*tree.query(metric, predicate="intersects"), strict=True):

@@ -287,7 +287,8 @@ def _errors(*codes: int) -> dict:
             403: "the caller's role or scope does not allow this", 404: "no such resource",
             409: "conflict: a stale version, a reused Idempotency-Key, no boundaries",
             413: "the body is too large", 422: "refused: a value is not acceptable (the field is named)"}
-    return {str(c): _json(_ref("Error"), text[c]) for c in (401, *codes)}
+    # every request may be a 400: a NUL or a lone surrogate in any parameter is refused before the view runs
+    return {str(c): _json(_ref("Error"), text[c]) for c in (400, 401, *codes)}
 
 
 def _op(summary: str, ok: dict, params: list | None = None, errors: tuple[int, ...] = (), body: dict | None = None,
@@ -310,9 +311,10 @@ def _api_paths() -> dict:
         _q("offset", {"type": "integer", "minimum": 0}),
     ]
     file_response = {"description": "the file", "content": {
-        t: {"schema": {"type": "string", "format": "binary"}} for t in (
-            "application/geopackage+sqlite3", "application/zip", "application/geo+json", "text/csv",
-            "application/gpx+xml")}}
+        **{t: {"schema": {"type": "string", "format": "binary"}} for t in (
+            "application/geopackage+sqlite3", "application/zip", "application/gpx+xml")},
+        "application/geo+json": {"schema": _ref("FeatureCollection")},  # GeoJSON is JSON, not a blob
+        "text/csv": {"schema": {"type": "string"}}}}
     kpi_file = {"description": "the table", "content": {
         "text/csv": {"schema": {"type": "string"}},
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string",
@@ -392,9 +394,9 @@ def _api_paths() -> dict:
         "/docs": {"get": {"summary": "this document as a page", "tags": ["api"], "security": [],
                           "parameters": [_q("lang", {"type": "string", "enum": ["zh", "en"]})],
                           "responses": {"200": {"description": "HTML", "content": {
-                              "text/html": {"schema": {"type": "string"}}}}}}},
+                              "text/html": {"schema": {"type": "string"}}}}, **_errors()}}},
         "/openapi.json": {"get": {"summary": "this document", "tags": ["api"], "security": [], "parameters": [],
-                                  "responses": {"200": _json({"type": "object"})}}},
+                                  "responses": {"200": _json({"type": "object"}), **_errors()}}},
     }
 
 

@@ -130,3 +130,8 @@ def test_stations_need_one_town_center_and_known_parents():
     assert "exactly one town_center station, found 2" in problems
     assert "parent 'XX' does not exist" in problems
     assert "tier 'hut'" in problems and "station W lies outside the town" in problems
+
+
+def test_no_parts_is_an_error_not_a_crash():
+    errors, warnings = gb.check_tiling([], square(X0, Y0, 1000), "communities")
+    assert errors == ["there are no communities: nothing covers the whole"] and warnings == []
