@@ -5,12 +5,15 @@ of the geometry and a speed). Coordinates are metric (EPSG:4550); segment ends c
 `node_tolerance_m` are one node. Points are snapped only to segments of the largest strongly
 connected part, so that a snapped point can always reach, and be reached from, every other one.
 
-Shortest paths run on a networkx DiGraph (edge attributes `length` in metres, `time` in seconds);
-many-to-many costs (patrol planning, siting) run on the same graph as a scipy sparse matrix.
+Shortest paths are one bidirectional Dijkstra per route over the networkx DiGraph's adjacency (edge
+attributes `length` in metres, `time` in seconds), between a virtual start and a virtual end on the
+snapped segments; many-to-many costs (patrol planning, siting) run on the same graph as a scipy
+sparse matrix.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -99,6 +102,9 @@ class RoadNetwork:
             return ends[k]
 
         self.seg_nodes = np.zeros((len(segments), 2), dtype=int)
+        self._length = [s.length for s in segments]  # read on every route: computed once
+        self._seconds = [s.seconds for s in segments]
+        self._coords = [list(s.line.coords) for s in segments]
         for i, s in enumerate(segments):
             coords = s.line.coords
             u, v = node(coords[0]), node(coords[-1])
@@ -161,9 +167,9 @@ class RoadNetwork:
     # --- costs of partial segments ----------------------------------------------------------
 
     def _part(self, seg: int, a: float, b: float, weight: str) -> float:
-        s = self.segments[seg]
-        share = abs(b - a) / s.length if s.length else 0.0
-        return share * (s.seconds if weight == "time" else s.length)
+        length = self._length[seg]
+        share = abs(b - a) / length if length else 0.0
+        return share * (self._seconds[seg] if weight == "time" else length)
 
     def exits(self, snap: Snap, weight: str) -> list[tuple[int, float]]:
         """(node, cost) to leave a snapped point along its segment."""
@@ -194,25 +200,55 @@ class RoadNetwork:
     # --- shortest paths ----------------------------------------------------------------------
 
     def route(self, a: Snap, b: Snap, weight: str = "time") -> Route:
-        """The best path from a to b by `weight`; Unreachable when none exists."""
+        """The best path from a to b by `weight`; Unreachable when none exists. One bidirectional search
+        between a virtual start (joined to the nodes `a` can leave by, at the cost of the partial segment)
+        and a virtual end (joined likewise to the nodes that reach `b`)."""
         if weight not in WEIGHTS:
             raise ValueError(f"weight must be one of {WEIGHTS}")
-        best: tuple[float, list[int], tuple[int, float], tuple[int, float]] | None = None
+        found = self._search(dict(self.exits(a, weight)), dict(self.entries(b, weight)), weight)
         direct = self._direct(a, b, weight)
-        for ex in self.exits(a, weight):
-            for en in self.entries(b, weight):
-                try:
-                    cost, path = nx.bidirectional_dijkstra(self.graph, ex[0], en[0], weight=weight)
-                except nx.NetworkXNoPath:
-                    continue
-                total = ex[1] + cost + en[1]
-                if best is None or total < best[0]:
-                    best = (total, path, ex, en)
-        if direct is not None and (best is None or direct <= best[0]):
+        if direct is not None and (found is None or direct <= found[0]):
             return self._assemble_direct(a, b)
-        if best is None:
+        if found is None:
             raise Unreachable("to", "no path between these points over the road network (one-way streets?)")
-        return self._assemble(a, b, best[1])
+        return self._assemble(a, b, found[1])
+
+    def _search(self, starts: dict[int, float], ends: dict[int, float], weight: str) -> tuple[float, list[int]] | None:
+        """Bidirectional Dijkstra from the virtual start (`starts`: node -> cost to it) to the virtual end
+        (`ends`: node -> cost from it): (cost, nodes from a start node to an end node), or None."""
+        adjacency = (self.graph._succ, self.graph._pred)  # networkx's own adjacency dicts: read only
+        done: tuple[dict[int, float], dict[int, float]] = ({}, {})
+        seen = (dict(starts), dict(ends))
+        parent: tuple[dict[int, int | None], dict[int, int | None]] = (dict.fromkeys(starts), dict.fromkeys(ends))
+        fringe: tuple[list, list] = ([(c, n) for n, c in starts.items()], [(c, n) for n, c in ends.items()])
+        heapq.heapify(fringe[0])
+        heapq.heapify(fringe[1])
+        best, meet = np.inf, None
+        for node, c in starts.items():
+            if node in ends and c + ends[node] < best:
+                best, meet = c + ends[node], node
+        side = 1
+        while fringe[0] and fringe[1]:
+            if fringe[0][0][0] + fringe[1][0][0] >= best:
+                break  # no path through an unsettled node can be shorter than the one found
+            side = 1 - side
+            d, v = heapq.heappop(fringe[side])
+            if v in done[side]:
+                continue
+            done[side][v] = d
+            other = seen[1 - side]
+            for w, edge in adjacency[side][v].items():
+                dw = d + edge[weight]
+                if w in done[side] or dw >= seen[side].get(w, np.inf):
+                    continue
+                seen[side][w] = dw
+                parent[side][w] = v
+                heapq.heappush(fringe[side], (dw, w))
+                if w in other and dw + other[w] < best:
+                    best, meet = dw + other[w], w
+        if meet is None:
+            return None
+        return float(best), _walk(parent[0], meet)[::-1] + _walk(parent[1], parent[1][meet])
 
     def _assemble_direct(self, a: Snap, b: Snap) -> Route:
         line = self.segments[a.seg].line
@@ -226,19 +262,19 @@ class RoadNetwork:
         length = time = 0.0
         first, last = nodes[0], nodes[-1]
         u, _ = self.seg_nodes[a.seg]
-        start_to = 0.0 if first == u else self.segments[a.seg].length
+        start_to = 0.0 if first == u else self._length[a.seg]
         pieces = [(a.seg, a.offset, start_to)]
+        succ = self.graph._succ
         for p, q in zip(nodes[:-1], nodes[1:], strict=True):
-            e = self.graph.edges[p, q]
-            s = self.segments[e["seg"]]
-            pieces.append((e["seg"], 0.0, s.length) if e["forward"] else (e["seg"], s.length, 0.0))
+            e = succ[p][q]
+            whole = self._length[e["seg"]]
+            pieces.append((e["seg"], 0.0, whole) if e["forward"] else (e["seg"], whole, 0.0))
         u, _ = self.seg_nodes[b.seg]
-        pieces.append((b.seg, 0.0 if last == u else self.segments[b.seg].length, b.offset))
+        pieces.append((b.seg, 0.0 if last == u else self._length[b.seg], b.offset))
         for seg, x0, x1 in pieces:
             if abs(x1 - x0) < 1e-9:
                 continue
-            part = substring(self.segments[seg].line, x0, x1)
-            pts = list(part.coords)
+            pts = self._piece(seg, x0, x1)
             if coords and pts and _close(coords[-1], pts[0]):
                 pts = pts[1:]
             coords.extend(pts)
@@ -247,6 +283,15 @@ class RoadNetwork:
         if len(coords) < 2:
             coords = [(a.x, a.y), (b.x, b.y)]
         return Route(coords, length, time, list(nodes))
+
+    def _piece(self, seg: int, x0: float, x1: float) -> list[tuple[float, float]]:
+        """The coordinates of a segment from x0 to x1 metres along it (a whole one without cutting)."""
+        whole = self._length[seg]
+        if (x0, x1) == (0.0, whole):
+            return self._coords[seg]
+        if (x0, x1) == (whole, 0.0):
+            return self._coords[seg][::-1]
+        return list(substring(self.segments[seg].line, x0, x1).coords)
 
     def _matrix(self, weight: str) -> csr_matrix:
         if weight not in self._matrices:
@@ -293,6 +338,15 @@ class RoadNetwork:
         """Nodes of the routable network where three or more segments meet."""
         degree = np.bincount(self.seg_nodes[self.routable].ravel(), minlength=len(self.node_xy))
         return [int(n) for n in np.flatnonzero(degree >= 3)]
+
+
+def _walk(parent: dict[int, int | None], node: int | None) -> list[int]:
+    """The nodes from `node` back to where its search began, following `parent`."""
+    out = []
+    while node is not None:
+        out.append(node)
+        node = parent[node]
+    return out
 
 
 def _at_ends(options: list[tuple[int, float]], snap: Snap, s: Segment, u: int, v: int) -> list[tuple[int, float]]:

@@ -119,3 +119,50 @@ def test_intersections_are_nodes_with_three_roads():
     net = grid_network()
     xy = {tuple(net.node_xy[n]) for n in net.intersections()}
     assert xy == {(100, 0), (0, 100), (100, 100), (200, 100), (100, 200)}
+
+
+def _reference_cost(net: RoadNetwork, a, b, weight: str) -> float:
+    """What the router must find: the best of every exit x entry pair through networkx, or the direct way."""
+    import networkx as nx
+
+    best = np.inf
+    for ex, ce in net.exits(a, weight):
+        for en, cn in net.entries(b, weight):
+            try:
+                best = min(best, ce + nx.dijkstra_path_length(net.graph, ex, en, weight=weight) + cn)
+            except nx.NetworkXNoPath:
+                pass
+    direct = net._direct(a, b, weight)
+    return min(best, direct) if direct is not None else best
+
+
+def test_one_search_finds_what_every_pair_of_searches_finds():
+    """A random street grid with one-way streets and mixed speeds: the one bidirectional search between
+    virtual start and end gives the same cost (and a path of that cost) as the exhaustive reference."""
+    rng = np.random.default_rng(7)
+    segments, i = [], 0
+    for y in range(0, 1000, 100):
+        for x in range(0, 900, 100):
+            segments.append(seg(i, [(x, y), (x + 100, y)], oneway=bool(rng.random() < 0.3),
+                                speed=float(rng.choice([20, 30, 50]))))
+            i += 1
+    for x in range(0, 1000, 100):
+        for y in range(0, 900, 100):
+            segments.append(seg(i, [(x, y), (x, y + 100)], oneway=bool(rng.random() < 0.3),
+                                speed=float(rng.choice([20, 30, 50]))))
+            i += 1
+    net = RoadNetwork(segments)
+    points = net.snap_many(rng.uniform(0, 900, size=(400, 2)), max_m=np.inf)
+    checked = 0
+    for k in range(0, 400, 2):
+        a, b = points[k], points[k + 1]
+        for weight in ("time", "length"):
+            expected = _reference_cost(net, a, b, weight)
+            if not np.isfinite(expected):
+                with pytest.raises(Unreachable):
+                    net.route(a, b, weight)
+                continue
+            found = net.route(a, b, weight)
+            assert (found.time_s if weight == "time" else found.length_m) == pytest.approx(expected, rel=1e-9)
+            checked += 1
+    assert checked > 300
