@@ -20,6 +20,7 @@ from app.cases.models import Attachment, Case, CaseEvent, Report
 from app.cases.scope import check_visible, visible_to
 from app.errors import InputError, NotFound
 from app.params import Args
+from app.territory.models import AdminArea
 from gis.crs import STORAGE_EPSG
 
 LIGHTS = ("green", "yellow", "red")
@@ -407,6 +408,8 @@ def case_detail(session: Session, case: Case, now: datetime | None = None) -> di
         "urgency": case.urgency, "description": case.description, "address": case.address,
         "lon": round(lon, 7), "lat": round(lat, 7),
         "grid_code": case.grid_code, "workstation": case.workstation_code, "community": case.community_code,
+        "workstation_name": _area_name(session, "workstation", case.workstation_code),
+        "community_name": _area_name(session, "community", case.community_code),
         "station": case.station_code, "boundary_version": case.boundary_version_id,
         "near_boundary": case.near_boundary, "fallback": case.fallback, "inside_town": case.inside_town,
         "report_count": case.report_count, "split_from": case.split_from_id,
@@ -428,6 +431,16 @@ def case_detail(session: Session, case: Case, now: datetime | None = None) -> di
             for e in events
         ],
     }
+
+
+def _area_name(session: Session, level: str, code: str | None) -> dict | None:
+    """{zh, en}: the name of a community or workstation territory (its newest version)."""
+    if not code:
+        return None
+    row = session.execute(select(AdminArea.name, AdminArea.name_en)
+                          .where(AdminArea.level == level, AdminArea.code == code)
+                          .order_by(AdminArea.version_low.desc()).limit(1)).first()
+    return {"zh": row[0], "en": row[1] or row[0]} if row else None
 
 
 def _iso(value: datetime | None) -> str | None:

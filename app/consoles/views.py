@@ -21,7 +21,7 @@ from flask_wtf.csrf import generate_csrf
 from app.accounts.auth import current_user, login_required
 from app.cases import machine
 from app.cases.worktime import BEIJING
-from app.consoles import lists
+from app.consoles import lists, queue
 from app.db import db
 from layers.town_map import town_map
 
@@ -113,6 +113,7 @@ def _script_data(extra: dict | None = None) -> dict:
         "actions": {k: str(v) for k, v in ACTION_LABELS.items()},
         "lights": {k: str(v) for k, v in LIGHT_LABELS.items()},
         "final_states": sorted(machine.FINAL),
+        **queue.script_data(user.role, lang, ACTION_LABELS),
         **lists.code_lists(db.session(), lang),
         **(extra or {}),
     }

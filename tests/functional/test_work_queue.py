@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.accounts.models import AuditEntry
 from app.cases.models import Case, CaseEvent
 from tests import factories
+from tests.browser import check_clean, open_page, sign_in, wait_data
 
 HANZI = "东南西北春夏秋冬梅兰竹菊松柏桃李江河湖海山川风云雷雨金木水火土日月星辰"
 
@@ -206,3 +207,124 @@ def test_bulk_refusals_for_the_whole_request(app, live_server, people, spots):
     assert voided.json()["results"][0]["state"] == "void"
     _, _, states = _counts(app, [case.id])
     assert states[case.id] == ("void", case.version + 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# In Chromium
+# ------------------------------------------------------------------------------------------------
+
+
+def _search(page, text: str, matched: int) -> None:
+    before = page.get_attribute("body", "data-queue-loaded")
+    page.fill("#queue-q", text)
+    page.press("#queue-q", "Enter")
+    wait_data(page, "queueLoaded", lambda v: v != before)
+    wait_data(page, "queueMatched", lambda v: v == str(matched))
+
+
+def _rows(page) -> list[int]:
+    return [int(x) for x in page.locator("#queue-body tr[data-case]").evaluate_all(
+        "rows => rows.map(r => r.dataset.case)")]
+
+
+@pytest.mark.browser
+def test_dispatcher_finds_sorts_and_dispatches_several(browser, live_server, make_user, app, spots, artifacts):
+    word = tag()
+    made = [factories.case_in_state(app, "filed", spots(), address=f"{word}路{n}号", description="道路积水")
+            for n in range(4)]
+    username, password, _ = make_user("dispatcher")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    wait_data(page, "queueLoaded")
+    first = made[0]
+    _search(page, f"#{first.id}", 1)  # by number
+    row = page.locator(f"#queue-body tr[data-case='{first.id}']")
+    assert "已立案" in row.inner_text() and "正常" in row.inner_text() and "●" in row.inner_text()
+    row.click()
+    page.wait_for_selector(f"#side .case[data-case='{first.id}']")
+    wait_data(page, "highlighted", lambda v: v == str(first.id))
+    page.locator(f".case-icon.selected[title$='#{first.id}']").wait_for(timeout=20_000)  # panned to it, marked
+    assert "selected" in row.get_attribute("class")
+    _search(page, f"{word}路", 4)  # by a Chinese word of the address
+    page.click("#queue-head button[data-sort='id']")
+    wait_data(page, "queueLoaded")
+    page.locator("#queue-head th[aria-sort='ascending'] [data-sort='id']").wait_for()
+    assert _rows(page) == sorted(c.id for c in made)
+    page.click("#queue-head button[data-sort='id']")
+    page.locator("#queue-head th[aria-sort='descending'] [data-sort='id']").wait_for()
+    page.wait_for_timeout(300)
+    assert _rows(page) == sorted((c.id for c in made), reverse=True)
+    page.screenshot(path=str(artifacts / "console_queue.png"))
+    page.check("#queue-all")  # all four on the page...
+    wait_data(page, "bulkSelected", lambda v: v == "4")
+    stale = made[3]
+    factories.act(app, stale.id, factories.actor(app, "dispatcher"), "dispatch")  # ...one dispatched meanwhile
+    assert page.locator("#bulk-action").input_value() == "dispatch"
+    page.click("#bulk button[type=submit]")
+    wait_data(page, "bulkAnswered")
+    results = page.locator("#bulk-results")
+    assert page.get_attribute("body", "data-bulk-done") == "3"
+    for case in made[:3]:
+        assert "已完成 → 已派遣" in results.locator(f"li[data-case='{case.id}']").inner_text()
+    assert "已被他人更新" in results.locator(f"li[data-case='{stale.id}']").inner_text()
+    page.screenshot(path=str(artifacts / "console_bulk.png"))
+    with app.extensions["db"].transaction() as s:
+        states = {c.id: (c.state, c.owner_code) for c in s.scalars(select(Case).where(
+            Case.id.in_([c.id for c in made])))}
+    assert all(states[c.id] == ("dispatched", "LGJT") for c in made)  # each by its rule (01004: LGJT)
+    check_clean(page)
+    context.close()
+
+
+@pytest.mark.browser
+def test_marker_click_marks_the_row_and_panel_shows_names(browser, live_server, make_user, app, spots):
+    p = spots()
+    case = factories.case_in_state(app, "verified", p, description=f"井盖{tag()}")
+    username, password, _ = make_user("dispatcher")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    _search(page, f"#{case.id}", 1)
+    page.evaluate(f"nhMap.setView([{p.y}, {p.x}], 17, {{animate: false}}) && null")
+    page.evaluate("nhMap.panBy([120, 60], {animate: false}) && null")  # the case left of the layer control
+    marker = page.locator(f".case-icon[title$='#{case.id}']")
+    marker.wait_for(timeout=20_000)
+    marker.click()
+    page.wait_for_selector(f"#side .case[data-case='{case.id}']")
+    assert "selected" in page.locator(f"#queue-body tr[data-case='{case.id}']").get_attribute("class")
+    side = page.locator("#side")
+    facts = dict(side.locator(".facts .row").evaluate_all(
+        "rows => rows.map(r => [r.querySelector('.k').textContent, r.querySelector('.v').textContent])"))
+    assert facts["类别"] == "雨水箅子" and facts["站点"].endswith("站") and facts["社区"].endswith("社区")
+    assert not facts["居村工作站"].isdigit() and "工作站" in facts["居村工作站"]
+    history = side.locator(".history").inner_text()
+    assert "上报" in history and "opened" not in history and "核实 → 已核实" in history
+    assert "上报记录 (1)" in side.inner_text()
+    page.click("#case-actions button[data-action='file']")  # 立案, then dispatch at once: the rule's owner is set
+    page.locator("form.action-form[data-action='file'] button[type=submit]").click()
+    page.wait_for_selector(f".case[data-case='{case.id}'][data-state='filed']")
+    page.click("#case-actions button[data-action='dispatch']")
+    owner = page.locator("form.action-form[data-action='dispatch'] select[name=owner]")
+    assert owner.input_value() == "department:LGJT"
+    page.locator("form.action-form[data-action='dispatch'] button[type=submit]").click()
+    page.wait_for_selector(f".case[data-case='{case.id}'][data-state='dispatched']", timeout=20_000)
+    check_clean(page)
+    context.close()
+
+
+@pytest.mark.browser
+def test_roles_that_may_not_file_get_no_filing_form(browser, live_server, make_user, spots):
+    p = spots()
+    username, password, _ = make_user("leader")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    wait_data(page, "queueLoaded")
+    page.evaluate(f"nhMap.setView([{p.y}, {p.x}], 17) && null")
+    wait_data(page, "casesLoaded")
+    page.mouse.click(640 + 100, 400)
+    page.wait_for_timeout(800)
+    assert page.locator("#new-case").count() == 0
+    assert "点击地图" not in page.locator("#side").inner_text()
+    assert page.locator("#bulk-action option").count() >= 1  # a leader approves extensions, escalates...
+    assert page.locator("#bulk-action option[value='dispatch']").count() == 0
+    check_clean(page)
+    context.close()
