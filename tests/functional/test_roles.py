@@ -20,7 +20,7 @@ PATROL_PLANNERS = {"shift_leader", "dispatcher", "supervisor", "admin"}
 TABLE: dict[tuple[str, str], object] = {
     # pages
     ("GET", "consoles.dispatcher"): ANY, ("GET", "consoles.planner"): ANY, ("GET", "consoles.patrol"): ANY,
-    ("GET", "consoles.reports"): ANY, ("GET", "analysis.digest_page"): ANY,
+    ("GET", "consoles.reports"): ANY, ("GET", "consoles.supervision_page"): ANY, ("GET", "analysis.digest_page"): ANY,
     ("GET", "accounts.login"): PUBLIC, ("POST", "accounts.login"): PUBLIC, ("POST", "accounts.logout"): PUBLIC,
     ("GET", "ops.healthz"): PUBLIC, ("GET", "static"): PUBLIC, ("GET", "consoles.asset"): PUBLIC,
     ("GET", "ops.prometheus"): {"admin"},

@@ -328,3 +328,75 @@ def test_roles_that_may_not_file_get_no_filing_form(browser, live_server, make_u
     assert page.locator("#bulk-action option[value='dispatch']").count() == 0
     check_clean(page)
     context.close()
+
+
+@pytest.mark.browser
+def test_close_button_label_my_tasks_and_english(browser, live_server, make_user, app, spots):
+    checked = factories.case_in_state(app, "checked", spots(), description=f"雨水箅子{tag()}")
+    username, password, _ = make_user("shift_leader")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    _search(page, f"#{checked.id}", 1)
+    page.click(f"#queue-body tr[data-case='{checked.id}']")
+    page.wait_for_selector(f"#side .case[data-case='{checked.id}']")
+    assert page.locator("#case-actions button[data-action='close']").inner_text() == "结案"
+    assert page.locator("#queue-mine").count() == 0  # a shift leader has no "my tasks"
+    page.goto(f"{live_server}/?lang=en")
+    wait_data(page, "queueLoaded")
+    assert "Work queue" in page.locator("#queue").inner_text()
+    assert "Case no." in page.locator("#queue-head").inner_text()
+    check_clean(page)
+    context.close()
+    handler, password, _ = make_user("handler", department_code="LGJT")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, handler, password)
+    wait_data(page, "queueLoaded")
+    before = page.get_attribute("body", "data-queue-loaded")
+    page.check("#queue-mine")
+    wait_data(page, "queueLoaded", lambda v: v != before)
+    mine = requests.get(f"{live_server}/api/v1/cases", params={"mine": 1, "open": 1, "limit": 1},
+                        headers=factories.bearer(make_user("handler", department_code="LGJT")[2]), timeout=30).json()
+    assert page.get_attribute("body", "data-queue-matched") == str(mine["numberMatched"])
+    check_clean(page)
+    context.close()
+
+
+@pytest.mark.browser
+def test_supervisor_opens_and_closes_an_order(browser, live_server, make_user, app, spots, artifacts):
+    from app.cases.models import SupervisionOrder
+
+    late = factories.case_in_state(app, "dispatched", spots(), at=datetime.now(UTC) - timedelta(days=10),
+                                   description=f"超期{tag()}")  # 01004: two working days, owned by LGJT
+    username, password, _ = make_user("supervisor")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.click("nav a[href='/supervision']")
+    wait_data(page, "supLists")
+    row = page.locator(f"#list-overdue tr[data-case='{late.id}']")
+    assert "临港集团" in row.inner_text() and "雨水箅子" in row.inner_text()
+    row.locator("button[data-open-order]").click()
+    form = page.locator("#order-form")
+    form.locator("select[name=method]").select_option("phone")
+    form.locator("textarea[name=reason]").fill("超期未处置，电话督办")
+    form.locator("button[type=submit]").click()
+    order = page.locator("#sup-order .order[data-state='open']")
+    order.wait_for()
+    assert "督办中" in order.inner_text() and "电话督办" in order.inner_text()
+    order_id = int(order.get_attribute("data-order"))
+    handler = factories.bearer(make_user("handler", department_code="LGJT")[2])
+    answered = requests.post(f"{live_server}/api/v1/supervision/{order_id}/actions", headers=handler, timeout=30,
+                             json={"action": "answer", "note": "已安排人员今日处置"})
+    assert answered.status_code == 200, answered.text
+    page.select_option("#order-state", "answered")
+    page.locator(f"#sup-orders tr[data-order='{order_id}']").click()
+    page.locator("#sup-order .order[data-state='answered']").wait_for()
+    assert "已安排人员今日处置" in page.locator("#sup-order").inner_text()
+    page.fill("#sup-order textarea[name=note]", "已核实，办结")
+    page.click("#sup-order button[data-order-action='close']")
+    page.locator("#sup-order .order[data-state='closed']").wait_for()
+    assert "已办结" in page.locator("#sup-order").inner_text()
+    page.screenshot(path=str(artifacts / "supervision.png"))
+    with app.extensions["db"].transaction() as s:
+        assert s.get(SupervisionOrder, order_id).state == "closed"
+    check_clean(page)
+    context.close()
