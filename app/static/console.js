@@ -353,7 +353,8 @@
     var tr = el("tr", {"data-case": id, tabindex: 0, class: id === selectedId ? "selected" : null},
       el("td", {}, box), el("td", {class: "num", text: "#" + id}), el("td", {text: categoryName(p.category)}),
       el("td", {class: "addr", text: p.address || p.description, title: p.address || p.description}),
-      el("td", {text: stationName(p.station)}), el("td", {text: NH.state(p.state)}), el("td", {}, lightCell(p.light)),
+      el("td", {class: "station", text: stationName(p.station), title: stationName(p.station)}),
+      el("td", {text: NH.state(p.state)}), el("td", {}, lightCell(p.light)),
       el("td", {text: age(p.first_reported_at), title: NH.when(p.first_reported_at)}));
     var open = function (e) {
       if (e.target === box) { return; }
@@ -542,6 +543,21 @@
         el("div", {id: "bulk-results", class: "bulk-results", "aria-live": "polite"})));
     renderQueue();
   }
+
+  // keys: "/" to the search box, j and k down and up the list (Enter opens the row)
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) { return; }
+    var rows = Array.prototype.slice.call(document.querySelectorAll("#queue-body tr[data-case]"));
+    if (e.key === "/") {
+      e.preventDefault();
+      document.getElementById("queue-q").focus();
+    } else if ((e.key === "j" || e.key === "k") && rows.length) {
+      e.preventDefault();
+      var at = rows.indexOf(document.activeElement);
+      var next = at < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, at + (e.key === "j" ? 1 : -1)));
+      rows[next].focus();
+    }
+  });
 
   // ---- a new case by clicking the map ------------------------------------------------------
   var pin = null;

@@ -237,6 +237,8 @@ def test_dispatcher_finds_sorts_and_dispatches_several(browser, live_server, mak
     sign_in(page, live_server, username, password)
     wait_data(page, "queueLoaded")
     first = made[0]
+    page.locator("body").press("/")  # "/" goes to the search box
+    assert page.evaluate("document.activeElement.id") == "queue-q"
     _search(page, f"#{first.id}", 1)  # by number
     row = page.locator(f"#queue-body tr[data-case='{first.id}']")
     assert "已立案" in row.inner_text() and "正常" in row.inner_text() and "●" in row.inner_text()
@@ -254,6 +256,12 @@ def test_dispatcher_finds_sorts_and_dispatches_several(browser, live_server, mak
     page.locator("#queue-head th[aria-sort='descending'] [data-sort='id']").wait_for()
     page.wait_for_timeout(300)
     assert _rows(page) == sorted((c.id for c in made), reverse=True)
+    page.locator("#queue-q").blur()
+    page.keyboard.press("j")  # j, j, k through the list, Enter opens the row in focus
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#side .case[data-case='{_rows(page)[0]}']")
     page.screenshot(path=str(artifacts / "console_queue.png"))
     page.check("#queue-all")  # all four on the page...
     wait_data(page, "bulkSelected", lambda v: v == "4")
@@ -331,7 +339,7 @@ def test_roles_that_may_not_file_get_no_filing_form(browser, live_server, make_u
 
 
 @pytest.mark.browser
-def test_close_button_label_my_tasks_and_english(browser, live_server, make_user, app, spots):
+def test_close_button_label_my_tasks_and_english(browser, live_server, make_user, app, spots, artifacts):
     checked = factories.case_in_state(app, "checked", spots(), description=f"雨水箅子{tag()}")
     username, password, _ = make_user("shift_leader")
     context, page = open_page(browser, live_server)
@@ -341,10 +349,13 @@ def test_close_button_label_my_tasks_and_english(browser, live_server, make_user
     page.wait_for_selector(f"#side .case[data-case='{checked.id}']")
     assert page.locator("#case-actions button[data-action='close']").inner_text() == "结案"
     assert page.locator("#queue-mine").count() == 0  # a shift leader has no "my tasks"
+    assert page.locator("nav a[href='/reports']").inner_text() == "考核评价"  # not a second 上报数
+    assert "上报记录" in page.locator("#side").inner_text()
     page.goto(f"{live_server}/?lang=en")
     wait_data(page, "queueLoaded")
     assert "Work queue" in page.locator("#queue").inner_text()
     assert "Case no." in page.locator("#queue-head").inner_text()
+    page.screenshot(path=str(artifacts / "console_queue_en.png"))
     check_clean(page)
     context.close()
     handler, password, _ = make_user("handler", department_code="LGJT")
