@@ -151,22 +151,26 @@ def decode_cursor(token: str, sort: str) -> tuple:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad from None
-    if not isinstance(data, dict) or not isinstance(data.get("id"), int) or isinstance(data.get("id"), bool):
+    if not isinstance(data, dict) or not _bigint(data.get("id")):
         raise bad
     if data.get("s") != sort:
         raise InputError("cursor", f"cursor was made for sort {str(data.get('s'))[:40]!r}, not {sort!r}", 400)
     value = data.get("v")
     key = sort.removeprefix("-")
-    try:
-        if key in TIME_SORTS and value is not None:
+    if key == "id" and not _bigint(value):
+        raise bad
+    if key != "id" and value is not None and not isinstance(value, str):
+        raise bad
+    if key in TIME_SORTS and value is not None:
+        try:
             value = datetime.fromisoformat(value)
-        elif key == "id":
-            value = int(value)
-        elif value is not None and not isinstance(value, str):
-            raise bad
-    except (TypeError, ValueError):
-        raise bad from None
+        except ValueError:
+            raise bad from None
     return value, data["id"]
+
+
+def _bigint(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def _order(sort: str) -> list:
@@ -179,10 +183,10 @@ def _order(sort: str) -> list:
 def _after(sort: str, value: object, case_id: int) -> ColumnElement[bool]:
     """The rows after (value, id) in the order of `sort` (NULL sort values come last in both directions)."""
     column, descending = SORTS[sort.removeprefix("-")], sort.startswith("-")
-    beyond = column < value if descending else column > value
     tie = Case.id < case_id if descending else Case.id > case_id
     if value is None:
         return and_(column.is_(None), tie)
+    beyond = column < value if descending else column > value
     return or_(beyond, and_(column == value, tie), column.is_(None))
 
 

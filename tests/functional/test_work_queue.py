@@ -111,6 +111,52 @@ def test_cursor_paging_and_offset(app, live_server, people, spots):
     assert [f["id"] for f in last["features"]] == made[4:] and "links" not in last
 
 
+@pytest.mark.parametrize("sort", ["deadline", "-deadline"])
+def test_cursor_pages_through_empty_deadlines(app, live_server, people, spots, sort):
+    """Closed cases have no deadline (NULL): they come last either way, and the cursor walks past them."""
+    word = tag()
+    now = datetime.now(UTC)
+    running = [factories.case_in_state(app, "filed", spots(), at=now - timedelta(minutes=m), description=f"扬尘{word}")
+               for m in (5, 25, 15)]
+    void = [factories.case_in_state(app, "closed", spots(), description=f"扬尘{word}") for _ in range(2)]
+    assert all(c.deadline_at is None for c in void)
+    by_deadline = sorted(running, key=lambda c: c.deadline_at, reverse=sort.startswith("-"))
+    expected = [c.id for c in by_deadline] + sorted((c.id for c in void), reverse=sort.startswith("-"))
+    seen, cursor = [], None
+    for _ in range(5):
+        page = get(live_server, people["dispatcher"], q=word, sort=sort, limit=2,
+                   **({"cursor": cursor} if cursor else {})).json()
+        seen += [f["id"] for f in page["features"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert seen == expected
+
+
+def test_hostile_cursors_are_refused_not_a_crash(live_server, people):
+    import base64
+    import json
+
+    def token(raw: str) -> str:
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    sorts_and_bodies = [
+        ("id", '{"s": "id", "v": 1e999, "id": 1}'), ("id", '{"s": "id", "v": "7", "id": 1}'),
+        ("deadline", '{"s": "deadline", "v": "not a time", "id": 1}'),
+        ("deadline", '{"s": "deadline", "v": 5, "id": 1}'),
+        ("-reported_at", '{"s": "-reported_at", "v": "2026-01-01T00:00:00+08:00", "id": true}'),
+        ("state", '{"s": "state", "v": ["filed"], "id": 1}'), ("id", "[1, 2]"), ("id", "not json"),
+        ("id", json.dumps({"s": "id", "v": 10**30, "id": 10**30})),
+        ("deadline", '{"s": "deadline", "v": null, "id": 99999999999999999999}'),
+    ]
+    for sort, body in sorts_and_bodies:
+        answer = get(live_server, people["dispatcher"], sort=sort, cursor=token(body), limit=1)
+        assert answer.status_code in (200, 400), (body, answer.status_code, answer.text[:200])
+        if answer.status_code == 400:
+            assert answer.json()["field"] == "cursor"
+    assert get(live_server, people["dispatcher"], cursor="%%%", sort="id").status_code == 400
+
+
 def test_mine_lists_the_callers_own_cases(app, live_server, people, spots):
     word = tag()
     ours = factories.case_in_state(app, "dispatched", spots(), description=f"雨水箅子{word}")  # 01004: LGJT
@@ -231,7 +277,7 @@ def _rows(page) -> list[int]:
 def test_dispatcher_finds_sorts_and_dispatches_several(browser, live_server, make_user, app, spots, artifacts):
     word = tag()
     made = [factories.case_in_state(app, "filed", spots(), address=f"{word}路{n}号", description="道路积水")
-            for n in range(4)]
+            for n in range(11)]
     username, password, _ = make_user("dispatcher")
     context, page = open_page(browser, live_server)
     sign_in(page, live_server, username, password)
@@ -247,7 +293,7 @@ def test_dispatcher_finds_sorts_and_dispatches_several(browser, live_server, mak
     wait_data(page, "highlighted", lambda v: v == str(first.id))
     page.locator(f".case-icon.selected[title$='#{first.id}']").wait_for(timeout=20_000)  # panned to it, marked
     assert "selected" in row.get_attribute("class")
-    _search(page, f"{word}路", 4)  # by a Chinese word of the address
+    _search(page, f"{word}路", 11)  # by a Chinese word of the address
     page.click("#queue-head button[data-sort='id']")
     wait_data(page, "queueLoaded")
     page.locator("#queue-head th[aria-sort='ascending'] [data-sort='id']").wait_for()
@@ -263,16 +309,16 @@ def test_dispatcher_finds_sorts_and_dispatches_several(browser, live_server, mak
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#side .case[data-case='{_rows(page)[0]}']")
     page.screenshot(path=str(artifacts / "console_queue.png"))
-    page.check("#queue-all")  # all four on the page...
-    wait_data(page, "bulkSelected", lambda v: v == "4")
-    stale = made[3]
+    page.check("#queue-all")  # all eleven on the page...
+    wait_data(page, "bulkSelected", lambda v: v == "11")
+    stale = made[10]
     factories.act(app, stale.id, factories.actor(app, "dispatcher"), "dispatch")  # ...one dispatched meanwhile
     assert page.locator("#bulk-action").input_value() == "dispatch"
     page.click("#bulk button[type=submit]")
     wait_data(page, "bulkAnswered")
     results = page.locator("#bulk-results")
-    assert page.get_attribute("body", "data-bulk-done") == "3"
-    for case in made[:3]:
+    assert page.get_attribute("body", "data-bulk-done") == "10"
+    for case in made[:10]:
         assert "已完成 → 已派遣" in results.locator(f"li[data-case='{case.id}']").inner_text()
     assert "已被他人更新" in results.locator(f"li[data-case='{stale.id}']").inner_text()
     page.screenshot(path=str(artifacts / "console_bulk.png"))
