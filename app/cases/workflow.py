@@ -297,8 +297,13 @@ def act_each(run: Callable[[Callable[[Session], dict]], dict], user: User, items
         raise InputError(f"items[{twice}].id", f"case {ids[twice]} is listed twice", 400)
     results = [_act_one(run, user, item["id"], item["version"], action, fields) for item in items]
     counts = {name: sum(1 for r in results if r["outcome"] == name) for name in OUTCOMES.values()}
-    run(lambda s: audit.record(s, user.username, "cases.bulk_action", "case", None,
-                               before={"action": action, "cases": ids}, after=counts) or {})
+
+    def record(session: Session) -> dict:
+        audit.record(session, user.username, "cases.bulk_action", "case", None,
+                     before={"action": action, "cases": ids}, after=counts)
+        return counts
+
+    run(record)
     return {"action": action, "results": results, "counts": counts}
 
 

@@ -22,6 +22,7 @@ QUEUE_UI = {
     "out_done": _l("done"), "out_stale": _l("changed meanwhile: reload and try again"),
     "out_refused": _l("not allowed in its state"), "out_not_found": _l("not found in your scope"),
     "out_forbidden": _l("not allowed for your role"), "out_invalid": _l("invalid input"),
+    "out_missing": _l("missing: "),
     "light_green": _l("On time"), "light_yellow": _l("Near due"), "light_red": _l("Overdue"),
     "light_none": _l("No clock"), "age_min": _l("min"), "age_h": _l("h"), "age_d": _l("d"),
     "sorted_asc": _l("ascending"), "sorted_desc": _l("descending"), "sort_by": _l("Sort by"),

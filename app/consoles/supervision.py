@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from app.cases.machine import ESCALATION_LEVELS
 from app.cases.supervision import ANSWERERS, SUPERVISORS
 
 PAGE_UI = {
@@ -17,15 +18,17 @@ PAGE_UI = {
     "answer": _l("Answer"), "remind": _l("Remind"), "close": _l("Close the order"), "opened": _l("Opened"),
     "loading": _l("Loading…"), "escalation": _l("Escalation level"),
     "order_opened": _l("Order opened"), "automatic": _l("opened by the schedule"), "back": _l("Back to the lists"),
+    "export": _l("Export (CSV)"), "reported": _l("Reported at"),
 }
 METHOD_LABELS = {"phone": _l("By phone"), "written": _l("In writing"), "on_site": _l("On site"),
                  "meeting": _l("At a meeting"), "interview": _l("By interview")}
 ORDER_STATES = {"open": _l("Being supervised"), "answered": _l("Answered"), "closed": _l("Concluded")}
 
 
-def script_data(role: str) -> dict:
+def script_data(role: str, lang: str = "zh") -> dict:
     """The page's extra data for its script."""
     return {
+        "escalation_levels": {str(k): v[0] if lang == "zh" else v[1] for k, v in ESCALATION_LEVELS.items()},
         "page": {k: str(v) for k, v in PAGE_UI.items()},
         "methods": {k: str(v) for k, v in METHOD_LABELS.items()},
         "order_states": {k: str(v) for k, v in ORDER_STATES.items()},

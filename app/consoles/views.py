@@ -187,7 +187,7 @@ def reports():
 def supervision_page():
     """The supervisor page: near-due and overdue cases (list and map), supervision orders with their history,
     open, answer, remind and close."""
-    extra = supervision.script_data(current_user().role)
+    extra = supervision.script_data(current_user().role, "en" if str(_("Cases")) == "Cases" else "zh")
     return render_template("console.html", console="supervision", script="supervision.js",
                            context=_script_data(extra), **_map())
 

@@ -457,7 +457,10 @@
     var list = el("ul", {class: "bulk-list"}, answer.results.map(function (r) {
       var text = "#" + r.id + " " + tq("out_" + r.outcome);
       if (r.outcome === "done") { text += " → " + NH.state(r.state); }
-      else if (r.message && ["refused", "invalid"].indexOf(r.outcome) >= 0) { text += "（" + r.message + "）"; }
+      else if (r.error === "missing_field" && r.field) { text += "（" + tq("out_missing") + t(r.field) + "）"; }
+      else if (r.message && r.error !== "illegal" && ["refused", "invalid"].indexOf(r.outcome) >= 0) {
+        text += "（" + r.message + "）";
+      }
       return el("li", {class: "out-" + r.outcome, "data-case": r.id, "data-outcome": r.outcome}, text);
     }));
     NH.put(box, el("h4", {text: tq("bulk_results") + " · " + NH.action(answer.action)}), list);

@@ -28,15 +28,34 @@
         el("td", {text: "#" + c.id}), el("td", {text: categories[c.category] || c.category}),
         el("td", {text: named(ctx.stations, c.station)}), el("td", {text: ownerName(c.owner)}),
         el("td", {text: NH.when(c.deadline)}),
+        el("td", {text: c.escalation_level ? c.escalation_level + " " + (ctx.escalation_levels[c.escalation_level] || "") : ""}),
         el("td", {}, ctx.supervises ? el("button", {type: "button", "data-open-order": c.id, text: p("open_order"),
                                                      onclick: function () { orderForm(c); }}) : null));
     });
     return el("section", {class: "sup-list", id: "list-" + name},
       el("h4", {}, el("span", {class: "light-mark light-" + (name === "overdue" ? "red" : "yellow"), "aria-hidden": "true",
-                               text: name === "overdue" ? SHAPES.red : SHAPES.yellow}), " ", p(name) + " (" + features.length + ")"),
+                               text: name === "overdue" ? SHAPES.red : SHAPES.yellow}), " ", p(name) + " (" + features.length + ")",
+         features.length ? el("button", {type: "button", class: "export", "data-export": name, text: p("export"),
+                                         onclick: function () { download(name, features); }}) : null),
       features.length ? el("table", {},
-        el("tr", {}, ["case_no", "category", "station", "owner", "deadline", ""].map(function (k) {
+        el("tr", {}, ["case_no", "category", "station", "owner", "deadline", "escalation", ""].map(function (k) {
           return el("th", {text: k ? p(k) : ""}); })), rows) : el("p", {class: "hint", text: p("none")}));
+  }
+
+  // a list as CSV (with a BOM, so that spreadsheet programs read the Chinese), made in the page
+  function download(name, features) {
+    var cell = function (v) { v = v === null || v === undefined ? "" : String(v); return /^[=+\-@]/.test(v) ? "'" + v : v; };
+    var quote = function (v) { return "\"" + cell(v).replace(/"/g, "\"\"") + "\""; };
+    var lines = [["case_no", "category", "station", "owner", "deadline", "escalation", "reported"].map(function (k) {
+      return quote(p(k)); }).join(",")];
+    features.forEach(function (f) {
+      var c = f.properties;
+      lines.push([c.id, categories[c.category] || c.category, named(ctx.stations, c.station), ownerName(c.owner),
+                  NH.when(c.deadline), c.escalation_level || "", NH.when(c.first_reported_at)].map(quote).join(","));
+    });
+    var blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], {type: "text/csv;charset=utf-8"});
+    var a = el("a", {href: URL.createObjectURL(blob), download: "supervision-" + name + ".csv"});
+    document.body.appendChild(a); a.click(); a.remove();
   }
 
   function drawMap() {

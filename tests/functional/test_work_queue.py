@@ -431,6 +431,10 @@ def test_supervisor_opens_and_closes_an_order(browser, live_server, make_user, a
     wait_data(page, "supLists")
     row = page.locator(f"#list-overdue tr[data-case='{late.id}']")
     assert "临港集团" in row.inner_text() and "雨水箅子" in row.inner_text()
+    with page.expect_download() as download:
+        page.click("#list-overdue button[data-export]")
+    exported = download.value.path().read_text(encoding="utf-8-sig")
+    assert exported.splitlines()[0].startswith('"案件号","类别","站点"') and f'"{late.id}","雨水箅子"' in exported
     row.locator("button[data-open-order]").click()
     form = page.locator("#order-form")
     form.locator("select[name=method]").select_option("phone")
