@@ -266,7 +266,8 @@ def feature_of(session: Session, user: User, case_id: int, now: datetime | None 
 
 def map_view(session: Session, q: CaseQuery, user: User, zoom: int, now: datetime | None = None,
              max_points: int = 3000) -> dict:
-    """What the map draws for its viewport: the cases themselves, or counts on a grid when there are many.
+    """What the map draws for its viewport: the cases themselves, or counts on a grid when there are many (with the
+    red, yellow and green cases of each, so that a cluster takes the colour of its worst light).
 
     Clusters are counted in PostGIS (ST_SnapToGrid on a cell a few dozen pixels wide at this zoom),
     so the browser never receives the whole table.
@@ -284,14 +285,15 @@ def map_view(session: Session, q: CaseQuery, user: User, zoom: int, now: datetim
     cell = func.ST_SnapToGrid(Case.geom, size)
     rows = session.execute(
         select(func.count(), func.avg(func.ST_X(Case.geom)), func.avg(func.ST_Y(Case.geom)),
-               func.sum(case((lit == "red", 1), else_=0)))
+               *(func.sum(case((lit == colour, 1), else_=0)) for colour in ("red", "yellow", "green")))
         .where(*where).group_by(cell)
     ).all()
     return {
         "type": "FeatureCollection", "clustered": True, "numberMatched": sum(r[0] for r in rows),
         "numberReturned": len(rows),
         "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
-                      "properties": {"count": n, "red": int(red or 0)}} for n, x, y, red in rows],
+                      "properties": {"count": n, "red": int(red or 0), "yellow": int(yellow or 0),
+                                     "green": int(green or 0)}} for n, x, y, red, yellow, green in rows],
     }
 
 

@@ -10,6 +10,7 @@ from app.cases import machine
 from app.cases.intake import REPORTERS
 
 QUEUE_UI = {
+    "cluster_worst": _l("A cluster takes the colour of the worst light inside it"),
     "queue": _l("Work queue"), "case_reports": _l("Reports of this case"), "search": _l("Search"),
     "search_hint": _l("Case number, address, reporter phone or text"), "mine": _l("My tasks"),
     "col_id": _l("Case no."), "col_category": _l("Category"), "col_address": _l("Address"),

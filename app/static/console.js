@@ -8,15 +8,34 @@
   var filters = {open: "1"};
   var colourBy = "light";
   var categories = [];
-  var clusterGroup = L.markerClusterGroup({chunkedLoading: true, maxClusterRadius: 45});
+  var clusterGroup = L.markerClusterGroup({chunkedLoading: true, maxClusterRadius: 45, iconCreateFunction: clusterIcon});
   var serverClusters = L.layerGroup();
   var casesLayer = L.layerGroup([clusterGroup, serverClusters]).addTo(map);
   var pending = null, seq = 0;
   var SHAPES = {green: "●", yellow: "▲", red: "■"};  // the deadline light by shape as well as colour
+  var qs = ctx.queue_strings || {};
+  function tq(key) { return qs[key] || t(key); }
   var selectedId = null;  // the case open in the panel: highlighted in the list and on the map
   var ring = L.layerGroup().addTo(map);
 
   // ---- cases of the viewport ---------------------------------------------------------------
+  // Clusters take the colour (and shape) of the worst deadline light inside them, as the legend says.
+  var WORST = ["red", "yellow", "green"];
+  function worst(lights) {
+    return WORST.filter(function (l) { return lights.indexOf(l) >= 0; })[0] || "none";
+  }
+
+  function clusterLook(n, light) {
+    var size = Math.min(56, 28 + Math.log(n) * 5);
+    return L.divIcon({className: "case-cluster light-" + light, iconSize: [size, size],  // numbers and glyphs only
+                      html: "<span>" + Number(n) + (SHAPES[light] ? " " + SHAPES[light] : "") + "</span>"});
+  }
+
+  function clusterIcon(cluster) {
+    var lights = cluster.getAllChildMarkers().map(function (m) { return m.options.light; });
+    return clusterLook(cluster.getChildCount(), worst(lights));
+  }
+
   function bboxParam() {
     var b = map.getBounds();
     return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
@@ -34,7 +53,7 @@
     var glyph = (p.category || "").slice(0, 2);
     var icon = L.divIcon({className: "case-icon" + (p.id === selectedId ? " selected" : ""), iconSize: [22, 22],
       html: "<span style=\"background:" + colour + "\">" + glyph + "</span>"});  // glyph: two digits only
-    var m = L.marker([c[1], c[0]], {icon: icon, title: NH.state(p.state) + " #" + p.id});
+    var m = L.marker([c[1], c[0]], {icon: icon, title: NH.state(p.state) + " #" + p.id, light: p.light});
     m.on("click", function (e) { L.DomEvent.stopPropagation(e); highlight(p.id, m.getLatLng()); openCase(p.id); });
     return m;
   }
@@ -52,10 +71,8 @@
       if (data.clustered) {
         data.features.forEach(function (f) {
           var c = f.geometry.coordinates, n = f.properties.count;
-          var size = Math.min(56, 22 + Math.log(n) * 5);
-          var icon = L.divIcon({className: "case-cluster" + (f.properties.red ? " has-red" : ""),
-                                iconSize: [size, size], html: "<span>" + Number(n) + "</span>"});
-          var m = L.marker([c[1], c[0]], {icon: icon, title: n + " " + t("clusters")});
+          var light = f.properties.red ? "red" : f.properties.yellow ? "yellow" : f.properties.green ? "green" : "none";
+          var m = L.marker([c[1], c[0]], {icon: clusterLook(n, light), title: n + " " + t("clusters")});
           m.on("click", function () { map.setView(m.getLatLng(), Math.min(map.getZoom() + 2, 18)); });
           serverClusters.addLayer(m);
         });
@@ -127,6 +144,7 @@
       box.appendChild(el("div", {}, el("span", {class: "light-mark", style: "color:" + NH.lightColour(k),
                                                 "aria-hidden": "true", text: SHAPES[k]}), " ", ctx.lights[k]));
     });
+    box.appendChild(el("div", {class: "hint", text: tq("cluster_worst")}));
     return box;
   }
 
@@ -269,8 +287,6 @@
 
 
   // ---- names instead of codes ----------------------------------------------------------------
-  var qs = ctx.queue_strings || {};
-  function tq(key) { return qs[key] || t(key); }
   function named(list, code) {
     var found = (list || []).filter(function (x) { return x.code === code; })[0];
     return found ? found.name : code;

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from shapely.geometry import Point
 from sqlalchemy import func, select
 
 from app.accounts.models import AuditEntry
@@ -255,6 +256,25 @@ def test_bulk_refusals_for_the_whole_request(app, live_server, people, spots):
     assert states[case.id] == ("void", case.version + 1)
 
 
+def test_server_clusters_count_each_light(session, spots):
+    """Counted in PostGIS, a cluster knows its red, yellow and green cases: the map colours it by the worst."""
+    from app.accounts.models import User
+    from app.cases import reading
+
+    p = spots()
+    late = factories.case_in_state(session, "dispatched", p, at=datetime.now(UTC) - timedelta(days=10))
+    fresh = factories.case_in_state(session, "filed", Point(p.x + 0.0006, p.y))
+    viewer = session.scalars(select(User).where(User.username == factories.actor(session, "dispatcher"))).one()
+    box = (p.x - 0.002, p.y - 0.002, p.x + 0.002, p.y + 0.002)
+    drawn = reading.map_view(session, reading.CaseQuery(bbox=box, open_only=True), viewer, 12, max_points=0)
+    assert drawn["clustered"]
+    clusters = [f["properties"] for f in drawn["features"]]
+    assert all(c["count"] == c["red"] + c["yellow"] + c["green"] for c in clusters)  # open cases: each has a light
+    assert sum(c["red"] for c in clusters) >= 1 and sum(c["green"] for c in clusters) >= 1
+    assert sum(c["count"] for c in clusters) == drawn["numberMatched"] >= 2
+    assert {late.state, fresh.state} == {"dispatched", "filed"}
+
+
 # ------------------------------------------------------------------------------------------------
 # In Chromium
 # ------------------------------------------------------------------------------------------------
@@ -361,6 +381,27 @@ def test_marker_click_marks_the_row_and_panel_shows_names(browser, live_server, 
     assert owner.input_value() == "department:LGJT"
     page.locator("form.action-form[data-action='dispatch'] button[type=submit]").click()
     page.wait_for_selector(f".case[data-case='{case.id}'][data-state='dispatched']", timeout=20_000)
+    check_clean(page)
+    context.close()
+
+
+@pytest.mark.browser
+def test_a_cluster_with_a_red_case_is_red(browser, live_server, make_user, app, spots, artifacts):
+    p = spots()
+    factories.case_in_state(app, "dispatched", p, at=datetime.now(UTC) - timedelta(days=10))  # red
+    factories.case_in_state(app, "filed", Point(p.x + 0.0006, p.y), category="06010")  # green, 60 m east
+    username, password, _ = make_user("dispatcher")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.evaluate(f"nhMap.setView([{p.y}, {p.x + 0.0003}], 14, {{animate: false}}) && null")
+    wait_data(page, "casesDrawn", lambda v: int(v) >= 2)
+    cluster = page.locator(".case-cluster.light-red")
+    cluster.first.wait_for(timeout=20_000)
+    assert "■" in cluster.first.inner_text()
+    assert "聚合圈按其中最严重的灯色" in page.locator(".case-legend").inner_text()
+    page.evaluate(f"nhMap.setView([{p.y}, {p.x}], 12, {{animate: false}}) && null")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(artifacts / "console_clusters.png"))
     check_clean(page)
     context.close()
 
