@@ -11,7 +11,8 @@ from app.cases.intake import REPORTERS
 
 QUEUE_UI = {
     "cluster_worst": _l("A cluster takes the colour of the worst light inside it"),
-    "queue": _l("Work queue"), "case_reports": _l("Reports of this case"), "search": _l("Search"),
+    "queue": _l("Work queue"), "saved_filters": _l("Saved filters…"), "save_filter": _l("Save these filters"),
+    "all_cases": _l("All cases"), "case_reports": _l("Reports of this case"), "search": _l("Search"),
     "search_hint": _l("Case number, address, reporter phone or text"), "mine": _l("My tasks"),
     "col_id": _l("Case no."), "col_category": _l("Category"), "col_address": _l("Address"),
     "col_station": _l("Station"), "col_state": _l("State"), "col_light": _l("Deadline"), "col_age": _l("Age"),

@@ -155,6 +155,8 @@
     return box;
   }});
   new Info().addTo(map);
+  // a metric scale (the map page's own is in miles and feet)
+  L.control.scale({metric: true, imperial: false, position: "bottomleft"}).addTo(map).getContainer().classList.add("nh-scale");
 
   function home() { NH.show(filterPanel()); }
 
@@ -532,6 +534,45 @@
     return body;
   }
 
+  // ---- saved filters: the queue's search, sort and the filter panel, kept in this browser per user ----
+  var SAVED_KEY = "nh.queue.saved." + ctx.user.username;
+  function savedList() {
+    try { return JSON.parse(window.localStorage.getItem(SAVED_KEY) || "[]"); } catch (e) { return []; }
+  }
+  function savedName() {
+    var parts = [];
+    if (queue.q) { parts.push("“" + queue.q + "”"); }
+    if (filters.state) { parts.push(NH.state(filters.state)); }
+    if (filters.light) { parts.push(tq("light_" + filters.light)); }
+    if (filters.station) { parts.push(stationName(filters.station)); }
+    if (filters.category) { parts.push(categoryName(filters.category)); }
+    if (queue.mine) { parts.push(tq("mine")); }
+    return parts.join(" · ") || tq("all_cases");
+  }
+  function saveFilter() {
+    var list = savedList().filter(function (x) { return x.name !== savedName(); });
+    list.unshift({name: savedName(), filters: filters, q: queue.q, sort: queue.sort, mine: queue.mine});
+    window.localStorage.setItem(SAVED_KEY, JSON.stringify(list.slice(0, 20)));
+    fillSaved();
+  }
+  function applySaved(index) {
+    var x = savedList()[index];
+    if (!x) { return; }
+    filters = x.filters || {}; queue.q = x.q || ""; queue.sort = x.sort || "-reported_at"; queue.mine = !!x.mine;
+    queue.cursor = null; queue.back = []; queue.selected = {};
+    document.getElementById("queue-q").value = queue.q;
+    var mineBox = document.getElementById("queue-mine");
+    if (mineBox) { mineBox.checked = queue.mine; }
+    if (document.getElementById("filters")) { home(); }
+    loadCases(); loadQueue();
+  }
+  function fillSaved() {
+    var chooser = document.getElementById("queue-saved");
+    if (!chooser) { return; }
+    NH.put.apply(null, [chooser, el("option", {value: "", text: tq("saved_filters")})].concat(
+      savedList().map(function (x, i) { return el("option", {value: String(i), text: x.name}); })));
+  }
+
   function buildQueue() {
     var holder = document.getElementById("queue");
     if (!holder) { return; }
@@ -540,7 +581,11 @@
     var form = el("form", {id: "queue-search", class: "queue-search", role: "search"}, search,
       el("button", {type: "submit", text: tq("search")}),
       ctx.scoped ? el("label", {class: "inline"}, el("input", {type: "checkbox", id: "queue-mine", onchange: function (e) {
-        queue.mine = e.target.checked; queue.cursor = null; queue.back = []; loadQueue(); }}), tq("mine")) : null);
+        queue.mine = e.target.checked; queue.cursor = null; queue.back = []; loadQueue(); }}), tq("mine")) : null,
+      el("select", {id: "queue-saved", "aria-label": tq("saved_filters"), onchange: function (e) {
+        if (e.target.value !== "") { applySaved(Number(e.target.value)); }
+        e.target.value = ""; }}),
+      el("button", {type: "button", id: "queue-save", text: tq("save_filter"), onclick: saveFilter}));
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       queue.q = search.value.trim(); queue.cursor = null; queue.back = []; queue.selected = {};
@@ -560,6 +605,7 @@
       el("div", {class: "queue-bulk"},
         Object.keys(ctx.role_actions || {}).length ? bulkForm() : null,
         el("div", {id: "bulk-results", class: "bulk-results", "aria-live": "polite"})));
+    fillSaved();
     renderQueue();
   }
 

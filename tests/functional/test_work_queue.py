@@ -399,9 +399,36 @@ def test_a_cluster_with_a_red_case_is_red(browser, live_server, make_user, app, 
     cluster.first.wait_for(timeout=20_000)
     assert "■" in cluster.first.inner_text()
     assert "聚合圈按其中最严重的灯色" in page.locator(".case-legend").inner_text()
+    scale = page.locator(".leaflet-control-scale:visible").inner_text()
+    assert (" m" in scale or " km" in scale) and "ft" not in scale and "mi" not in scale  # metric
     page.evaluate(f"nhMap.setView([{p.y}, {p.x}], 12, {{animate: false}}) && null")
     page.wait_for_timeout(1500)
     page.screenshot(path=str(artifacts / "console_clusters.png"))
+    check_clean(page)
+    context.close()
+
+
+@pytest.mark.browser
+def test_saved_filters_come_back_after_a_reload(browser, live_server, make_user, app, spots):
+    word = tag()
+    made = [factories.case_in_state(app, "filed", spots(), description=f"占道{word}") for _ in range(2)]
+    username, password, _ = make_user("dispatcher")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    _search(page, word, 2)
+    page.click("#queue-head button[data-sort='id']")
+    page.locator("#queue-head th[aria-sort='ascending'] [data-sort='id']").wait_for()
+    page.click("#queue-save")
+    page.reload()
+    wait_data(page, "queueLoaded")
+    assert page.input_value("#queue-q") == ""
+    before = page.get_attribute("body", "data-queue-loaded")
+    page.select_option("#queue-saved", label=f"“{word}”")
+    wait_data(page, "queueLoaded", lambda v: v != before)
+    wait_data(page, "queueMatched", lambda v: v == "2")
+    assert page.input_value("#queue-q") == word
+    page.locator("#queue-head th[aria-sort='ascending'] [data-sort='id']").wait_for()
+    assert _rows(page) == sorted(c.id for c in made)
     check_clean(page)
     context.close()
 
