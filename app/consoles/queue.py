@@ -11,6 +11,7 @@ from app.cases.intake import REPORTERS
 
 QUEUE_UI = {
     "cluster_worst": _l("A cluster takes the colour of the worst light inside it"),
+    "panel_updated": _l("This case was changed elsewhere: shown as it is now"),
     "queue": _l("Work queue"), "saved_filters": _l("Saved filters…"), "save_filter": _l("Save these filters"),
     "all_cases": _l("All cases"), "case_reports": _l("Reports of this case"), "search": _l("Search"),
     "search_hint": _l("Case number, address, reporter phone or text"), "mine": _l("My tasks"),

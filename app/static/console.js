@@ -225,7 +225,7 @@
     var actions = el("div", {class: "actions", id: "case-actions"}, (c.actions || []).map(function (a) {
       return el("button", {"data-action": a, onclick: function () { actionForm(c, a); }, text: NH.action(a)});
     }));
-    NH.show(el("div", {class: "case", "data-case": c.id, "data-state": c.state},
+    NH.show(el("div", {class: "case", "data-case": c.id, "data-state": c.state, "data-version": c.version},
       head, note ? NH.message(note) : null, facts, el("h4", {text: t("actions")}), actions,
       el("div", {id: "action-form"}), reports, el("h4", {text: t("history")}), history));
   }
@@ -325,6 +325,7 @@
       if (mine !== queue.seq) { return; }
       queue.rows = data.features; queue.matched = data.numberMatched; queue.next = data.next_cursor || null;
       renderQueue();
+      refreshPanel();
       document.body.dataset.queueRows = String(queue.rows.length);
       document.body.dataset.queueMatched = String(queue.matched);
       document.body.dataset.queueLoaded = String(Date.now());
@@ -332,6 +333,16 @@
       if (mine !== queue.seq) { return; }
       NH.put(document.getElementById("queue-count"), NH.message(err.message, "error"));
     });
+  }
+
+  // The open case changed elsewhere (its version in the list moved on): show it as it is now, unless a form is
+  // being filled in (its submit then answers 409 and the panel refreshes).
+  function refreshPanel() {
+    var panel = document.querySelector("#side .case[data-case]");
+    if (!panel || document.querySelector("#side form.action-form")) { return; }
+    var id = Number(panel.dataset.case), shown = Number(panel.dataset.version);
+    var row = queue.rows.filter(function (f) { return f.id === id; })[0];
+    if (row && row.properties.version > shown) { openCase(id, tq("panel_updated")); }
   }
 
   function age(iso) {

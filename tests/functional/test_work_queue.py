@@ -434,6 +434,23 @@ def test_saved_filters_come_back_after_a_reload(browser, live_server, make_user,
 
 
 @pytest.mark.browser
+def test_an_open_panel_refreshes_when_the_case_changes_elsewhere(browser, live_server, make_user, app, spots):
+    case = factories.case_in_state(app, "filed", spots(), description=f"广告{tag()}")
+    username, password, _ = make_user("dispatcher")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    _search(page, f"#{case.id}", 1)
+    page.click(f"#queue-body tr[data-case='{case.id}']")
+    page.wait_for_selector(f"#side .case[data-case='{case.id}'][data-state='filed']")
+    factories.act(app, case.id, factories.actor(app, "dispatcher"), "dispatch")  # another dispatcher
+    page.evaluate("nhConsole.loadQueue() && null")  # what the 15-second refresh does
+    page.wait_for_selector(f"#side .case[data-case='{case.id}'][data-state='dispatched']", timeout=10_000)
+    assert "此案件已被他人更新" in page.locator("#side").inner_text()
+    check_clean(page)
+    context.close()
+
+
+@pytest.mark.browser
 def test_roles_that_may_not_file_get_no_filing_form(browser, live_server, make_user, spots):
     p = spots()
     username, password, _ = make_user("leader")
