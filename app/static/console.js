@@ -54,7 +54,13 @@
     var icon = L.divIcon({className: "case-icon" + (p.id === selectedId ? " selected" : ""), iconSize: [22, 22],
       html: "<span style=\"background:" + colour + "\">" + glyph + "</span>"});  // glyph: two digits only
     var m = L.marker([c[1], c[0]], {icon: icon, title: NH.state(p.state) + " #" + p.id, light: p.light});
-    m.on("click", function (e) { L.DomEvent.stopPropagation(e); highlight(p.id, m.getLatLng()); openCase(p.id); });
+    var open = function () { highlight(p.id, m.getLatLng()); openCase(p.id); };
+    m.on("click", function (e) { L.DomEvent.stopPropagation(e); open(); });
+    m.on("add", function () {  // the icon takes the focus (Tab); Enter or Space opens the case
+      L.DomEvent.on(m.getElement(), "keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { L.DomEvent.preventDefault(e); open(); }
+      });
+    });
     return m;
   }
 
