@@ -626,7 +626,7 @@
     renderQueue();
   }
 
-  // keys: "/" to the search box, j and k down and up the list (Enter opens the row)
+  // keys: "/" to the search box, j and k down and up the list (Enter opens the row), d: dispatch the open case
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) { return; }
     var rows = Array.prototype.slice.call(document.querySelectorAll("#queue-body tr[data-case]"));
@@ -638,6 +638,9 @@
       var at = rows.indexOf(document.activeElement);
       var next = at < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, at + (e.key === "j" ? 1 : -1)));
       rows[next].focus();
+    } else if (e.key === "d" && document.querySelector("#case-actions button[data-action='dispatch']")) {
+      e.preventDefault();
+      document.querySelector("#case-actions button[data-action='dispatch']").click();
     }
   });
 
