@@ -36,6 +36,11 @@ if [ "$(psql_q -c "SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")
   psql_q -c "CREATE EXTENSION postgis" 2>/dev/null \
     || die "PostGIS is not installed in $PGDATABASE and this role may not install it: a superuser runs CREATE EXTENSION postgis there"
 fi
+# the trigram indexes of the case search (migration 0007) need pg_trgm (a trusted extension: the owner may create it)
+if [ "$(psql_q -c "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")" = 0 ]; then
+  psql_q -c "CREATE EXTENSION pg_trgm" 2>/dev/null \
+    || die "pg_trgm is not installed in $PGDATABASE and this role may not install it: a superuser runs CREATE EXTENSION pg_trgm there"
+fi
 
 # Tables that are ours (not PostGIS's own): a non-empty target is only replaced when asked.
 tables="$(psql_q -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

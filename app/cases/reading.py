@@ -3,10 +3,14 @@ filtered by query parameters and scoped to what the caller may see."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Row, RowMapping, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Row, RowMapping, and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import params
@@ -16,10 +20,20 @@ from app.cases.models import Attachment, Case, CaseEvent, Report
 from app.cases.scope import check_visible, visible_to
 from app.errors import InputError, NotFound
 from app.params import Args
+from app.territory.models import AdminArea
 from gis.crs import STORAGE_EPSG
 
 LIGHTS = ("green", "yellow", "red")
 MAX_LIMIT = 5000
+MAX_SEARCH = 100
+# ?sort= keys (a leading "-" sorts descending; the case id breaks ties in the same direction)
+SORTS = {
+    "id": Case.id, "reported_at": Case.first_reported_at, "deadline": Case.deadline_at,
+    "updated_at": Case.updated_at, "category": Case.category_code, "station": Case.station_code,
+    "state": Case.state, "urgency": Case.urgency,
+}
+TIME_SORTS = frozenset({"reported_at", "deadline", "updated_at"})
+DEFAULT_SORT = "-reported_at"
 
 
 @dataclass
@@ -37,6 +51,10 @@ class CaseQuery:
     bbox: tuple[float, float, float, float] | None = None
     open_only: bool = False
     updated_after: datetime | None = None
+    text: str | None = None  # ?q=: a case number (18 or #18), or text in the address, phone or description
+    sort: str = DEFAULT_SORT
+    mine: bool = False  # ?mine=1: cases owned by the caller's department (handlers) or station (patrol staff)
+    after: tuple | None = None  # the cursor: the sort value and id of the last case of the previous page
     limit: int = 500
     offset: int = 0
 
@@ -49,6 +67,7 @@ class Page:
     matched: int
     offset: int
     next_offset: int | None
+    next_cursor: str | None = None
 
     def as_geojson(self) -> dict:
         """A FeatureCollection with numberMatched / numberReturned."""
@@ -79,7 +98,119 @@ def parse_filters(args: Args) -> CaseQuery:
     q.updated_after = _instant(args, "updated_after")
     q.limit = params.whole(args, "limit", 500, 1, MAX_LIMIT)
     q.offset = params.whole(args, "offset", 0, 0, 10**9)
+    q.text = _search_text(args.get("q"))
+    q.sort = _sort(args.get("sort"))
+    q.mine = _yes_no(args, "mine")
+    if args.get("cursor"):
+        if args.get("offset"):
+            raise InputError("cursor", "give cursor or offset, not both", 400)
+        q.after = decode_cursor(args["cursor"], q.sort)
     return q
+
+
+def _yes_no(args: Args, name: str) -> bool:
+    raw = (args.get(name) or "").strip().lower()
+    if raw not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise InputError(name, f"{name} must be 1 or 0, got {raw[:20]!r}", 400)
+    return raw in ("1", "true", "yes")
+
+
+def _search_text(raw: str | None) -> str | None:
+    text = (raw or "").strip()
+    if len(text) > MAX_SEARCH:
+        raise InputError("q", f"q may be at most {MAX_SEARCH} characters", 400)
+    return text or None
+
+
+def _sort(raw: str | None) -> str:
+    sort = (raw or "").strip() or DEFAULT_SORT
+    if sort.removeprefix("-") not in SORTS:
+        raise InputError("sort", f"unknown sort {sort[:40]!r}; sorts: {', '.join(SORTS)} (a leading - for "
+                                 "descending)", 400)
+    return sort
+
+
+# --------------------------------------------------------------------------------------------
+# Cursor paging: the token carries the sort and the last row's sort value and id (keyset paging)
+# --------------------------------------------------------------------------------------------
+
+
+def encode_cursor(sort: str, value: object, case_id: int) -> str:
+    """An opaque token for the page after the case (`value`: its sort value)."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps({"s": sort, "v": value, "id": case_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str, sort: str) -> tuple:
+    """The (sort value, id) a token carries; InputError (400, field cursor) when it is not one of ours or was
+    made for another sort."""
+    bad = InputError("cursor", "cursor is not a token this API gave (take links.next as it is)", 400)
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(data, dict) or not _bigint(data.get("id")):
+        raise bad
+    if data.get("s") != sort:
+        raise InputError("cursor", f"cursor was made for sort {str(data.get('s'))[:40]!r}, not {sort!r}", 400)
+    value = data.get("v")
+    key = sort.removeprefix("-")
+    if key == "id" and not _bigint(value):
+        raise bad
+    if key != "id" and value is not None and not isinstance(value, str):
+        raise bad
+    if key in TIME_SORTS and value is not None:
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise bad from None
+    return value, data["id"]
+
+
+def _bigint(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _order(sort: str) -> list:
+    column, descending = SORTS[sort.removeprefix("-")], sort.startswith("-")
+    if descending:
+        return [column.desc().nulls_last(), Case.id.desc()]
+    return [column.asc().nulls_last(), Case.id.asc()]
+
+
+def _after(sort: str, value: object, case_id: int) -> ColumnElement[bool]:
+    """The rows after (value, id) in the order of `sort` (NULL sort values come last in both directions)."""
+    column, descending = SORTS[sort.removeprefix("-")], sort.startswith("-")
+    tie = Case.id < case_id if descending else Case.id > case_id
+    if value is None:
+        return and_(column.is_(None), tie)
+    beyond = column < value if descending else column > value
+    return or_(beyond, and_(column == value, tie), column.is_(None))
+
+
+def _search(text: str) -> ColumnElement[bool]:
+    """A case number (18 or #18), or a substring of the address, description, reporter phone or reference
+    (the trigram indexes of migration 0007 serve these ILIKEs)."""
+    number = re.fullmatch(r"#\s*(\d{1,18})|(\d{1,18})", text)
+    by_id = Case.id == int(number.group(1) or number.group(2)) if number else false()
+    if number and text.startswith("#"):
+        return by_id
+    like = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+    in_reports = exists().where(Report.case_id == Case.id, or_(
+        Report.reporter_phone.ilike(like, escape="\\"), Report.address_text.ilike(like, escape="\\"),
+        Report.description.ilike(like, escape="\\"), Report.reference.ilike(like, escape="\\")))
+    return or_(by_id, Case.address.ilike(like, escape="\\"), Case.description.ilike(like, escape="\\"), in_reports)
+
+
+def _mine(user: User) -> ColumnElement[bool]:
+    if user.role == "handler" and user.department_code:
+        return and_(Case.owner_kind == "department", Case.owner_code == user.department_code)
+    if user.role == "patrol" and user.station_code:
+        return and_(Case.owner_kind == "station", Case.owner_code == user.station_code)
+    raise InputError("mine", f"mine=1 lists the cases of a handler's department or a patrol officer's station; "
+                             f"role {user.role} has neither", 400)
 
 
 def _instant(args: Args, name: str) -> datetime | None:
@@ -109,12 +240,19 @@ def find(session: Session, q: CaseQuery, user: User, now: datetime | None = None
     light = lit.label("light")
     where = _where(q, user, lit)
     matched = session.scalar(select(func.count()).select_from(Case).where(*where))
-    rows = session.execute(
-        select(Case, func.ST_X(Case.geom), func.ST_Y(Case.geom), light)
-        .where(*where).order_by(Case.first_reported_at.desc(), Case.id.desc()).offset(q.offset).limit(q.limit)
-    ).all()
-    next_offset = q.offset + len(rows) if q.offset + len(rows) < matched else None
-    return Page(rows, matched, q.offset, next_offset)
+    page = select(Case, func.ST_X(Case.geom), func.ST_Y(Case.geom), light).where(*where).order_by(*_order(q.sort))
+    if q.after is not None:
+        page = page.where(_after(q.sort, *q.after))
+    else:
+        page = page.offset(q.offset)
+    rows = session.execute(page.limit(q.limit + 1)).all()
+    more, rows = len(rows) > q.limit, rows[:q.limit]
+    next_offset = q.offset + len(rows) if more and q.after is None else None
+    cursor = None
+    if more:
+        last = rows[-1][0]
+        cursor = encode_cursor(q.sort, getattr(last, SORTS[q.sort.removeprefix("-")].key), last.id)
+    return Page(rows, matched, q.offset, next_offset, cursor)
 
 
 def feature_of(session: Session, user: User, case_id: int, now: datetime | None = None) -> dict | None:
@@ -128,7 +266,8 @@ def feature_of(session: Session, user: User, case_id: int, now: datetime | None 
 
 def map_view(session: Session, q: CaseQuery, user: User, zoom: int, now: datetime | None = None,
              max_points: int = 3000) -> dict:
-    """What the map draws for its viewport: the cases themselves, or counts on a grid when there are many.
+    """What the map draws for its viewport: the cases themselves, or counts on a grid when there are many (with the
+    red, yellow and green cases of each, so that a cluster takes the colour of its worst light).
 
     Clusters are counted in PostGIS (ST_SnapToGrid on a cell a few dozen pixels wide at this zoom),
     so the browser never receives the whole table.
@@ -146,14 +285,15 @@ def map_view(session: Session, q: CaseQuery, user: User, zoom: int, now: datetim
     cell = func.ST_SnapToGrid(Case.geom, size)
     rows = session.execute(
         select(func.count(), func.avg(func.ST_X(Case.geom)), func.avg(func.ST_Y(Case.geom)),
-               func.sum(case((lit == "red", 1), else_=0)))
+               *(func.sum(case((lit == colour, 1), else_=0)) for colour in ("red", "yellow", "green")))
         .where(*where).group_by(cell)
     ).all()
     return {
         "type": "FeatureCollection", "clustered": True, "numberMatched": sum(r[0] for r in rows),
         "numberReturned": len(rows),
         "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
-                      "properties": {"count": n, "red": int(red or 0)}} for n, x, y, red in rows],
+                      "properties": {"count": n, "red": int(red or 0), "yellow": int(yellow or 0),
+                                     "green": int(green or 0)}} for n, x, y, red, yellow, green in rows],
     }
 
 
@@ -204,6 +344,16 @@ def _where(q: CaseQuery, user: User, light: ColumnElement[str | None]) -> list:
         where.append(light == q.light)
     if q.updated_after:
         where.append(Case.updated_at > q.updated_after)
+    return where + _queue_where(q, user)
+
+
+def _queue_where(q: CaseQuery, user: User) -> list:
+    """The work queue's conditions: the search and "my tasks"."""
+    where = []
+    if q.text:
+        where.append(_search(q.text))
+    if q.mine:
+        where.append(_mine(user))
     return where
 
 
@@ -264,6 +414,8 @@ def case_detail(session: Session, case: Case, now: datetime | None = None) -> di
         "urgency": case.urgency, "description": case.description, "address": case.address,
         "lon": round(lon, 7), "lat": round(lat, 7),
         "grid_code": case.grid_code, "workstation": case.workstation_code, "community": case.community_code,
+        "workstation_name": _area_name(session, "workstation", case.workstation_code),
+        "community_name": _area_name(session, "community", case.community_code),
         "station": case.station_code, "boundary_version": case.boundary_version_id,
         "near_boundary": case.near_boundary, "fallback": case.fallback, "inside_town": case.inside_town,
         "report_count": case.report_count, "split_from": case.split_from_id,
@@ -285,6 +437,16 @@ def case_detail(session: Session, case: Case, now: datetime | None = None) -> di
             for e in events
         ],
     }
+
+
+def _area_name(session: Session, level: str, code: str | None) -> dict | None:
+    """{zh, en}: the name of a community or workstation territory (its newest version)."""
+    if not code:
+        return None
+    row = session.execute(select(AdminArea.name, AdminArea.name_en)
+                          .where(AdminArea.level == level, AdminArea.code == code)
+                          .order_by(AdminArea.version_low.desc()).limit(1)).first()
+    return {"zh": row[0], "en": row[1] or row[0]} if row else None
 
 
 def _iso(value: datetime | None) -> str | None:

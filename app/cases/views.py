@@ -120,12 +120,21 @@ def categories():
 @bp.get("/cases")
 @login_required
 def list_cases():
-    """Cases as paged GeoJSON, filtered by state, station, department, category, light, channel, time, bbox."""
+    """Cases as paged GeoJSON, filtered by state, station, department, category, light, channel, time, bbox,
+    searched by ?q= (case number, address, phone, text), sorted by ?sort=, ?mine=1 for the caller's own; the
+    next page by the cursor of links.next (or by ?offset= when the caller pages by offset)."""
     query = reading.parse_filters(request.args)
     page = reading.find(db.session(), query, current_user())
     body = page.as_geojson()
-    if page.next_offset is not None:
-        args = dict(request.args, offset=page.next_offset)
+    args = {k: v for k, v in request.args.items() if k not in ("cursor", "offset")}
+    if page.next_offset is not None and "offset" in request.args:
+        args["offset"] = str(page.next_offset)
+    elif page.next_cursor is not None:
+        args["cursor"] = page.next_cursor
+        body["next_cursor"] = page.next_cursor
+    else:
+        args = {}
+    if args.get("offset") or args.get("cursor"):
         body["links"] = [{"rel": "next", "type": "application/geo+json",
                           "href": url_for("cases.list_cases", _external=True, **args)}]
     return jsonify(body)
@@ -158,6 +167,16 @@ def case_action(case_id: int):
     fields = {k: v for k, v in payload.items() if k not in ("action", "version")}
     db.write(lambda s: workflow.act(s, current_user(), case_id, action, payload.get("version"), fields))
     return jsonify(reading.case_view(db.session(), current_user(), case_id, check_scope=False))
+
+
+@bp.post("/cases/actions")
+@login_required
+def bulk_action():
+    """One action on many cases: {"items": [{"id", "version"}...] (at most 200), "action", ...fields}; 200 with a
+    result per case (done with its new version, 409 stale, 422 not allowed from its state, 404 not in scope)."""
+    payload = inputs.json_body("BulkAction")
+    fields = {k: v for k, v in payload.items() if k not in ("action", "items") and v is not None}
+    return jsonify(workflow.act_each(db.write, current_user(), payload["items"], payload["action"], fields))
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,18 +8,20 @@ and the disposal clock, bumps the version and appends an event. The caller commi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import audit
 from app.accounts.models import Department, User
 from app.cases import machine
 from app.cases.models import CalendarDay, Case, CaseEvent, Category, DispatchRule, Report, Setting
 from app.cases.scope import check_visible, may_act
 from app.cases.worktime import NEAR_DUE_SHARE, WorkCalendar, light
-from app.errors import Conflict, Forbidden, InputError, NotFound
+from app.errors import Conflict, DomainError, Forbidden, InputError, NotFound
 from app.territory.models import Station
 
 DEFAULTS = {
@@ -271,6 +273,57 @@ def act(session: Session, user: User, case_id: int, action: str, version: object
     ))
     session.flush()
     return case
+
+
+MAX_BULK = 200
+OUTCOMES = {200: "done", 400: "invalid", 403: "forbidden", 404: "not_found", 409: "stale", 422: "refused"}
+
+
+def act_each(run: Callable[[Callable[[Session], dict]], dict], user: User, items: list[dict], action: str,
+             fields: dict) -> dict:
+    """One action on many cases, each in its own transaction: `run(work)` calls work(session) in a new transaction
+    and commits it (rolling back and re-raising on error). Each case goes through `act` (the one state machine) and
+    is audited; the answer says per case whether it was done (with its new version and state), stale (409), not
+    allowed from its state (422), or not found in the caller's scope (404)."""
+    known = machine.ACTIONS.get(action)
+    if known is None:
+        raise machine.ActionRefused("unknown_action",
+                                    f"unknown action {action!r}; actions: {', '.join(machine.ACTIONS)}", "action")
+    if user.role not in known.roles:
+        raise machine.ActionRefused("forbidden", f"role {user.role} may not {action}")
+    ids = [item["id"] for item in items]
+    twice = next((i for i, case_id in enumerate(ids) if case_id in ids[:i]), None)
+    if twice is not None:
+        raise InputError(f"items[{twice}].id", f"case {ids[twice]} is listed twice", 400)
+    results = [_act_one(run, user, item["id"], item["version"], action, fields) for item in items]
+    counts = {name: sum(1 for r in results if r["outcome"] == name) for name in OUTCOMES.values()}
+
+    def record(session: Session) -> dict:
+        audit.record(session, user.username, "cases.bulk_action", "case", None,
+                     before={"action": action, "cases": ids}, after=counts)
+        return counts
+
+    run(record)
+    return {"action": action, "results": results, "counts": counts}
+
+
+def _act_one(run: Callable[[Callable[[Session], dict]], dict], user: User, case_id: int, version: int,
+             action: str, fields: dict) -> dict:
+    def work(session: Session) -> dict:
+        case = act(session, user, case_id, action, version, dict(fields))
+        was = session.scalar(select(CaseEvent.from_state).where(CaseEvent.case_id == case_id,
+                                                                 CaseEvent.case_version == case.version))
+        after = {"state": case.state, "version": case.version}
+        audit.record(session, user.username, f"case.{action}", "case", case_id,
+                     before={"state": was, "version": version}, after=after)
+        return after
+
+    try:
+        done = run(work)
+    except DomainError as refused:
+        status = refused.status if refused.status in OUTCOMES else 422
+        return {"id": case_id, "status": status, "outcome": OUTCOMES[status], **refused.as_dict()}
+    return {"id": case_id, "status": 200, "outcome": "done", **done}
 
 
 def _check_texts(fields: dict) -> None:

@@ -21,7 +21,7 @@ from flask_wtf.csrf import generate_csrf
 from app.accounts.auth import current_user, login_required
 from app.cases import machine
 from app.cases.worktime import BEIJING
-from app.consoles import lists
+from app.consoles import lists, queue, supervision
 from app.db import db
 from layers.town_map import town_map
 
@@ -113,6 +113,7 @@ def _script_data(extra: dict | None = None) -> dict:
         "actions": {k: str(v) for k, v in ACTION_LABELS.items()},
         "lights": {k: str(v) for k, v in LIGHT_LABELS.items()},
         "final_states": sorted(machine.FINAL),
+        **queue.script_data(user.role, lang, ACTION_LABELS),
         **lists.code_lists(db.session(), lang),
         **(extra or {}),
     }
@@ -179,6 +180,16 @@ def patrol():
 def reports():
     """KPI tables and charts, the case choropleth and the morning digest, with export buttons."""
     return render_template("console.html", console="reports", script="reports.js", context=_script_data(), **_map())
+
+
+@bp.get("/supervision")
+@login_required
+def supervision_page():
+    """The supervisor page: near-due and overdue cases (list and map), supervision orders with their history,
+    open, answer, remind and close."""
+    extra = supervision.script_data(current_user().role, "en" if str(_("Cases")) == "Cases" else "zh")
+    return render_template("console.html", console="supervision", script="supervision.js",
+                           context=_script_data(extra), **_map())
 
 
 @lru_cache(maxsize=1)

@@ -310,6 +310,14 @@ def _api_paths() -> dict:
         _q("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
         _q("offset", {"type": "integer", "minimum": 0}),
     ]
+    queue_params = [
+        _q("q", {"type": "string", "maxLength": 100}, description="case number (18 or #18), address, phone or text"),
+        _q("sort", {"type": "string", "enum": [p + k for k in ("id", "reported_at", "deadline", "updated_at",
+                                                               "category", "station", "state", "urgency")
+                                                 for p in ("", "-")]}),
+        _q("mine", {"enum": ["1", "0"]}, description="handlers: their department's cases; patrol: their station's"),
+        _q("cursor", _STR, description="the opaque token of links.next"),
+    ]
     file_response = {"description": "the file", "content": {
         **{t: {"schema": {"type": "string", "format": "binary"}} for t in (
             "application/geopackage+sqlite3", "application/zip", "application/gpx+xml")},
@@ -349,7 +357,11 @@ def _api_paths() -> dict:
         "/channels": {"get": _op("the channels reports arrive through", _json(_ref("Channels")), tag="intake")},
         "/categories": {"get": _op("the categories", _json(_ref("Categories")), tag="intake")},
         "/cases": {"get": _op("cases as paged GeoJSON, scoped to the caller", _json(_ref("CaseFeatures")),
-                              case_filters, (400, 422), tag="cases")},
+                              [*case_filters, *queue_params], (400, 422), tag="cases")},
+        "/cases/actions": {"post": _op(
+            "one action on many cases, a result per case (done, 409 stale, 422 refused, 404 not in scope)",
+            _json(_obj(("action", "results", "counts"), action=_STR, results=_arr(_obj(("id", "status", "outcome"))),
+                       counts=_obj())), [], (400, 403, 422), _ref("BulkAction"), tag="cases")},
         "/cases/{case_id}": {"get": _op("one case with its reports, clock, history and the caller's actions",
                                         _json(_ref("Case")), [_p("case_id")], (404,), tag="cases")},
         "/cases/{case_id}/actions": {"post": _op("take a workflow action", _json(_ref("Case")), [_p("case_id")],

@@ -20,7 +20,7 @@ PATROL_PLANNERS = {"shift_leader", "dispatcher", "supervisor", "admin"}
 TABLE: dict[tuple[str, str], object] = {
     # pages
     ("GET", "consoles.dispatcher"): ANY, ("GET", "consoles.planner"): ANY, ("GET", "consoles.patrol"): ANY,
-    ("GET", "consoles.reports"): ANY, ("GET", "analysis.digest_page"): ANY,
+    ("GET", "consoles.reports"): ANY, ("GET", "consoles.supervision_page"): ANY, ("GET", "analysis.digest_page"): ANY,
     ("GET", "accounts.login"): PUBLIC, ("POST", "accounts.login"): PUBLIC, ("POST", "accounts.logout"): PUBLIC,
     ("GET", "ops.healthz"): PUBLIC, ("GET", "static"): PUBLIC, ("GET", "consoles.asset"): PUBLIC,
     ("GET", "ops.prometheus"): {"admin"},
@@ -47,6 +47,7 @@ TABLE: dict[tuple[str, str], object] = {
     ("POST", "cases.create_report"): REPORTERS,
     ("POST", "cases.split_report"): {"dispatcher", "shift_leader", "admin"},
     ("POST", "cases.case_action"): ANY,  # then the state machine's own role table (tests/unit/test_workflow_machine.py)
+    ("POST", "cases.bulk_action"): ANY,  # the same role table, checked once per request (test_work_queue.py)
     ("POST", "cases.create_order"): {"supervisor", "leader", "shift_leader"},
     ("POST", "cases.order_action"): ANY,  # answer by owners, remind/close by supervisors (test_clock_and_scores)
     ("POST", "cases.create_rule"): {"admin", "shift_leader"},
