@@ -55,6 +55,7 @@ class CaseQuery:
     sort: str = DEFAULT_SORT
     mine: bool = False  # ?mine=1: cases owned by the caller's department (handlers) or station (patrol staff)
     after: tuple | None = None  # the cursor: the sort value and id of the last case of the previous page
+    conditions: tuple = ()  # further WHERE conditions on Case (an OGC API CQL2 filter, app/interop/cql.py)
     limit: int = 500
     offset: int = 0
 
@@ -321,7 +322,7 @@ def _map_feature(r: RowMapping) -> dict:
 
 
 def _where(q: CaseQuery, user: User, light: ColumnElement[str | None]) -> list:
-    where = [visible_to(user)]
+    where = [visible_to(user), *q.conditions]
     if q.states:
         where.append(Case.state.in_(q.states))
     if q.open_only:

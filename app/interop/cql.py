@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 import shapely.geometry
@@ -29,8 +30,10 @@ MAX_LENGTH = 20_000  # characters of a filter
 MAX_VERTICES = 5_000  # of the geometry literals of one filter
 FUNCTIONS = frozenset({"lower"})
 GEOMETRY = "geometry"
-_REFUSED = (ast.SpatialDistancePredicate, ast.Relate, ast.TemporalPredicate, ast.ArrayPredicate, ast.Exists)
-_TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,)}
+_REFUSED = (ast.SpatialDistancePredicate, ast.Relate, ast.ArrayPredicate, ast.Exists)
+_TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "datetime": (date,)}
+INSTANT_OPS = frozenset({"AFTER", "BEFORE", "TEQUALS"})  # against an instant
+INTERVAL_OPS = frozenset({"TOVERLAPS", "DURING"})  # an instant property against a closed interval
 
 
 def parse(raw: str, lang: str | None, queryables: Mapping[str, str]) -> ast.Node:
@@ -79,7 +82,8 @@ def _check(tree: ast.Node, queryables: Mapping[str, str]) -> None:
     for node in _walk(tree):
         if isinstance(node, _REFUSED):
             raise InputError("filter", f"{type(node).__name__} is not offered here; use comparisons, LIKE, IN, "
-                             "BETWEEN, IS NULL, AND/OR/NOT and S_INTERSECTS, S_WITHIN, S_CONTAINS...", 400)
+                             "BETWEEN, IS NULL, AND/OR/NOT, S_INTERSECTS, S_WITHIN, S_CONTAINS... and T_AFTER, "
+                             "T_BEFORE, T_INTERSECTS, T_DURING on date-times", 400)
         if isinstance(node, ast.Function) and node.name not in FUNCTIONS:
             raise InputError("filter", f"function {node.name!r} is not offered; offered: {', '.join(FUNCTIONS)}", 400)
         if isinstance(node, ast.Attribute) and node.name not in queryables and node.name != GEOMETRY:
@@ -89,6 +93,8 @@ def _check(tree: ast.Node, queryables: Mapping[str, str]) -> None:
             vertices += _geometry(node.geometry)
         if isinstance(node, ast.Comparison | ast.Between | ast.In | ast.Like):
             _types(node, queryables)
+        if isinstance(node, ast.TemporalPredicate):
+            _temporal(node, queryables)
     if vertices > MAX_VERTICES:
         raise InputError("filter", f"the geometries of the filter have more than {MAX_VERTICES:,} vertices", 400)
 
@@ -106,6 +112,25 @@ def _geometry(geometry: dict) -> int:
     ):
         raise InputError("filter", "a geometry of the filter is not in lon/lat degrees (CRS84)", 400)
     return len(coords)
+
+
+def _temporal(node: ast.TemporalPredicate, queryables: Mapping[str, str]) -> None:
+    """T_AFTER, T_BEFORE, T_EQUALS against an instant; T_INTERSECTS (T_OVERLAPS) and T_DURING against a
+    closed interval; on a date-time property only."""
+    lhs, rhs, op = node.lhs, node.rhs, node.op.name
+    if not isinstance(lhs, ast.Attribute) or queryables.get(lhs.name) != "datetime":
+        dated = ", ".join(n for n, k in queryables.items() if k == "datetime") or "none here"
+        raise InputError("filter", f"temporal predicates take a date-time property ({dated}) first", 400)
+    if isinstance(rhs, values.Interval):
+        closed = isinstance(rhs.start, date) and isinstance(rhs.end, date)
+        if not closed or op not in INTERVAL_OPS:
+            raise InputError("filter", "an interval must have both ends (dates or timestamps), with T_INTERSECTS or "
+                             "T_DURING", 400)
+    elif isinstance(rhs, date):
+        if op not in INSTANT_OPS:
+            raise InputError("filter", "against an instant use T_AFTER, T_BEFORE or T_EQUALS", 400)
+    else:
+        raise InputError("filter", "a temporal predicate compares with a DATE, a TIMESTAMP or an INTERVAL", 400)
 
 
 def _types(node: ast.Node, queryables: Mapping[str, str]) -> None:

@@ -22,6 +22,7 @@ from app import params
 from app.accounts.models import User
 from app.analysis import hotspots
 from app.cases import reading
+from app.cases.models import Case
 from app.cases.worktime import BEIJING
 from app.errors import InputError
 from app.field import patrols
@@ -99,6 +100,8 @@ def _cql(args: Args, collection: Collection) -> object | None:
         if args.get("filter-lang"):
             cql.parse("true", args.get("filter-lang"), {})  # still say when the language is wrong
         return None
+    if collection.id == "cases":
+        return cql.parse(raw, args.get("filter-lang"), {name: kind for name, (_, kind) in CASE_FIELDS.items()})
     if collection.id not in features.SOURCES:
         raise InputError("filter", f"collection {collection.id} takes property filters "
                          f"({', '.join(collection.queryables) or 'none'}), not a CQL2 filter", 400)
@@ -190,9 +193,14 @@ def shape(feature: dict, q: ItemQuery) -> dict:
     return feature
 
 
+def _schema(kind: str) -> dict:
+    return {"type": "string", "format": "date-time"} if kind == "datetime" else {"type": kind}
+
+
 def queryables(collection: Collection, url: str, title: str) -> dict:
     """The JSON Schema of a collection's queryables (OGC API - Features Part 3)."""
-    props: dict[str, dict] = {name: {"type": kind} for name, kind in collection.queryables.items()}
+    fields = {name: kind for name, (_, kind) in CASE_FIELDS.items()} if collection.id == "cases" else {}
+    props: dict[str, dict] = {name: _schema(kind) for name, kind in {**collection.queryables, **fields}.items()}
     props["geometry"] = {"$ref": f"https://geojson.org/schema/{collection.geometry}.json"}
     if collection.temporal:
         props[collection.temporal] = {"type": "string", "format": "date-time"}
@@ -263,6 +271,13 @@ def boundary_source(layer: str) -> tuple[Callable, Callable]:
 
 
 CASE_QUERYABLES = {"state": "string", "category": "string", "station": "string", "light": "string"}
+# what a CQL2 filter on cases may name: columns of the case (light is computed, so a property filter only)
+CASE_FIELDS = {"state": (Case.state, "string"), "category": (Case.category_code, "string"),
+               "station": (Case.station_code, "string"), "grid_code": (Case.grid_code, "string"),
+               "urgency": (Case.urgency, "string"), "escalation_level": (Case.escalation_level, "integer"),
+               "report_count": (Case.report_count, "integer"),
+               "first_reported_at": (Case.first_reported_at, "datetime"),
+               "updated_at": (Case.updated_at, "datetime"), "deadline": (Case.deadline_at, "datetime")}
 
 
 def _case_query(q: ItemQuery) -> reading.CaseQuery:
@@ -270,9 +285,13 @@ def _case_query(q: ItemQuery) -> reading.CaseQuery:
     if q.sortby:
         raise InputError("sortby", "cases are listed newest first; sortby is not offered for them", 400)
     states = [str(q.equal["state"])] if "state" in q.equal else []
+    conditions = ()
+    if q.filter is not None:
+        columns = {name: column for name, (column, _) in CASE_FIELDS.items()}
+        conditions = (cql.to_where(q.filter, {**columns, cql.GEOMETRY: Case.geom}),)
     return reading.CaseQuery(since=q.start, until=until, bbox=q.bbox, limit=q.limit, offset=q.offset, states=states,
                              category=q.equal.get("category"), station=q.equal.get("station"),
-                             light=q.equal.get("light"))
+                             light=q.equal.get("light"), conditions=conditions)
 
 
 def case_items(session: Session, q: ItemQuery) -> ItemPage:

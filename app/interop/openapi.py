@@ -53,7 +53,7 @@ def _items_parameters(c: Collection) -> list[dict]:
         params += [{"name": name, "in": "query", "required": False, "description": f"{name} equals this",
                     "style": "form", "explode": False,  # how QGIS recognises a simple queryable
                     "schema": {"type": kind}} for name, kind in c.queryables.items()]
-    if c.id in features.SOURCES:
+    if c.id in features.SOURCES or c.id == "cases":
         params += [
             {"name": "filter", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "a CQL2 filter on the queryables and `geometry` (Part 3)"},

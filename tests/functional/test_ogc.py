@@ -452,15 +452,18 @@ def test_cql2_json_and_refusals_that_name_the_problem(live_server, bearer, sessi
                       ("S_INTERSECTS(geometry, POINT(500 30))", "lon/lat"),
                       (json.dumps({"op": "t_intersects", "args": [{"property": "code"},
                                                                   {"interval": ["2026-01-01", "2026-02-01"]}]}),
-                       "not offered")):
+                       "date-time property (none here)"),
+                      (json.dumps({"op": "s_dwithin", "args": [{"property": "geometry"},
+                                                              {"type": "Point", "coordinates": [121.9, 30.9]}, 100]}),
+                       "not valid cql2-json")):
         lang = "cql2-json" if cql.startswith("{") else "cql2-text"
         refused = requests.get(base, headers=bearer, timeout=30, params={"filter": cql, "filter-lang": lang})
         assert refused.status_code == 400 and says in refused.json()["description"], (cql, refused.text)
     wrong_lang = requests.get(base, headers=bearer, timeout=30, params={"filter": "code = 'x'", "filter-lang": "sql"})
     assert wrong_lang.status_code == 400 and "filter-lang" in wrong_lang.json()["description"]
-    cases = requests.get(f"{live_server}/ogc/collections/cases/items", headers=bearer, timeout=30,
-                         params={"filter": "state = 'reported'"})
-    assert cases.status_code == 400 and "property filters" in cases.json()["description"]
+    hotspots = requests.get(f"{live_server}/ogc/collections/hotspots/items", headers=bearer, timeout=30,
+                            params={"filter": "cases > 3"})
+    assert hotspots.status_code == 400 and "property filters" in hotspots.json()["description"]
     assert session.scalar(select(func.count()).select_from(GridCell)) == before
     conformance = requests.get(f"{live_server}/ogc/conformance", timeout=30).json()["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in conformance
@@ -518,3 +521,43 @@ def test_tiles_refuse_what_does_not_exist(live_server, bearer):
     assert requests.get(f"{base}/roads/tiles/WebMercatorQuad/12/5000/1", headers=bearer, timeout=30).status_code == 404
     listed = requests.get(f"{base}/roads/tiles", timeout=30).json()["tilesets"]
     assert listed[0]["tileMatrixSetURI"].endswith("WebMercatorQuad")
+
+
+def test_cql2_on_cases_with_dates_and_the_callers_scope(live_server, make_user, spots, session):
+    from sqlalchemy import text
+
+    dispatcher = {"Authorization": f"Bearer {make_user('dispatcher')[2]}"}
+    mine = report(live_server, make_user, spots(), "时间过滤的案件")
+    reported = session.scalar(text("SELECT first_reported_at FROM cases WHERE id = :i"), {"i": mine})
+    day = reported.astimezone(BEIJING).date().isoformat()
+    base = f"{live_server}/ogc/collections/cases/items"
+
+    def ids(filter_: dict) -> set[int]:
+        answer = requests.get(base, headers=dispatcher, timeout=60, params={
+            "filter": json.dumps(filter_), "filter-lang": "cql2-json", "limit": 10000})
+        assert answer.status_code == 200, answer.text
+        return {f["id"] for f in answer.json()["features"]}
+
+    on_the_day = {"op": "t_intersects", "args": [{"property": "first_reported_at"},
+                                                 {"interval": [f"{day}T00:00:00+08:00", f"{day}T23:59:59+08:00"]}]}
+    expected = set(session.scalars(text(
+        "SELECT id FROM cases WHERE first_reported_at BETWEEN CAST(:a AS timestamptz) AND CAST(:b AS timestamptz)"),
+        {"a": f"{day}T00:00:00+08:00", "b": f"{day}T23:59:59+08:00"}))
+    assert mine in ids(on_the_day) and ids(on_the_day) == expected
+    later = {"op": "t_after", "args": [{"property": "first_reported_at"}, {"timestamp": "2999-01-01T00:00:00Z"}]}
+    assert ids(later) == set()
+    both = {"op": "and", "args": [on_the_day, {"op": "=", "args": [{"property": "state"}, "reported"]}]}
+    assert mine in ids(both)
+    handler = {"Authorization": f"Bearer {make_user('handler', department_code='LGJT')[2]}"}
+    seen = requests.get(base, headers=handler, timeout=60, params={
+        "filter": json.dumps(on_the_day), "filter-lang": "cql2-json"}).json()
+    assert mine not in {f["id"] for f in seen["features"]}  # the filter narrows the caller's view, never widens it
+    new_year = {"timestamp": "2026-01-01T00:00:00Z"}
+    for bad, says in ((
+        {"op": "t_after", "args": [{"property": "state"}, new_year]}, "date-time property"),
+        ({"op": "t_intersects", "args": [{"property": "deadline"}, {"interval": ["2026-01-01", ".."]}]}, "both ends"),
+        ({"op": "t_during", "args": [{"property": "deadline"}, new_year]}, "instant"),
+        ({"op": "=", "args": [{"property": "light"}, "red"]}, "not a queryable")):
+        refused = requests.get(base, headers=dispatcher, timeout=30,
+                               params={"filter": json.dumps(bad), "filter-lang": "cql2-json"})
+        assert refused.status_code == 400 and says in refused.json()["description"], (bad, refused.text)
