@@ -140,7 +140,7 @@ def town_map(labels: dict[str, str], basemap_url: str = "", basemap_attribution:
     The offline basemap (town, Dishui Lake, roads, named places) is drawn from our own data under any
     tile layer, so the map is never blank on an intranet without tiles.
     """
-    m = folium.Map(location=CENTER, zoom_start=12, tiles=None, control_scale=True, prefer_canvas=True)
+    m = folium.Map(location=CENTER, zoom_start=12, tiles=None, control_scale=False, prefer_canvas=True)
     m.default_js = LEAFLET_JS
     m.default_css = LEAFLET_CSS
     MapHandle().add_to(m)

@@ -161,8 +161,6 @@
     return box;
   }});
   new Info().addTo(map);
-  // a metric scale (the map page's own is in miles and feet)
-  L.control.scale({metric: true, imperial: false, position: "bottomleft"}).addTo(map).getContainer().classList.add("nh-scale");
 
   function home() { NH.show(filterPanel()); }
 

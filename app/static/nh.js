@@ -76,6 +76,12 @@
     return layer.bindTooltip(span, options);
   }
 
+  // every map page: a metric scale (the page's folium map has none: it would show miles and feet)
+  if (window.nhMap && L.control.scale) {
+    L.control.scale({metric: true, imperial: false, position: "bottomleft"}).addTo(window.nhMap)
+      .getContainer().classList.add("nh-scale");
+  }
+
   window.NH = {ctx: ctx, t: t, el: el, api: api, state: state, action: action, when: when, tip: tip,
                lightColour: lightColour, stateColours: STATE_COLOURS, show: show, side: side, message: message, put: put};
 })();

@@ -565,6 +565,8 @@ def test_supervisor_opens_and_closes_an_order(browser, live_server, make_user, a
     page.click("#sup-order button[data-order-action='close']")
     page.locator("#sup-order .order[data-state='closed']").wait_for()
     assert "已办结" in page.locator("#sup-order").inner_text()
+    scale = page.locator(".leaflet-control-scale").inner_text()
+    assert (" m" in scale or " km" in scale) and "mi" not in scale and "ft" not in scale  # metric on every map page
     page.screenshot(path=str(artifacts / "supervision.png"))
     with app.extensions["db"].transaction() as s:
         assert s.get(SupervisionOrder, order_id).state == "closed"
