@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import get_locale
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -87,7 +88,8 @@ def answer(exc: DomainError) -> Response:
         return as_json(exc)
     view = current_app.view_functions.get(request.endpoint or "")
     template = getattr(view, "error_template", "error.html")
-    response = Response(render_template(template, error=exc.message, status=exc.status, data=None))
+    said = exc.message if str(get_locale() or "zh").startswith("en") else exc.as_dict()["message_zh"]
+    response = Response(render_template(template, error=said, status=exc.status, data=None))
     response.status_code = exc.status
     return response
 
@@ -144,7 +146,8 @@ def _database_away(exc: Exception):
     current_app.logger.warning("database unavailable: %s: %s", exc.__class__.__name__,
                                (str(exc).splitlines() or [""])[0])
     response = jsonify(error="unavailable", retry_after_s=RETRY_AFTER_S,
-                       message="the database is briefly unavailable; retry the same request shortly")
+                       message="the database is briefly unavailable; retry the same request shortly",
+                       message_zh="数据库暂时不可用，请稍后用同一请求重试")
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response

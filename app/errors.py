@@ -24,11 +24,40 @@ class DomainError(Exception):
         self.extra = extra
 
     def as_dict(self) -> dict:
-        """JSON-ready body."""
+        """JSON-ready body: `message` in English, `message_zh` in Chinese (the raiser's own words, else the
+        Chinese for the error code, naming the field, with the English detail after it)."""
         body: dict = {"error": self.error}
         if self.field is not None:
             body["field"] = self.field
-        return {**body, "message": self.message, **self.extra}
+        extra = dict(self.extra)
+        return {**body, "message": self.message, "message_zh": extra.pop("message_zh", None) or chinese(self),
+                **extra}
+
+
+# The Chinese for each error code (and, failing that, each status): what the consoles show.
+ZH_ERRORS = {
+    "invalid_input": "输入有误", "invalid_body": "请求内容格式有误", "missing_field": "缺少必填项",
+    "invalid_text": "文字中含有不允许的字符", "invalid_crs": "坐标系不正确", "invalid_coordinates": "坐标不正确",
+    "invalid_layer": "图层不正确", "unknown_layer": "没有这个图层", "not_found": "未找到",
+    "unauthorized": "请先登录（或提供有效的访问令牌）", "forbidden": "无权执行此操作",
+    "csrf": "页面已过期，请刷新后重试",
+    "stale_version": "案件已被他人更新，请刷新后重试", "stale_base": "辖区已被他人修改，请重新载入后再改",
+    "case_closed": "案件已办结，不能再操作", "only_report": "这是案件唯一的上报，不能拆分",
+    "illegal": "当前状态下不能执行此操作", "idempotency_key_reused": "同一请求编号已用于另一份上报",
+    "no_roads": "尚未载入道路网", "no_boundaries": "尚未载入边界", "unreachable": "无法经道路到达",
+    "address_not_found": "未找到该地址", "address_ambiguous": "地址不唯一，请补充门牌或小区",
+    "too_large": "内容过大", "unavailable": "数据库暂时不可用，请稍后重试", "user_refused": "账号操作被拒绝",
+    "method_not_allowed": "不支持此请求方法", "open311": "Open311 请求有误",
+}
+ZH_STATUS = {400: "请求有误", 401: "请先登录", 403: "无权执行此操作", 404: "未找到", 409: "与当前数据冲突",
+             413: "内容过大", 422: "输入不被接受", 429: "尝试过于频繁，请稍后再试", 503: "服务暂时不可用，请稍后重试"}
+
+
+def chinese(error: DomainError) -> str:
+    """A Chinese message for an error that brought none: the code's words, the field, the English detail."""
+    head = ZH_ERRORS.get(error.error) or ZH_STATUS.get(error.status, "请求未能完成")
+    field = f"（{error.field}）" if error.field else ""
+    return f"{head}{field}：{error.message}"
 
 
 class InputError(DomainError):

@@ -492,7 +492,7 @@
       if (r.outcome === "done") { text += " → " + NH.state(r.state); }
       else if (r.error === "missing_field" && r.field) { text += "（" + tq("out_missing") + t(r.field) + "）"; }
       else if (r.message && r.error !== "illegal" && ["refused", "invalid"].indexOf(r.outcome) >= 0) {
-        text += "（" + r.message + "）";
+        text += "（" + NH.said(r) + "）";
       }
       return el("li", {class: "out-" + r.outcome, "data-case": r.id, "data-outcome": r.outcome}, text);
     }));

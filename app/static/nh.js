@@ -24,6 +24,12 @@
     return node;
   }
 
+  // what the server said, in the page's language (every error answer carries message and message_zh)
+  function said(body) {
+    if (!body) { return null; }
+    return (ctx.lang === "zh" && body.message_zh) || body.message || null;
+  }
+
   function api(path, options) {
     options = options || {};
     var headers = {"Accept": "application/json"};
@@ -39,7 +45,7 @@
           var body = null;
           try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
           if (!r.ok) {
-            var err = new Error((body && body.message) || (t("error") + " (" + r.status + ")"));
+            var err = new Error(said(body) || (t("error") + " (" + r.status + ")"));
             err.status = r.status; err.body = body;
             throw err;
           }
@@ -82,6 +88,6 @@
       .getContainer().classList.add("nh-scale");
   }
 
-  window.NH = {ctx: ctx, t: t, el: el, api: api, state: state, action: action, when: when, tip: tip,
+  window.NH = {ctx: ctx, t: t, el: el, api: api, said: said, state: state, action: action, when: when, tip: tip,
                lightColour: lightColour, stateColours: STATE_COLOURS, show: show, side: side, message: message, put: put};
 })();
