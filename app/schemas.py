@@ -290,6 +290,9 @@ PROPOSAL = obj(
     new_stations=array(NEW_STATION, 20), reason=text(500), reassign={"type": "string", "enum": ["move", "keep"]},
     base_version=number(1, 2**31 - 1, integer=True),
     allow_multipart={"anyOf": [{"type": "boolean"}, array(CODE, 50)], "nullable": True},
+    # painted grid cells: {cell code: station code}; unknown cells are named by app/territory/planning.py
+    cells={"type": "object", "nullable": True,
+           "additionalProperties": text(20, required=True, pattern=r"^[A-Z]{1,3}-[0-9A-Z]{1,6}$")},
 )
 
 BODIES: dict[str, dict] = {

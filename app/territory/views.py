@@ -10,7 +10,7 @@ from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
 from app.db import db
 from app.errors import InputError
-from app.territory import boundaries, features, locating, planning, siting
+from app.territory import boundaries, diff, features, locating, planning, siting
 
 bp = Blueprint("territory", __name__, url_prefix="/api/v1")
 PLANNERS = ("planner", "admin")
@@ -79,6 +79,20 @@ def basemap(name: str):
 def versions():
     """Every boundary version, newest first."""
     return jsonify(versions=boundaries.versions(db.session()))
+
+
+@bp.get("/boundaries/versions/<int:old>/diff/<int:new>")
+@roles_required(*READERS)
+def version_diff(old: int, new: int):
+    """Grid cells and open cases that change station from version `old` to version `new`, per pair."""
+    return jsonify(diff.diff(db.session(), old, new))
+
+
+@bp.get("/planning/cells")
+@roles_required(*READERS)
+def planning_cells():
+    """The current grid cells with the station holding each, for painting territories by cells."""
+    return jsonify(diff.current_cells(db.session()))
 
 
 @bp.post("/planning/coverage/preview")

@@ -39,6 +39,8 @@ TABLE: dict[tuple[str, str], object] = {
     )},
     ("GET", "territory.drafts"): {"planner", "admin", "leader"},
     ("GET", "territory.draft"): {"planner", "admin", "leader"},
+    ("GET", "territory.version_diff"): {"planner", "admin", "leader"},
+    ("GET", "territory.planning_cells"): {"planner", "admin", "leader"},
     # writing
     ("POST", "cases.create_report"): REPORTERS,
     ("POST", "cases.split_report"): {"dispatcher", "shift_leader", "admin"},
