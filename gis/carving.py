@@ -686,16 +686,28 @@ def tiling_problems(territories: Mapping[str, shapely.Geometry], town: shapely.G
                 if common.area > OVERLAP_TOLERANCE_M2:
                     problems.append(_overlap_in_tiling(codes[i], codes[j], common))
     union = shapely.union_all(metric) if metric else shapely.Polygon()
-    outside = union.difference(town_m.buffer(CELL_EDGE_TOLERANCE_M))
-    if outside.area > GAP_TOLERANCE_M2:
-        problems.append(_problem(
-            "coverage", "outside_town", f"territories reach {outside.area:,.0f} m² outside the town",
-            f"辖区超出镇域 {outside.area:,.0f} 平方米", "error", outside))
+    grown = town_m.buffer(CELL_EDGE_TOLERANCE_M)
+    if union.difference(grown).area > GAP_TOLERANCE_M2:
+        problems += _outside(codes, metric, grown, union.difference(grown))
     gaps = town_m.difference(union)
     for gap in shapely.get_parts(gaps):
         if gap.area > GAP_TOLERANCE_M2:
             problems.append(_sliver_gap(gap) if _is_sliver(gap) else _gap(gap))
     return problems
+
+
+def _outside(codes: Sequence[str], metric: Sequence[shapely.Geometry], grown: shapely.Geometry,
+             total: shapely.Geometry) -> list[Problem]:
+    """The territories reaching outside the town, each named (all of it in one problem if none does alone)."""
+    problems = []
+    for code, geom in zip(codes, metric, strict=True):
+        out = geom.difference(grown)
+        if out.area > GAP_TOLERANCE_M2:
+            problems.append(_problem(
+                code, "outside_town", f"the territory of {code} reaches {out.area:,.0f} m² outside the town",
+                f"{code} 的辖区超出镇域 {out.area:,.0f} 平方米", "error", out))
+    return problems or [_problem("coverage", "outside_town", f"territories reach {total.area:,.0f} m² outside the town",
+                                 f"辖区超出镇域 {total.area:,.0f} 平方米", "error", total)]
 
 
 def _overlap_in_tiling(a: str, b: str, geom: shapely.Geometry) -> Problem:

@@ -1,16 +1,27 @@
-// The planner console: edit station coverage with Leaflet-Geoman (snapping to neighbours and, when shown,
-// to grid cells), add an "X" station (a point and a territory carved out of the others), check the proposal
-// (validation and impact) before saving it as a new boundary version, and compare versions on the map.
+// The planner console: edit station coverage with Leaflet-Geoman (only the coverage layer is editable; it snaps
+// to the neighbours), add an "X" station (a point and a territory carved out of the others), paint territories
+// by grid cells, check the proposal (problems drawn on the map, impact) before saving it as a new boundary
+// version, and compare any two versions on the map (the cells that change station).
 (function () {
   "use strict";
   var NH = window.NH, el = NH.el, t = NH.t, ctx = NH.ctx, map = window.nhMap;
+  // Geoman opt-in: only layers made with pmIgnore: false (the coverage below, drawn territories) get vertex
+  // handles, snap targets or edit mode; roads, the lake, communities and grid cells are never Geoman's.
+  L.PM.setOptIn(true);
   var editable = L.featureGroup().addTo(map);   // one layer per station territory, properties kept on the layer
   var stationsNew = [];                           // {code, name, lon, lat, parent_code}
   var openDraft = null;                           // the draft (from the siting tool) being edited, if any
   var baseVersion = null;                         // the boundary version the territories on screen come from
   var compare = L.layerGroup().addTo(map);
   var result = L.layerGroup().addTo(map);
-  var COLOURS = ["#8e44ad", "#2980b9", "#27ae60", "#d35400", "#c0392b", "#16a085", "#f39c12", "#2c3e50"];
+  var problemsLayer = L.layerGroup().addTo(map);
+  var COLOURS = ["#8e44ad", "#2980b9", "#27ae60", "#d35400", "#16a085", "#f39c12", "#2c3e50", "#7f8c8d"];
+  var colours = {};                               // station code -> colour, stable for the page
+  var names = {};                                 // station code -> name
+  function colourOf(code) {
+    if (!(code in colours)) { colours[code] = COLOURS[Object.keys(colours).length % COLOURS.length]; }
+    return colours[code];
+  }
 
   map.pm.setGlobalOptions({snappable: true, snapDistance: 15, allowSelfIntersection: false});
   map.pm.addControls({position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
@@ -20,26 +31,41 @@
   if (window.nhLayers.station_coverage) { map.removeLayer(window.nhLayers.station_coverage); }
 
   function style(code, i, carve) {
-    return {color: COLOURS[i % COLOURS.length], weight: carve ? 3 : 2, fillOpacity: 0.12, dashArray: carve ? "6 4" : null};
+    return {color: colourOf(code), weight: carve ? 3 : 2, fillOpacity: 0.12, dashArray: carve ? "6 4" : null,
+            pmIgnore: false};
   }
 
+  // A self-crossing vertex is refused by Geoman: say so instead of dropping it without a word.
+  function refuseCrossing(layer) {
+    layer.on("pm:intersect", function () {
+      document.getElementById("planner-step-box").replaceChildren(NH.message(t("self_intersection"), "error"));
+      document.body.dataset.selfIntersection = "1";
+    });
+  }
+  map.on("pm:drawstart", function (e) { if (e.workingLayer) { refuseCrossing(e.workingLayer); } });
+  map.on("pm:globaleditmodetoggled", function (e) { document.body.dataset.editMode = String(e.enabled); });
+
   function loadCoverage() {
-    return NH.api("/api/v1/layers/station_coverage").then(function (fc) {
+    // 9 decimals (0.1 mm): rounded to 6, vertices carving keeps a centimetre apart could make a ring cross itself
+    return NH.api("/api/v1/layers/station_coverage?precision=9").then(function (fc) {
       editable.clearLayers();
       baseVersion = fc.features.length ? fc.features[0].properties.version : null;
       fc.features.forEach(function (f, i) {
-        L.geoJSON(f, {style: style(f.properties.station_code, i)}).eachLayer(function (layer) {
+        names[f.properties.station_code] = f.properties.name;
+        L.geoJSON(f, {style: style(f.properties.station_code, i), pmIgnore: false}).eachLayer(function (layer) {
           layer.nh = {station_code: f.properties.station_code, name: f.properties.name, carve: false};
           NH.tip(layer, f.properties.name + " (" + f.properties.station_code + ")", {sticky: true});
+          refuseCrossing(layer);
           editable.addLayer(layer);
         });
       });
       document.body.dataset.coverageLoaded = String(fc.features.length);
+      stationChoices();
     });
   }
 
   function proposal() {
-    return {
+    var body = {
       coverage: {type: "FeatureCollection", features: editable.getLayers().map(function (layer) {
         var f = layer.toGeoJSON(15);
         f.properties = {station_code: layer.nh.station_code, carve: !!layer.nh.carve};
@@ -47,6 +73,139 @@
       })},
       new_stations: stationsNew
     };
+    if (Object.keys(paint.painted).length) { body.cells = Object.assign({}, paint.painted); }
+    return body;
+  }
+
+  // ---- painting territories by grid cells ------------------------------------------------------------
+  // The planner selects cells (click; Shift-drag for a box), picks a station and gives them to it; the server
+  // makes each station's territory the union of its cells (cells: {cell code: station code}).
+  var paint = {on: false, layer: null, cells: {}, owner: {}, painted: {}, selected: {}, centres: {}, box: null};
+
+  function cellStyle(code) {
+    var station = paint.painted[code] || paint.owner[code];
+    var selected = !!paint.selected[code];
+    return {color: selected ? "#000" : colourOf(station), weight: selected ? 2 : 0.5, fillColor: colourOf(station),
+            fillOpacity: selected ? 0.55 : (paint.painted[code] ? 0.45 : 0.15), pmIgnore: true};
+  }
+  function restyle(code) { if (paint.cells[code]) { paint.cells[code].setStyle(cellStyle(code)); } }
+
+  function paintStatus() {
+    var box = document.getElementById("paint-status");
+    var n = Object.keys(paint.selected).length, m = Object.keys(paint.painted).length;
+    if (box) { box.textContent = t("selected") + ": " + n + " · " + t("painted") + ": " + m; }
+    document.body.dataset.selectedCells = String(n);
+    document.body.dataset.paintedCells = String(m);
+  }
+
+  function select(code, on) {
+    if (on) { paint.selected[code] = true; } else { delete paint.selected[code]; }
+    restyle(code);
+  }
+
+  function loadCells() {
+    return NH.api("/api/v1/planning/cells").then(function (fc) {
+      if (paint.layer) { map.removeLayer(paint.layer); }
+      paint.cells = {}; paint.owner = {}; paint.centres = {}; paint.selected = {};
+      paint.layer = L.geoJSON(fc, {pmIgnore: true, style: function (f) { return cellStyle(f.properties.code); },
+        onEachFeature: function (f, layer) {
+          var code = f.properties.code;
+          paint.cells[code] = layer;
+          paint.owner[code] = f.properties.station_code;
+          paint.centres[code] = layer.getBounds().getCenter();
+          layer.on("click", function () {
+            if (paint.justBoxed) { return; }
+            select(code, !paint.selected[code]);
+            paintStatus();
+          });
+          NH.tip(layer, code + " · " + (names[f.properties.station_code] || f.properties.station_code), {sticky: true});
+        }});
+      Object.keys(paint.cells).forEach(restyle);
+      if (paint.on) { paint.layer.addTo(map); }
+      document.body.dataset.cellsLoaded = String(fc.features.length);
+      paintStatus();
+    });
+  }
+
+  // Shift-drag: a box selecting every cell whose centre lies in it (Leaflet's box zoom is off meanwhile).
+  function boxStart(ev) {
+    if (!paint.on || !ev.shiftKey || ev.button !== 0) { return; }
+    ev.preventDefault(); ev.stopPropagation();
+    var start = map.mouseEventToLatLng(ev);
+    map.dragging.disable();
+    paint.box = L.rectangle(L.latLngBounds(start, start), {color: "#000", weight: 1, dashArray: "4 3", fill: false,
+                                                           pmIgnore: true, interactive: false}).addTo(map);
+    function move(e) { paint.box.setBounds(L.latLngBounds(start, map.mouseEventToLatLng(e))); }
+    function up(e) {
+      document.removeEventListener("mousemove", move, true);
+      document.removeEventListener("mouseup", up, true);
+      var bounds = L.latLngBounds(start, map.mouseEventToLatLng(e));
+      map.removeLayer(paint.box); paint.box = null;
+      map.dragging.enable();
+      Object.keys(paint.centres).forEach(function (code) { if (bounds.contains(paint.centres[code])) { select(code, true); } });
+      paint.justBoxed = true;
+      setTimeout(function () { paint.justBoxed = false; }, 0);
+      paintStatus();
+    }
+    document.addEventListener("mousemove", move, true);
+    document.addEventListener("mouseup", up, true);
+  }
+  map.getContainer().addEventListener("mousedown", boxStart, true);
+
+  function assign() {
+    var station = document.getElementById("paint-station").value;
+    Object.keys(paint.selected).forEach(function (code) {
+      if (paint.owner[code] === station) { delete paint.painted[code]; } else { paint.painted[code] = station; }
+      delete paint.selected[code];
+      restyle(code);
+    });
+    paintStatus();
+  }
+
+  // The stations a cell can go to: those with a territory on screen and the new ones.
+  function stationChoices() {
+    var sel = document.getElementById("paint-station");
+    if (!sel) { return; }
+    var seen = {}, options = [];
+    editable.getLayers().concat(stationsNew.map(function (s) { return {nh: {station_code: s.code, name: s.name}}; }))
+      .forEach(function (layer) {
+        var code = layer.nh.station_code;
+        if (seen[code]) { return; }
+        seen[code] = true;
+        options.push(el("option", {value: code, text: (layer.nh.name || code) + " (" + code + ")"}));
+      });
+    var keep = sel.value;
+    sel.replaceChildren.apply(sel, options);
+    if (keep && seen[keep]) { sel.value = keep; }
+  }
+
+  function paintPanel() {
+    return el("div", {id: "paint-panel"},
+      el("p", {class: "hint", text: t("paint_help")}),
+      el("label", {}, t("assign_to"), el("select", {id: "paint-station"})),
+      el("button", {type: "button", id: "paint-assign", onclick: assign, text: t("assign")}),
+      el("button", {type: "button", id: "paint-clear", onclick: function () {
+        Object.keys(paint.selected).forEach(function (code) { select(code, false); }); paintStatus(); },
+        text: t("clear_selection")}),
+      el("p", {class: "meta", id: "paint-status"}));
+  }
+
+  function togglePaint() {
+    paint.on = !paint.on;
+    var box = document.getElementById("paint-box");
+    document.getElementById("paint-cells").classList.toggle("active", paint.on);
+    if (paint.on) {
+      map.boxZoom.disable();
+      if (map.pm.globalEditModeEnabled()) { map.pm.disableGlobalEditMode(); }
+      box.replaceChildren(paintPanel());
+      stationChoices();
+      if (paint.layer) { paint.layer.addTo(map); paintStatus(); } else { loadCells(); }
+    } else {
+      map.boxZoom.enable();
+      if (paint.layer) { map.removeLayer(paint.layer); }
+      box.replaceChildren();
+    }
+    document.body.dataset.paintMode = String(paint.on);
   }
 
   // ---- adding an X station -----------------------------------------------------------------
@@ -68,15 +227,25 @@
         var point = L.circleMarker(ev.latlng, {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true}).addTo(result);
         NH.tip(point, name);
         stationsNew.push({code: code, name: name, lon: ev.latlng.lng, lat: ev.latlng.lat, parent_code: "TC"});
+        names[code] = name;
+        stationChoices();
+        if (paint.on) {  // its territory will be the cells painted to it
+          document.getElementById("paint-station").value = code;
+          form.replaceChildren(NH.message(t("paint_new_station")));
+          document.body.dataset.stationPlaced = code;
+          return;
+        }
         form.replaceChildren(el("p", {class: "hint", id: "planner-step", text: t("draw_territory")}));
-        map.pm.enableDraw("Polygon", {snappable: true, finishOn: "dblclick"});
+        map.pm.enableDraw("Polygon", {snappable: true, finishOn: "dblclick", pathOptions: {pmIgnore: false}});
         map.once("pm:create", function (created) {
           var layer = created.layer;
           map.removeLayer(layer);
           layer.setStyle(style(code, editable.getLayers().length, true));
           layer.nh = {station_code: code, name: name, carve: true};
           NH.tip(layer, name + " (" + code + ")", {sticky: true});
+          refuseCrossing(layer);
           editable.addLayer(layer);
+          stationChoices();
           form.replaceChildren(NH.message(t("territory_drawn")));
           document.body.dataset.territoryDrawn = code;
         });
@@ -111,19 +280,48 @@
     return el("div", {class: "impact"}, el("h4", {text: t("impact")}), flows, stations);
   }
 
+  // Problems on the map: errors in solid red, warnings dashed; each with its message (and area) as tooltip.
+  function problemLabel(p) { return problemText(p); }  // the messages give the area and name the stations
+  function drawProblems(problems) {
+    problemsLayer.clearLayers();
+    var drawn = 0;
+    problems.forEach(function (p) {
+      if (!p.geometry) { return; }
+      var error = p.severity === "error";
+      var layer = L.geoJSON(p.geometry, {pmIgnore: true,
+        style: {color: "#e00000", weight: error ? 3 : 2, fillColor: "#ff0000", fillOpacity: error ? 0.45 : 0.25,
+                dashArray: error ? null : "5 4"},
+        pointToLayer: function (f, latlng) {
+          return L.circleMarker(latlng, {radius: 11, color: "#e00000", weight: 3, fillColor: "#ff0000", fillOpacity: 0.3,
+                                         pmIgnore: true});
+        }});
+      layer.eachLayer(function (l) { NH.tip(l, problemLabel(p), {sticky: true}); });
+      layer.addTo(problemsLayer);
+      drawn += 1;
+    });
+    document.body.dataset.problemsDrawn = String(drawn);
+  }
+
+  function problemList(problems, severity, id) {
+    var items = problems.filter(function (p) { return p.severity === severity; });
+    if (!items.length) { return null; }
+    return el("ul", {class: severity === "error" ? "errors" : "warnings", id: id}, items.map(function (p) {
+      return el("li", {"data-code": p.code, text: problemLabel(p)});
+    }));
+  }
+
   function check() {
     var out = document.getElementById("planner-result");
     out.replaceChildren(el("p", {text: t("loading")}));
     return NH.api("/api/v1/planning/coverage/preview", {method: "POST", json: proposal()}).then(function (body) {
       result.eachLayer(function (l) { if (!(l instanceof L.CircleMarker)) { result.removeLayer(l); } });
       L.geoJSON(body.coverage, {style: {color: "#000", weight: 1, fill: false, dashArray: "2 3"}, pmIgnore: true}).addTo(result);
+      drawProblems(body.problems);
+      var warnings = problemList(body.problems, "warning", "planner-warnings");
       NH.put(out,
         NH.message(body.valid ? t("valid") : t("invalid"), body.valid ? "" : "error"),
-        body.errors.length ? el("ul", {class: "errors"}, body.problems.filter(function (p) {
-          return p.severity === "error"; }).map(function (p) { return el("li", {text: problemText(p)}); })) : null,
-        body.warnings.length ? el("div", {}, el("h4", {text: t("gaps")}),
-          el("ul", {}, body.problems.filter(function (p) { return p.severity === "warning"; })
-            .map(function (p) { return el("li", {text: problemText(p)}); }))) : null,
+        problemList(body.problems, "error", "planner-errors"),
+        warnings ? el("div", {}, el("h4", {text: t("warnings")}), warnings) : null,
         impactTable(body), body.valid ? saveForm() : null);
       document.body.dataset.previewValid = String(body.valid);
     }).catch(function (err) { out.replaceChildren(NH.message(errorText(err), "error")); });
@@ -150,6 +348,9 @@
         }
         stationsNew = [];
         result.clearLayers();
+        problemsLayer.clearLayers();
+        paint.painted = {};
+        if (paint.layer) { loadCells(); }
         form.replaceChildren(NH.message(t("saved") + " " + answer.boundary_version +
           (answer.reassigned ? " · " + t("moved") + " " + answer.reassigned.moved : "")));
         document.body.dataset.savedVersion = String(answer.boundary_version);
@@ -181,7 +382,7 @@
       result.clearLayers();
       (p.coverage.features || []).forEach(function (f, i) {
         var code = f.properties.station_code;
-        L.geoJSON(f, {style: style(code, i, !!f.properties.carve)}).eachLayer(function (layer) {
+        L.geoJSON(f, {style: style(code, i, !!f.properties.carve), pmIgnore: false}).eachLayer(function (layer) {
           layer.nh = {station_code: code, name: f.properties.name || code, carve: !!f.properties.carve};
           NH.tip(layer, (f.properties.name || code) + " (" + code + ")", {sticky: true});
           editable.addLayer(layer);
@@ -203,14 +404,63 @@
   function versions() {
     var box = document.getElementById("planner-versions");
     return NH.api("/api/v1/boundaries/versions").then(function (body) {
-      box.replaceChildren(el("h4", {text: t("versions")}), el("ul", {}, body.versions.map(function (v, i) {
+      var list = body.versions;
+      function choose(name, value) {
+        return el("select", {name: name}, list.map(function (v) {
+          var o = el("option", {value: String(v.id), text: "#" + v.id});
+          if (v.id === value) { o.selected = true; }
+          return o;
+        }));
+      }
+      var pick = list.length > 1 ? el("form", {id: "compare-versions", class: "compare-form"},
+        el("label", {}, t("compare_versions"), el("span", {}, choose("old", list[1].id), " → ", choose("new", list[0].id))),
+        el("button", {type: "submit", text: t("compare")})) : null;
+      if (pick) {
+        pick.addEventListener("submit", function (e) {
+          e.preventDefault();
+          var data = new FormData(pick);
+          showDiff(Number(data.get("old")), Number(data.get("new")));
+        });
+      }
+      NH.put(box, el("h4", {text: t("versions")}), el("ul", {}, list.map(function (v, i) {
         return el("li", {}, el("button", {type: "button", onclick: function () { showVersion(v.id); },
           text: "#" + v.id}), " " + NH.when(v.created_at) + " · " + v.reason + " ",
+          v.parent_id ? el("button", {type: "button", class: "compare", "data-compare": v.id,
+            onclick: function () { showDiff(v.parent_id, v.id); }, text: t("compare")}) : null,
           i > 0 ? el("button", {type: "button", class: "restore", "data-restore": v.id,
-            onclick: function (e) { restoreForm(e.target.parentNode, v.id, body.versions[0].id); },
+            onclick: function (e) { restoreForm(e.target.parentNode, v.id, list[0].id); },
             text: t("restore")}) : null);
-      })));
+      })), pick, el("div", {id: "planner-diff"}));
     });
+  }
+
+  // The cells that change station between two versions, coloured by their new station, and the pairs' counts.
+  function showDiff(a, b) {
+    var box = document.getElementById("planner-diff");
+    box.replaceChildren(el("p", {text: t("loading")}));
+    compare.clearLayers();
+    return NH.api("/api/v1/boundaries/versions/" + a + "/diff/" + b).then(function (d) {
+      d.pairs.forEach(function (p) { names[p.from] = p.from_name; names[p.to] = p.to_name; });
+      var layer = L.geoJSON(d.moved_cells, {pmIgnore: true, style: function (f) {
+        return {color: colourOf(f.properties.to), weight: 1, fillColor: colourOf(f.properties.to), fillOpacity: 0.65};
+      }, onEachFeature: function (f, l) {
+        NH.tip(l, f.properties.code + " · " + (names[f.properties.from] || f.properties.from) + " → " +
+          (names[f.properties.to] || f.properties.to), {sticky: true});
+      }}).addTo(compare);
+      if (d.moved_cells.features.length) { map.fitBounds(layer.getBounds(), {maxZoom: 15}); }
+      var rows = d.pairs.map(function (p) {
+        return el("tr", {"data-pair": p.from + ">" + p.to},
+          el("td", {}, el("span", {class: "swatch", style: "display:inline-block;width:12px;height:12px;margin-right:6px;" +
+            "vertical-align:middle;background:" + colourOf(p.to)}), p.from_name + " → " + p.to_name),
+          el("td", {text: String(p.cells)}), el("td", {text: String(p.area_km2)}), el("td", {text: String(p.open_cases)}));
+      });
+      NH.put(box, el("h4", {text: t("diff_title") + " #" + a + " → #" + b}),
+        el("p", {class: "meta", text: d.cells_moved + " " + t("cells_moved") + " · " + d.cases_moved + " " + t("cases_moved")}),
+        rows.length ? el("table", {id: "diff-pairs", class: "legend-table"}, el("tr", {}, el("th", {text: t("from") + " → " + t("to")}),
+          el("th", {text: t("cells")}), el("th", {text: t("area_km2")}), el("th", {text: t("open_cases")})), rows)
+          : el("p", {class: "hint", text: t("no_changes")}));
+      document.body.dataset.diffShown = a + ">" + b + ":" + d.cells_moved;
+    }).catch(function (err) { box.replaceChildren(NH.message(errorText(err), "error")); });
   }
 
   // A new version with the coverage of an earlier one: the planner's way back from a bad edit.
@@ -245,9 +495,13 @@
     el("p", {class: "hint", text: t("planner_help")}),
     el("button", {type: "button", id: "add-station", onclick: function () {
       document.getElementById("planner-step-box").replaceChildren(addStationForm()); }, text: t("new_station")}),
+    el("button", {type: "button", id: "paint-cells", onclick: togglePaint, text: t("paint_cells")}),
     el("button", {type: "button", id: "check-proposal", onclick: check, text: t("check")}),
-    el("button", {type: "button", onclick: function () { stationsNew = []; result.clearLayers(); loadCoverage(); },
-                  text: t("reset")}),
+    el("button", {type: "button", onclick: function () {
+      stationsNew = []; result.clearLayers(); problemsLayer.clearLayers(); paint.painted = {};
+      if (paint.layer) { Object.keys(paint.cells).forEach(restyle); paintStatus(); }
+      loadCoverage(); }, text: t("reset")}),
+    el("div", {id: "paint-box"}),
     el("div", {id: "planner-step-box"}),
     el("div", {id: "planner-result"}),
     el("div", {id: "planner-drafts"}),

@@ -20,13 +20,15 @@ READERS = ("planner", "admin", "leader")
 @bp.get("/layers/<name>")
 @login_required
 def layer(name: str):
-    """A boundary layer as GeoJSON (?version=N for a past station coverage)."""
+    """A boundary layer as GeoJSON (?version=N for a past station coverage; ?precision=6..9 decimals, 6 by
+    default: the planner edits coverage at 9, which keeps carving's centimetre vertices apart)."""
     version = None
     if request.args.get("version") is not None:
         if name != "station_coverage":
             raise InputError("version", "version applies to station_coverage and is a boundary version id", 400)
         version = params.whole(request.args, "version", 0, 1, boundaries.MAX_VERSION_ID)
-    return jsonify(features.layer(db.session(), name, version))
+    precision = params.whole(request.args, "precision", 6, 6, 9)
+    return jsonify(features.layer(db.session(), name, version, precision))
 
 
 @bp.get("/locate")
