@@ -50,19 +50,88 @@
     return NH.api("/api/v1/layers/station_coverage?precision=9").then(function (fc) {
       editable.clearLayers();
       baseVersion = fc.features.length ? fc.features[0].properties.version : null;
-      fc.features.forEach(function (f, i) {
+      fc.features.forEach(function (f) {
         names[f.properties.station_code] = f.properties.name;
-        L.geoJSON(f, {style: style(f.properties.station_code, i), pmIgnore: false}).eachLayer(function (layer) {
-          layer.nh = {station_code: f.properties.station_code, name: f.properties.name, carve: false};
-          NH.tip(layer, f.properties.name + " (" + f.properties.station_code + ")", {sticky: true});
-          refuseCrossing(layer);
-          editable.addLayer(layer);
-        });
+        addTerritory(f, {station_code: f.properties.station_code, name: f.properties.name, carve: false});
       });
       document.body.dataset.coverageLoaded = String(fc.features.length);
       stationChoices();
+      resetHistory();
     });
   }
+
+  // A station's territory on the editable layer (only these are Geoman's), its edits recorded for undo.
+  function attach(layer, nh) {
+    layer.nh = nh;
+    NH.tip(layer, (nh.name || nh.station_code) + " (" + nh.station_code + ")", {sticky: true});
+    refuseCrossing(layer);
+    layer.on("pm:edit", record);
+    editable.addLayer(layer);
+  }
+  function addTerritory(feature, nh) {
+    L.geoJSON(feature, {style: style(nh.station_code, 0, !!nh.carve), pmIgnore: false})
+      .eachLayer(function (layer) { attach(layer, nh); });
+  }
+
+  function stationMarkers() {
+    result.eachLayer(function (l) { if (l instanceof L.CircleMarker) { result.removeLayer(l); } });
+    stationsNew.forEach(function (st) {
+      NH.tip(L.circleMarker([st.lat, st.lon], {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true}),
+        st.name).addTo(result);
+    });
+  }
+
+  // ---- undo / redo: every edit (a vertex moved, a territory drawn, a station placed, cells given) is a state --
+  var undoStack = {states: [], at: -1};
+  function snapshot() {
+    return {
+      features: editable.getLayers().map(function (l) {
+        var f = l.toGeoJSON(15);
+        f.properties = Object.assign({}, l.nh);
+        return f;
+      }),
+      stations: stationsNew.map(function (s) { return Object.assign({}, s); }),
+      painted: Object.assign({}, paint.painted)
+    };
+  }
+  function historyStatus() {
+    var undoButton = document.getElementById("undo"), redoButton = document.getElementById("redo");
+    if (undoButton) { undoButton.disabled = undoStack.at <= 0; }
+    if (redoButton) { redoButton.disabled = undoStack.at >= undoStack.states.length - 1; }
+    document.body.dataset.historyAt = String(undoStack.at);
+    document.body.dataset.historyLength = String(undoStack.states.length);
+  }
+  function record() {
+    undoStack.states = undoStack.states.slice(0, undoStack.at + 1);
+    undoStack.states.push(snapshot());
+    undoStack.at = undoStack.states.length - 1;
+    historyStatus();
+  }
+  function resetHistory() { undoStack.states = []; undoStack.at = -1; record(); }
+  function restoreState(state) {
+    editable.clearLayers();
+    state.features.forEach(function (f) { addTerritory(f, Object.assign({}, f.properties)); });
+    stationsNew = state.stations.map(function (s) { return Object.assign({}, s); });
+    stationMarkers();
+    paint.painted = Object.assign({}, state.painted);
+    Object.keys(paint.cells).forEach(restyle);
+    paintStatus();
+    stationChoices();
+    problemsLayer.clearLayers();
+    document.getElementById("planner-result").replaceChildren();
+  }
+  function undo() {
+    if (undoStack.at > 0) { undoStack.at -= 1; restoreState(undoStack.states[undoStack.at]); historyStatus(); }
+  }
+  function redo() {
+    if (undoStack.at < undoStack.states.length - 1) { undoStack.at += 1; restoreState(undoStack.states[undoStack.at]); historyStatus(); }
+  }
+  document.addEventListener("keydown", function (e) {
+    if (!(e.ctrlKey || e.metaKey) || /^(INPUT|TEXTAREA|SELECT)$/.test((e.target && e.target.tagName) || "")) { return; }
+    var key = e.key.toLowerCase();
+    if (key === "z" && !e.shiftKey) { e.preventDefault(); undo(); }
+    else if (key === "y" || (key === "z" && e.shiftKey)) { e.preventDefault(); redo(); }
+  });
 
   function proposal() {
     var body = {
@@ -160,6 +229,7 @@
       restyle(code);
     });
     paintStatus();
+    record();
   }
 
   // The stations a cell can go to: those with a territory on screen and the new ones.
@@ -224,11 +294,11 @@
       map.getContainer().style.cursor = "crosshair";
       map.once("click", function (ev) {
         map.getContainer().style.cursor = "";
-        var point = L.circleMarker(ev.latlng, {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true}).addTo(result);
-        NH.tip(point, name);
         stationsNew.push({code: code, name: name, lon: ev.latlng.lng, lat: ev.latlng.lat, parent_code: "TC"});
+        stationMarkers();
         names[code] = name;
         stationChoices();
+        record();
         if (paint.on) {  // its territory will be the cells painted to it
           document.getElementById("paint-station").value = code;
           form.replaceChildren(NH.message(t("paint_new_station")));
@@ -240,12 +310,10 @@
         map.once("pm:create", function (created) {
           var layer = created.layer;
           map.removeLayer(layer);
-          layer.setStyle(style(code, editable.getLayers().length, true));
-          layer.nh = {station_code: code, name: name, carve: true};
-          NH.tip(layer, name + " (" + code + ")", {sticky: true});
-          refuseCrossing(layer);
-          editable.addLayer(layer);
+          layer.setStyle(style(code, 0, true));
+          attach(layer, {station_code: code, name: name, carve: true});
           stationChoices();
+          record();
           form.replaceChildren(NH.message(t("territory_drawn")));
           document.body.dataset.territoryDrawn = code;
         });
@@ -380,19 +448,15 @@
       var p = d.proposal || {};
       editable.clearLayers();
       result.clearLayers();
-      (p.coverage.features || []).forEach(function (f, i) {
+      (p.coverage.features || []).forEach(function (f) {
         var code = f.properties.station_code;
-        L.geoJSON(f, {style: style(code, i, !!f.properties.carve), pmIgnore: false}).eachLayer(function (layer) {
-          layer.nh = {station_code: code, name: f.properties.name || code, carve: !!f.properties.carve};
-          NH.tip(layer, (f.properties.name || code) + " (" + code + ")", {sticky: true});
-          editable.addLayer(layer);
-        });
+        addTerritory(f, {station_code: code, name: f.properties.name || code, carve: !!f.properties.carve});
       });
       stationsNew = (p.new_stations || []).slice();
-      stationsNew.forEach(function (st) {
-        NH.tip(L.circleMarker([st.lat, st.lon], {radius: 7, color: "#c0392b", fillOpacity: 1, pmIgnore: true}),
-          st.name).addTo(result);
-      });
+      stationMarkers();
+      paint.painted = Object.assign({}, p.cells || {});
+      Object.keys(paint.cells).forEach(restyle);
+      resetHistory();
       openDraft = id;
       document.getElementById("planner-step-box").replaceChildren(NH.message(t("draft_opened") + " #" + id + " " + d.title));
       document.body.dataset.draftOpened = String(id);
@@ -496,6 +560,8 @@
     el("button", {type: "button", id: "add-station", onclick: function () {
       document.getElementById("planner-step-box").replaceChildren(addStationForm()); }, text: t("new_station")}),
     el("button", {type: "button", id: "paint-cells", onclick: togglePaint, text: t("paint_cells")}),
+    el("button", {type: "button", id: "undo", onclick: undo, disabled: true, title: "Ctrl+Z", text: t("undo")}),
+    el("button", {type: "button", id: "redo", onclick: redo, disabled: true, title: "Ctrl+Y", text: t("redo")}),
     el("button", {type: "button", id: "check-proposal", onclick: check, text: t("check")}),
     el("button", {type: "button", onclick: function () {
       stationsNew = []; result.clearLayers(); problemsLayer.clearLayers(); paint.painted = {};

@@ -353,11 +353,11 @@ def test_a_planner_draws_an_x_station_across_two_territories(browser, own_live_s
     assert filed.status_code == 201 and filed.json()["station"]["code"] == "JS-961", filed.text
 
 
-@pytest.mark.browser
-def test_a_broken_edit_shows_red_problems_with_chinese_messages(browser, own_live_server, planner, artifacts):
+def _edge_vertex(url: str, headers: dict) -> tuple[str, shapely.Point, shapely.Point]:
+    """A station, a vertex of its territory on the town's edge that no neighbour shares, and a point 300 m
+    further out (lon/lat)."""
     from gis.crs import to_metric, to_storage
 
-    url, headers = own_live_server, planner[2]
     _, territories = current(url, headers)
     town = requests.get(f"{url}/api/v1/layers/town", headers=headers, timeout=30).json()
     town = shape(town["features"][0]["geometry"])
@@ -365,7 +365,6 @@ def test_a_broken_edit_shows_red_problems_with_chinese_messages(browser, own_liv
     own_m = to_metric(territories[code])
     others = [to_metric(g) for c, g in territories.items() if c != code]
     centre = to_metric(town).centroid
-    # a vertex of the town's edge that no neighbour shares, dragged 300 m away from the town
     ring = max(getattr(own_m, "geoms", [own_m]), key=lambda p: p.area).exterior
     candidates = [shapely.Point(xy) for xy in ring.coords[:-1]]
     candidates = [p for p in candidates if min(o.distance(p) for o in others) > 500]
@@ -373,8 +372,11 @@ def test_a_broken_edit_shows_red_problems_with_chinese_messages(browser, own_liv
     dx, dy = vertex.x - centre.x, vertex.y - centre.y
     norm = (dx * dx + dy * dy) ** 0.5
     target = shapely.Point(vertex.x + 300 * dx / norm, vertex.y + 300 * dy / norm)
-    v, t = to_storage(vertex), to_storage(target)
-    context, page = _planner_page(browser, url, planner)
+    return code, to_storage(vertex), to_storage(target)
+
+
+def _drag_vertex(page, v: shapely.Point, t: shapely.Point) -> None:
+    """Drag the vertex handle at v to t in Geoman's edit mode."""
     centre_on(page, (v.y + t.y) / 2, (v.x + t.x) / 2, 16)
     page.evaluate("nhMap.pm.enableGlobalEditMode() || null")
     page.mouse.move(*pixel(page, v.y, v.x))
@@ -382,6 +384,19 @@ def test_a_broken_edit_shows_red_problems_with_chinese_messages(browser, own_liv
     page.mouse.move(*pixel(page, t.y, t.x), steps=12)
     page.mouse.up()
     page.evaluate("nhMap.pm.disableGlobalEditMode() || null")
+
+
+def _territory_js(code: str) -> str:
+    return ("(() => { let g = null; nhMap.eachLayer(l => { if (l.nh && l.nh.station_code === '" + code + "'"
+            " && l.toGeoJSON) { g = l.toGeoJSON(9).geometry; } }); return JSON.stringify(g); })()")
+
+
+@pytest.mark.browser
+def test_a_broken_edit_shows_red_problems_with_chinese_messages(browser, own_live_server, planner, artifacts):
+    url, headers = own_live_server, planner[2]
+    code, v, t = _edge_vertex(url, headers)
+    context, page = _planner_page(browser, url, planner)
+    _drag_vertex(page, v, t)
     page.click("#check-proposal")
     wait_data(page, "previewValid", lambda v: v == "false", timeout=60)
     assert int(wait_data(page, "problemsDrawn")) >= 1
@@ -447,5 +462,52 @@ def test_in_english_a_new_station_without_cells_is_marked_at_its_point(browser, 
     errors = page.locator("#planner-errors li").all_inner_texts()
     assert errors == ["new station Harbour X (JS-971) has no territory"], errors
     assert int(wait_data(page, "problemsDrawn")) == 1
+    check_clean(page)
+    context.close()
+
+
+@pytest.mark.browser
+def test_edits_are_undone_and_redone(browser, own_live_server, planner):
+    url, headers = own_live_server, planner[2]
+    code, v, t = _edge_vertex(url, headers)
+    _, _, chosen = band(url, headers, 3)
+    found = cells(url, headers)
+    context, page = _planner_page(browser, url, planner)
+    wait_data(page, "historyLength", lambda n: n == "1")
+    assert page.is_disabled("#undo") and page.is_disabled("#redo")
+    before = page.evaluate(_territory_js(code))
+    _drag_vertex(page, v, t)
+    wait_data(page, "historyLength", lambda n: n == "2")
+    moved = page.evaluate(_territory_js(code))
+    assert moved != before
+    page.click("#undo")
+    assert page.evaluate(_territory_js(code)) == before
+    page.click("#redo")
+    assert page.evaluate(_territory_js(code)) == moved
+    # cells given to a station, then taken back with Ctrl+Z and given again with Ctrl+Y
+    page.click("#paint-cells")
+    wait_data(page, "cellsLoaded", lambda n: int(n) > 8000, timeout=60)
+    _fit(page, [found[c][1] for c in chosen])
+    for c in chosen:
+        p = found[c][1].representative_point()
+        page.mouse.click(*pixel(page, p.y, p.x))
+    wait_data(page, "selectedCells", lambda n: n == "3")
+    other = sorted({o for o, _ in found.values()} - {found[chosen[0]][0]})[0]
+    page.select_option("#paint-station", other)
+    page.click("#paint-assign")
+    wait_data(page, "paintedCells", lambda n: n == "3")
+    page.keyboard.press("Control+z")
+    wait_data(page, "paintedCells", lambda n: n == "0")
+    assert page.evaluate(_territory_js(code)) == moved  # undoing the cells leaves the vertex edit
+    page.keyboard.press("Control+y")
+    wait_data(page, "paintedCells", lambda n: n == "3")
+    page.click("#undo")
+    page.click("#undo")
+    wait_data(page, "historyAt", lambda n: n == "0")
+    assert page.evaluate(_territory_js(code)) == before and page.is_disabled("#undo")
+    # a new edit after undoing drops the states that were undone
+    _drag_vertex(page, v, t)
+    wait_data(page, "historyLength", lambda n: n == "2")
+    assert page.is_disabled("#redo")
     check_clean(page)
     context.close()
