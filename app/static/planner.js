@@ -60,13 +60,84 @@
     });
   }
 
-  // A station's territory on the editable layer (only these are Geoman's), its edits recorded for undo.
+  // A station's territory on the editable layer (only these are Geoman's), its edits recorded for undo and
+  // its shared vertices kept shared with the neighbours (a topology, not loose polygons).
   function attach(layer, nh) {
     layer.nh = nh;
     NH.tip(layer, (nh.name || nh.station_code) + " (" + nh.station_code + ")", {sticky: true});
     refuseCrossing(layer);
     layer.on("pm:edit", record);
+    layer.on("pm:markerdragstart", function (e) { layer.nhShared = sharing(layer, e.markerEvent.target.getLatLng()); });
+    layer.on("pm:markerdragend", function (e) {
+      var moved = layer.nhShared || [];
+      layer.nhShared = null;
+      if (e.intersectionReset || !moved.length) { return; }
+      var to = e.markerEvent.target.getLatLng();
+      moved.forEach(function (s) { s.ring[s.index] = L.latLng(to.lat, to.lng); });
+      refresh(moved);
+    });
+    layer.on("pm:vertexadded", function (e) { shareAdded(layer, e.indexPath, e.latlng); });
+    layer.on("pm:vertexremoved", function (e) { shareRemoved(layer, e.marker.getLatLng()); });
     editable.addLayer(layer);
+  }
+
+  // ---- shared edges: a vertex the neighbours share moves, appears or goes for all of them ----------------
+  function same(a, b) { return Math.abs(a.lat - b.lat) < 1e-9 && Math.abs(a.lng - b.lng) < 1e-9; }
+  function rings(layer) {
+    var out = [];
+    (function walk(a) { if (a.length && a[0] instanceof L.LatLng) { out.push(a); } else { a.forEach(walk); } })(layer.getLatLngs());
+    return out;
+  }
+  // The vertices of the other territories at `at`: [{layer, ring, index}].
+  function sharing(layer, at) {
+    var found = [];
+    editable.eachLayer(function (other) {
+      if (other === layer) { return; }
+      rings(other).forEach(function (ring) {
+        ring.forEach(function (p, i) { if (same(p, at)) { found.push({layer: other, ring: ring, index: i}); } });
+      });
+    });
+    return found;
+  }
+  // Redraw the changed neighbours (new vertex handles when they are being edited), then fix the undo state.
+  function refresh(changed) {
+    var layers = [];
+    changed.forEach(function (s) { if (layers.indexOf(s.layer) < 0) { layers.push(s.layer); } });
+    layers.forEach(function (l) {
+      l.setLatLngs(l.getLatLngs());
+      if (l.pm && l.pm.enabled()) { var o = l.pm.options; l.pm.disable(); l.pm.enable(o); }
+    });
+    if (undoStack.at >= 0) { undoStack.states[undoStack.at] = snapshot(); }
+    document.body.dataset.sharedEdits = String(Number(document.body.dataset.sharedEdits || 0) + 1);
+  }
+  function ringAt(layer, path) {
+    var a = layer.getLatLngs();
+    for (var k = 0; k < path.length - 1; k++) { a = a[path[k]]; }
+    return a;
+  }
+  // A vertex added on an edge the neighbour shares is added to the neighbour's edge too.
+  function shareAdded(layer, path, at) {
+    var ring = ringAt(layer, path), i = path[path.length - 1], n = ring.length;
+    var left = ring[(i - 1 + n) % n], right = ring[(i + 1) % n], changed = [];
+    editable.eachLayer(function (other) {
+      if (other === layer) { return; }
+      rings(other).forEach(function (r) {
+        for (var j = 0; j < r.length; j++) {
+          var a = r[j], b = r[(j + 1) % r.length];
+          if ((same(a, left) && same(b, right)) || (same(a, right) && same(b, left))) {
+            r.splice(j + 1, 0, L.latLng(at.lat, at.lng));
+            changed.push({layer: other, ring: r, index: j + 1});
+            return;
+          }
+        }
+      });
+    });
+    if (changed.length) { refresh(changed); }
+  }
+  function shareRemoved(layer, at) {
+    var changed = sharing(layer, at).filter(function (s) { return s.ring.length > 3; });
+    changed.forEach(function (s) { s.ring.splice(s.index, 1); });
+    if (changed.length) { refresh(changed); }
   }
   function addTerritory(feature, nh) {
     L.geoJSON(feature, {style: style(nh.station_code, 0, !!nh.carve), pmIgnore: false})

@@ -7,6 +7,8 @@ Every test reads the current version and the current owners first, so that they 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 import shapely
@@ -509,5 +511,98 @@ def test_edits_are_undone_and_redone(browser, own_live_server, planner):
     _drag_vertex(page, v, t)
     wait_data(page, "historyLength", lambda n: n == "2")
     assert page.is_disabled("#redo")
+    check_clean(page)
+    context.close()
+
+
+def _shared_vertex(url: str, headers: dict) -> tuple[str, str, shapely.Point, shapely.Point, shapely.Point]:
+    """Two neighbours, a vertex of their longest shared edge far from any third territory and the town's edge,
+    a point 60 m across the edge from it, and the next vertex along the edge, shared too (lon/lat)."""
+    from gis.crs import to_metric, to_storage
+
+    _, territories = current(url, headers)
+    codes = sorted(territories)
+    a, b = max(((p, q) for p in codes for q in codes if p < q),
+               key=lambda pq: territories[pq[0]].boundary.intersection(territories[pq[1]].boundary).length)
+    metric = {c: to_metric(g) for c, g in territories.items()}
+    town = requests.get(f"{url}/api/v1/layers/town", headers=headers, timeout=30).json()
+    town_edge = to_metric(shape(town["features"][0]["geometry"])).boundary
+    ring_a = max(getattr(metric[a], "geoms", [metric[a]]), key=lambda p: p.area).exterior
+    coords = list(ring_a.coords)[:-1]
+    on_b = [i for i, xy in enumerate(coords) if metric[b].boundary.distance(shapely.Point(xy)) < 0.01
+            and town_edge.distance(shapely.Point(xy)) > 400
+            and all(metric[c].distance(shapely.Point(xy)) > 400 for c in codes if c not in (a, b))]
+    pairs = [i for i in on_b if i + 1 in on_b and i - 1 in on_b]
+    i = pairs[len(pairs) // 2]
+    (x0, y0), (x, y), (x1, y1) = coords[i - 1], coords[i], coords[i + 1]
+    nx, ny = -(y1 - y0), x1 - x0
+    norm = (nx * nx + ny * ny) ** 0.5
+    return (a, b, to_storage(shapely.Point(x, y)), to_storage(shapely.Point(x + 60 * nx / norm, y + 60 * ny / norm)),
+            to_storage(shapely.Point(x1, y1)))
+
+
+@pytest.mark.browser
+def test_a_shared_vertex_moves_for_both_neighbours(browser, own_live_server, planner, artifacts):
+    from gis.crs import to_metric
+
+    url, headers = own_live_server, planner[2]
+    base, _ = current(url, headers)
+    a, b, v, t, _ = _shared_vertex(url, headers)
+    context, page = _planner_page(browser, url, planner)
+    before = {c: page.evaluate(_territory_js(c)) for c in (a, b)}
+    _drag_vertex(page, v, t)
+    wait_data(page, "sharedEdits", lambda n: int(n) >= 1)
+    page.screenshot(path=str(artifacts / "planner_shared_vertex.png"))
+    after = {c: shape(json.loads(page.evaluate(_territory_js(c)))) for c in (a, b)}
+    assert all(page.evaluate(_territory_js(c)) != before[c] for c in (a, b))
+    for c in (a, b):  # the new vertex is a vertex of both
+        nearest = min(to_metric(shapely.Point(xy)).distance(to_metric(t))
+                      for xy in shapely.get_coordinates(after[c]).tolist())
+        assert nearest < 3.0, (c, nearest)  # within the drag's pixel rounding (about 1 m a pixel at zoom 16)
+    page.click("#check-proposal")
+    wait_data(page, "previewValid", lambda n: n == "true", timeout=60)
+    assert page.locator("#planner-errors li").count() == 0
+    page.fill("#save-version textarea[name=reason]", "移动共用顶点")
+    page.click("#save-version button[type=submit]")
+    wait_data(page, "savedVersion", timeout=60)
+    check_clean(page)
+    context.close()
+    new, territories = current(url, headers)
+    assert new > base
+    overlap = to_metric(territories[a]).intersection(to_metric(territories[b])).area
+    assert overlap < 1.0, overlap
+
+
+@pytest.mark.browser
+def test_a_vertex_added_on_a_shared_edge_is_added_for_both_neighbours(browser, own_live_server, planner):
+    from gis.crs import to_metric
+
+    url, headers = own_live_server, planner[2]
+    a, b, v, _, w = _shared_vertex(url, headers)
+    context, page = _planner_page(browser, url, planner)
+    counts = {c: len(json.dumps(page.evaluate(_territory_js(c)))) for c in (a, b)}
+    centre_on(page, (v.y + w.y) / 2, (v.x + w.x) / 2, 16)
+    page.evaluate("nhMap.pm.enableGlobalEditMode() || null")
+    (vx, vy), (wx, wy) = pixel(page, v.y, v.x), pixel(page, w.y, w.x)
+    mx, my = (vx + wx) / 2, (vy + wy) / 2  # Geoman's middle handle of the edge
+    dx, dy = -(wy - vy), wx - vx
+    norm = (dx * dx + dy * dy) ** 0.5
+    page.mouse.move(mx, my)
+    page.mouse.down()
+    page.mouse.move(mx + 40 * dx / norm, my + 40 * dy / norm, steps=10)
+    page.mouse.up()
+    drop = page.evaluate(f"(() => {{ const p = nhMap.containerPointToLatLng([{mx + 40 * dx / norm}"
+                         f" - nhMap.getContainer().getBoundingClientRect().left, {my + 40 * dy / norm}"
+                         " - nhMap.getContainer().getBoundingClientRect().top]); return [p.lng, p.lat]; })()")
+    page.evaluate("nhMap.pm.disableGlobalEditMode() || null")
+    wait_data(page, "sharedEdits", lambda n: int(n) >= 2)  # added, then moved, for the neighbour too
+    target = to_metric(shapely.Point(drop))
+    for c in (a, b):
+        geom = shape(json.loads(page.evaluate(_territory_js(c))))
+        assert len(json.dumps(page.evaluate(_territory_js(c)))) > counts[c]
+        nearest = min(to_metric(shapely.Point(xy)).distance(target) for xy in shapely.get_coordinates(geom).tolist())
+        assert nearest < 3.0, (c, nearest)
+    page.click("#check-proposal")
+    wait_data(page, "previewValid", lambda n: n == "true", timeout=60)
     check_clean(page)
     context.close()
