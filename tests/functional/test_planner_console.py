@@ -312,23 +312,45 @@ def test_a_planner_paints_twenty_cells_to_another_station_and_a_report_there_goe
     assert filed.json()["grid_code"] == chosen[7]
 
 
-@pytest.mark.browser
-def test_a_planner_draws_an_x_station_across_two_territories(browser, own_live_server, planner, intake, artifacts):
-    url, headers = own_live_server, planner[2]
+def _x_station_site(url: str, headers: dict, where: str) -> tuple[shapely.Point, shapely.Point, set[str]]:
+    """Where to draw a square X station: the middle of the longest edge two territories share, or a vertex of
+    the town's edge; a point inside the town and the square for a report; the territories it touches."""
+    from gis.crs import to_metric, to_storage
+
     _, territories = current(url, headers)
     codes = sorted(territories)
-    edge = max((territories[a].boundary.intersection(territories[b].boundary) for a in codes for b in codes if a < b),
-               key=lambda line: line.length)
-    mid = edge.interpolate(0.5, normalized=True)
+    if where == "shared_edge":
+        edge = max((territories[a].boundary.intersection(territories[b].boundary) for a in codes for b in codes
+                    if a < b), key=lambda line: line.length)
+        mid = edge.interpolate(0.5, normalized=True)
+        inside = shapely.Point(mid.x - 0.002, mid.y + 0.002)
+    else:
+        code, mid, _ = _edge_vertex(url, headers)
+        town = requests.get(f"{url}/api/v1/layers/town", headers=headers, timeout=30).json()
+        centre = to_metric(shape(town["features"][0]["geometry"])).centroid
+        m = to_metric(mid)
+        dx, dy = centre.x - m.x, centre.y - m.y
+        norm = (dx * dx + dy * dy) ** 0.5
+        inside = to_storage(shapely.Point(m.x + 150 * dx / norm, m.y + 150 * dy / norm))
     touched = {c for c, g in territories.items() if g.distance(mid) < 1e-6}
-    assert len(touched) >= 2
+    return mid, inside, touched
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("where", ["shared_edge", "town_edge"])
+def test_a_planner_draws_an_x_station_across_edges(browser, own_live_server, planner, intake, artifacts, where):
+    url, headers = own_live_server, planner[2]
+    _, territories = current(url, headers)
+    mid, inside, touched = _x_station_site(url, headers, where)
+    assert len(touched) >= (2 if where == "shared_edge" else 1)
+    code = {"shared_edge": "JS-961", "town_edge": "JS-962"}[where]
     context, page = _planner_page(browser, url, planner)
     centre_on(page, mid.y, mid.x, 15)
     page.click("#add-station")
-    page.fill("#new-station input[name=code]", "JS-961")
-    page.fill("#new-station input[name=name]", "跨界X站")
+    page.fill("#new-station input[name=code]", code)
+    page.fill("#new-station input[name=name]", "跨界X站" if where == "shared_edge" else "镇界X站")
     page.click("#new-station button[type=submit]")
-    page.mouse.click(*pixel(page, mid.y + 0.0005, mid.x + 0.0005))
+    page.mouse.click(*pixel(page, inside.y, inside.x))
     page.wait_for_timeout(200)
     d = 0.004
     corners = [(mid.y + d, mid.x - d), (mid.y + d, mid.x + d), (mid.y - d, mid.x + d), (mid.y - d, mid.x - d)]
@@ -336,23 +358,25 @@ def test_a_planner_draws_an_x_station_across_two_territories(browser, own_live_s
         page.mouse.click(*pixel(page, *c))
         page.wait_for_timeout(150)
     page.mouse.click(*pixel(page, *corners[0]))
-    wait_data(page, "territoryDrawn", lambda v: v == "JS-961", timeout=10)
+    wait_data(page, "territoryDrawn", lambda v: v == code, timeout=10)
     page.click("#check-proposal")
     wait_data(page, "previewValid", lambda v: v == "true", timeout=60)
-    impact = page.locator("#impact-stations").inner_text()
-    assert "跨界X站" in impact
-    page.screenshot(path=str(artifacts / "planner_x_station.png"))
-    page.fill("#save-version textarea[name=reason]", "新增跨界X站")
+    assert ("跨界X站" if where == "shared_edge" else "镇界X站") in page.locator("#impact-stations").inner_text()
+    if where == "town_edge":  # the part outside the town is cut off, and the planner is told so
+        warnings = page.locator("#planner-warnings li").all_inner_texts()
+        assert any("镇域外" in w and code in w for w in warnings), warnings
+    page.screenshot(path=str(artifacts / ("planner_x_station.png" if where == "shared_edge"
+                                          else "planner_x_station_town_edge.png")))
+    page.fill("#save-version textarea[name=reason]", "新增X站")
     page.click("#save-version button[type=submit]")
     wait_data(page, "savedVersion", timeout=60)
     check_clean(page)
     context.close()
     _, after = current(url, headers)
-    assert after["JS-961"].area > 0 and all(after[c].area < territories[c].area for c in touched)
+    assert after[code].area > 0 and all(after[c].area < territories[c].area for c in touched)
     filed = requests.post(f"{url}/api/v1/reports", headers=intake, timeout=60, json={
-        "channel": "hotline", "category": "06010", "description": "跨界X站内", "lon": mid.x - 0.002,
-        "lat": mid.y + 0.002})
-    assert filed.status_code == 201 and filed.json()["station"]["code"] == "JS-961", filed.text
+        "channel": "hotline", "category": "06010", "description": "X站内", "lon": inside.x, "lat": inside.y})
+    assert filed.status_code == 201 and filed.json()["station"]["code"] == code, filed.text
 
 
 def _edge_vertex(url: str, headers: dict) -> tuple[str, shapely.Point, shapely.Point]:
