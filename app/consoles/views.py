@@ -98,6 +98,7 @@ UI = {
     "diff_title": _l("Changes between versions"), "cells_moved": _l("grid cells change station"),
     "cases_moved": _l("open cases change station"), "no_changes": _l("No grid cell changes station"),
     "cells": _l("Grid cells"), "undo": _l("Undo"), "redo": _l("Redo"),
+    "snap_cells": _l("Snap drawing and edits to grid cell edges"),
     # reports
     "reports_title": _l("Evaluation"), "trend": _l("Cases per month"), "digest": _l("Morning digest"),
     "ranking_department": _l("Departments"), "ranking_station": _l("Stations"),

@@ -220,7 +220,7 @@
   // ---- painting territories by grid cells ------------------------------------------------------------
   // The planner selects cells (click; Shift-drag for a box), picks a station and gives them to it; the server
   // makes each station's territory the union of its cells (cells: {cell code: station code}).
-  var paint = {on: false, layer: null, cells: {}, owner: {}, painted: {}, selected: {}, centres: {}, box: null};
+  var paint = {on: false, snap: false, layer: null, cells: {}, owner: {}, painted: {}, selected: {}, centres: {}, box: null};
 
   function cellStyle(code) {
     var station = paint.painted[code] || paint.owner[code];
@@ -247,21 +247,23 @@
     return NH.api("/api/v1/planning/cells").then(function (fc) {
       if (paint.layer) { map.removeLayer(paint.layer); }
       paint.cells = {}; paint.owner = {}; paint.centres = {}; paint.selected = {};
-      paint.layer = L.geoJSON(fc, {pmIgnore: true, style: function (f) { return cellStyle(f.properties.code); },
+      // snapIgnore: false: Geoman snaps drawing and vertex edits to cell edges while the cells are on the map
+      paint.layer = L.geoJSON(fc, {pmIgnore: true, snapIgnore: false,
+        style: function (f) { return cellStyle(f.properties.code); },
         onEachFeature: function (f, layer) {
           var code = f.properties.code;
           paint.cells[code] = layer;
           paint.owner[code] = f.properties.station_code;
           paint.centres[code] = layer.getBounds().getCenter();
           layer.on("click", function () {
-            if (paint.justBoxed) { return; }
+            if (!paint.on || paint.justBoxed) { return; }
             select(code, !paint.selected[code]);
             paintStatus();
           });
           NH.tip(layer, code + " · " + (names[f.properties.station_code] || f.properties.station_code), {sticky: true});
         }});
       Object.keys(paint.cells).forEach(restyle);
-      if (paint.on) { paint.layer.addTo(map); }
+      showCells();
       document.body.dataset.cellsLoaded = String(fc.features.length);
       paintStatus();
     });
@@ -331,6 +333,14 @@
       el("p", {class: "meta", id: "paint-status"}));
   }
 
+  // The cells are on the map while painting or while drawing snaps to them.
+  function showCells() {
+    if (!paint.layer) { return (paint.on || paint.snap) ? loadCells() : null; }
+    if (paint.on || paint.snap) { paint.layer.addTo(map); } else { map.removeLayer(paint.layer); }
+    paintStatus();
+    return null;
+  }
+
   function togglePaint() {
     paint.on = !paint.on;
     var box = document.getElementById("paint-box");
@@ -340,13 +350,18 @@
       if (map.pm.globalEditModeEnabled()) { map.pm.disableGlobalEditMode(); }
       box.replaceChildren(paintPanel());
       stationChoices();
-      if (paint.layer) { paint.layer.addTo(map); paintStatus(); } else { loadCells(); }
     } else {
       map.boxZoom.enable();
-      if (paint.layer) { map.removeLayer(paint.layer); }
       box.replaceChildren();
     }
+    showCells();
     document.body.dataset.paintMode = String(paint.on);
+  }
+
+  function toggleSnap(e) {
+    paint.snap = e.target.checked;
+    showCells();
+    document.body.dataset.snapCells = String(paint.snap);
   }
 
   // ---- adding an X station -----------------------------------------------------------------
@@ -638,6 +653,8 @@
       stationsNew = []; result.clearLayers(); problemsLayer.clearLayers(); paint.painted = {};
       if (paint.layer) { Object.keys(paint.cells).forEach(restyle); paintStatus(); }
       loadCoverage(); }, text: t("reset")}),
+    el("label", {class: "check"}, el("input", {type: "checkbox", id: "snap-cells", onchange: toggleSnap}),
+      t("snap_cells")),
     el("div", {id: "paint-box"}),
     el("div", {id: "planner-step-box"}),
     el("div", {id: "planner-result"}),

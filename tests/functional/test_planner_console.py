@@ -630,3 +630,48 @@ def test_a_vertex_added_on_a_shared_edge_is_added_for_both_neighbours(browser, o
     wait_data(page, "previewValid", lambda n: n == "true", timeout=60)
     check_clean(page)
     context.close()
+
+
+@pytest.mark.browser
+def test_drawing_snaps_to_grid_cell_edges_when_asked(browser, own_live_server, planner):
+    from gis.crs import to_metric
+
+    url, headers = own_live_server, planner[2]
+    _, territories = current(url, headers)
+    found = cells(url, headers)
+    code = sorted(territories)[-1]
+    inner = territories[code].buffer(-0.01)  # about 1 km inside: no territory edge to snap to instead
+    cell = next(g for c, (o, g) in sorted(found.items()) if o == code and inner.contains(g))
+    corner = shapely.Point(cell.exterior.coords[0])
+
+    def draw(snap: bool, station: str) -> shapely.Geometry:
+        context, page = _planner_page(browser, url, planner)
+        if snap:
+            page.check("#snap-cells")
+            wait_data(page, "cellsLoaded", lambda n: int(n) > 8000, timeout=60)
+        centre_on(page, corner.y, corner.x, 17)
+        page.click("#add-station")
+        page.fill("#new-station input[name=code]", station)
+        page.fill("#new-station input[name=name]", "吸附测试站")
+        page.click("#new-station button[type=submit]")
+        page.mouse.click(*pixel(page, corner.y - 0.0004, corner.x + 0.0004))
+        page.wait_for_timeout(200)
+        x, y = pixel(page, corner.y, corner.x)
+        clicks = [(x + 4, y - 3), (x + 160, y - 3), (x + 160, y + 150), (x + 4, y + 150)]
+        for cx, cy in clicks:
+            page.mouse.move(cx, cy, steps=3)
+            page.mouse.click(cx, cy)
+            page.wait_for_timeout(150)
+        page.mouse.click(*clicks[0])
+        wait_data(page, "territoryDrawn", lambda v: v == station, timeout=10)
+        drawn = shape(json.loads(page.evaluate(_territory_js(station))))
+        check_clean(page)
+        context.close()
+        return drawn
+
+    edges = to_metric(shapely.union_all([g.boundary for c, (o, g) in found.items() if g.distance(corner) < 0.002]))
+    first = lambda g: to_metric(shapely.Point(g.exterior.coords[0] if g.geom_type == "Polygon"  # noqa: E731
+                                              else g.geoms[0].exterior.coords[0]))
+    snapped, free = draw(True, "JS-981"), draw(False, "JS-982")
+    assert edges.distance(first(snapped)) < 0.05, edges.distance(first(snapped))  # on a cell edge
+    assert edges.distance(first(free)) > 1.0  # where the click was, 4 px (about 4 m) off the corner
