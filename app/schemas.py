@@ -328,6 +328,7 @@ BODIES: dict[str, dict] = {
     "DraftInput": obj(proposal={**PROPOSAL, "nullable": True}, title=text(200),
                       status={"type": "string", "enum": ["draft", "saved", "discarded"], "nullable": True},
                       saved_version_id=number(1, 2**31 - 1, integer=True)),
+    "DraftCreate": obj(("title", "proposal"), title=text(200, required=True), proposal=PROPOSAL),
     "SitesInput": obj(k=number(1, 10, integer=True), service_m=number(100, 20000),
                       method=text(20), candidates=text(20), max_candidates=number(10, 1000, integer=True),
                       time_limit_s=number(1, 120), category=text(200), **{"from": DATE, "to": DATE}),

@@ -83,7 +83,7 @@ UI = {
     "planner_help": _l("Edit a territory with the edit tool (only the station territories are editable; they snap "
                        "to their neighbours), paint territories by grid cells, or add a new station; then check and "
                        "save."),
-    "drafts": _l("Drafts from the siting tool"), "open_draft": _l("Open draft"),
+    "drafts": _l("Drafts"), "open_draft": _l("Open draft"),
     "restore": _l("Restore this version"),
     "no_drafts": _l("No drafts"), "draft_opened": _l("Draft opened: edit, check and save it"),
     "paint_cells": _l("Paint by grid cells"), "assign_to": _l("Station for the selected cells"),
@@ -99,6 +99,8 @@ UI = {
     "cases_moved": _l("open cases change station"), "no_changes": _l("No grid cell changes station"),
     "cells": _l("Grid cells"), "undo": _l("Undo"), "redo": _l("Redo"),
     "snap_cells": _l("Snap drawing and edits to grid cell edges"),
+    "save_draft": _l("Save as a draft"), "draft_title": _l("Title of the draft"),
+    "draft_saved": _l("Draft saved (not published)"),
     # reports
     "reports_title": _l("Evaluation"), "trend": _l("Cases per month"), "digest": _l("Morning digest"),
     "ranking_department": _l("Departments"), "ranking_station": _l("Stations"),

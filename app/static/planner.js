@@ -10,7 +10,8 @@
   L.PM.setOptIn(true);
   var editable = L.featureGroup().addTo(map);   // one layer per station territory, properties kept on the layer
   var stationsNew = [];                           // {code, name, lon, lat, parent_code}
-  var openDraft = null;                           // the draft (from the siting tool) being edited, if any
+  var openDraft = null;                           // the draft (siting tool or saved here) being edited, if any
+  var openDraftTitle = null;
   var baseVersion = null;                         // the boundary version the territories on screen come from
   var compare = L.layerGroup().addTo(map);
   var result = L.layerGroup().addTo(map);
@@ -498,7 +499,7 @@
           NH.api("/api/v1/planning/drafts/" + openDraft, {method: "PUT", json: {status: "saved",
             saved_version_id: answer.boundary_version, proposal: proposal()}}).catch(function (err) {
             console.warn("draft not marked saved:", err.message); });
-          openDraft = null;
+          openDraft = null; openDraftTitle = null;
         }
         stationsNew = [];
         result.clearLayers();
@@ -514,6 +515,29 @@
         form.appendChild(NH.message(errorText(err), "error"));
         if (err.status === 409) { document.body.dataset.saveConflict = String(err.body.current_version); }
       });
+    });
+    return form;
+  }
+
+  // ---- drafts: a proposal kept without publishing it (a new draft, or the open one updated) -------------
+  function draftForm() {
+    var form = el("form", {id: "save-draft"},
+      el("label", {}, t("draft_title"), el("input", {name: "title", required: true, maxlength: 200,
+                                                     value: openDraftTitle || ""})),
+      el("button", {type: "submit", text: t("save_draft")}));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var title = String(new FormData(form).get("title")).trim(), body = proposal();
+      body.base_version = baseVersion;
+      var call = openDraft
+        ? NH.api("/api/v1/planning/drafts/" + openDraft, {method: "PUT", json: {proposal: body, title: title}})
+        : NH.api("/api/v1/planning/drafts", {method: "POST", json: {title: title, proposal: body}});
+      call.then(function (d) {
+        openDraft = d.id; openDraftTitle = d.title;
+        form.replaceChildren(NH.message(t("draft_saved") + " #" + d.id));
+        document.body.dataset.draftSaved = String(d.id);
+        drafts();
+      }).catch(function (err) { form.appendChild(NH.message(errorText(err), "error")); });
     });
     return form;
   }
@@ -542,8 +566,9 @@
       stationMarkers();
       paint.painted = Object.assign({}, p.cells || {});
       Object.keys(paint.cells).forEach(restyle);
+      paintStatus();
       resetHistory();
-      openDraft = id;
+      openDraft = id; openDraftTitle = d.title;
       document.getElementById("planner-step-box").replaceChildren(NH.message(t("draft_opened") + " #" + id + " " + d.title));
       document.body.dataset.draftOpened = String(id);
       document.body.dataset.coverageLoaded = String(editable.getLayers().length);
@@ -649,6 +674,8 @@
     el("button", {type: "button", id: "undo", onclick: undo, disabled: true, title: "Ctrl+Z", text: t("undo")}),
     el("button", {type: "button", id: "redo", onclick: redo, disabled: true, title: "Ctrl+Y", text: t("redo")}),
     el("button", {type: "button", id: "check-proposal", onclick: check, text: t("check")}),
+    el("button", {type: "button", id: "draft-proposal", onclick: function () {
+      document.getElementById("planner-step-box").replaceChildren(draftForm()); }, text: t("save_draft")}),
     el("button", {type: "button", onclick: function () {
       stationsNew = []; result.clearLayers(); problemsLayer.clearLayers(); paint.painted = {};
       if (paint.layer) { Object.keys(paint.cells).forEach(restyle); paintStatus(); }

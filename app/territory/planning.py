@@ -39,7 +39,7 @@ from app.cases.reassign import reassign as reassign_cases
 from app.errors import Conflict, InputError, NotFound
 from app.territory import boundaries as bs
 from app.territory import caches
-from app.territory.models import BoundaryVersion, Station, StationCoverage
+from app.territory.models import BoundaryDraft, BoundaryVersion, Station, StationCoverage
 from gis import carving, painting
 from gis import validation as gb
 from gis.crs import STORAGE_EPSG, metric_area
@@ -321,6 +321,27 @@ def save(session: Session, actor: str, payload: Mapping[str, Any], now: datetime
     moved = _reassign(session, summary.version_id, near_m, actor, payload)
     return {"boundary_version": summary.version_id, "reassigned": moved, "impact": {
         k: checked[k] for k in ("flows", "stations", "warnings")}}
+
+
+def create_draft(session: Session, actor: str, payload: Mapping[str, Any]) -> BoundaryDraft:
+    """POST /api/v1/planning/drafts: the planner's proposal kept as a draft, not published (no boundary version
+    is written). The proposal passes the checks of a preview first; its base is the current version."""
+    title = (payload.get("title") or "").strip()
+    proposal = dict(payload["proposal"])
+    try:
+        parse(session, proposal)
+    except InputError as exc:
+        raise InputError(f"proposal.{exc.field}", exc.message, exc.status, error=exc.error, **exc.extra) from None
+    draft = BoundaryDraft(kind="planner", status="draft", title=title[:200],
+                          base_version_id=proposal.get("base_version") or bs.current_version_id(session),
+                          proposal=proposal, stats={}, created_by=actor, updated_by=actor)
+    session.add(draft)
+    session.flush()
+    audit.record(session, actor, "boundary_draft.create", "boundary_draft", draft.id,
+                 after={"title": draft.title, "base_version_id": draft.base_version_id,
+                        "cells": len(proposal.get("cells") or {}),
+                        "new_stations": [s.get("code") for s in proposal.get("new_stations") or []]})
+    return draft
 
 
 def restore(session: Session, actor: str, version_id: int, payload: Mapping[str, Any]) -> dict:

@@ -138,6 +138,17 @@ def territories():
     return jsonify(body), 201
 
 
+@bp.post("/planning/drafts")
+@roles_required(*PLANNERS)
+def draft_create():
+    """Keep the planner's proposal as a draft without publishing it (201): {title, proposal}."""
+    payload = inputs.json_body("DraftCreate")
+    d = db.write(lambda s: planning.create_draft(s, current_user().username, payload))
+    body = siting.draft_json(d)
+    body["links"] = {"self": f"/api/v1/planning/drafts/{d.id}"}
+    return jsonify(body), 201
+
+
 @bp.get("/planning/drafts")
 @roles_required(*READERS)
 def drafts():

@@ -189,6 +189,25 @@ def test_a_new_station_outside_its_territory_is_placed_on_the_map(own_live_serve
     assert problem["geometry"]["type"] == "Point" and "点在外（JS-952）" in problem["message_zh"]
 
 
+def test_a_proposal_is_kept_as_a_draft_without_publishing_it(own_live_server, planner):
+    url, headers = own_live_server, planner[2]
+    base, _ = current(url, headers)
+    _, target, chosen = band(url, headers, 5)
+    proposal = {"coverage": empty_coverage(), "cells": {c: target for c in chosen}, "base_version": base}
+    made = requests.post(f"{url}/api/v1/planning/drafts", headers=headers, timeout=60,
+                         json={"title": "网格草稿", "proposal": proposal})
+    assert made.status_code == 201, made.text
+    draft = requests.get(f"{url}{made.json()['links']['self']}", headers=headers, timeout=30).json()
+    assert draft["status"] == "draft" and draft["kind"] == "planner" and draft["proposal"]["cells"] == proposal["cells"]
+    assert draft["base_version_id"] == base
+    assert current(url, headers)[0] == base  # nothing published
+    bad = requests.post(f"{url}/api/v1/planning/drafts", headers=headers, timeout=60, json={
+        "title": "坏草稿", "proposal": {**proposal, "cells": {"310115145999999": target}}})
+    assert bad.status_code == 422 and bad.json()["field"] == "proposal.cells.310115145999999", bad.text
+    untitled = requests.post(f"{url}/api/v1/planning/drafts", headers=headers, timeout=60, json={"proposal": proposal})
+    assert untitled.status_code == 400 and untitled.json()["field"] == "title"
+
+
 def test_the_diff_of_two_versions_names_the_moved_cells_per_pair(own_live_server, planner):
     url, headers = own_live_server, planner[2]
     base, _ = current(url, headers)
@@ -675,3 +694,35 @@ def test_drawing_snaps_to_grid_cell_edges_when_asked(browser, own_live_server, p
     snapped, free = draw(True, "JS-981"), draw(False, "JS-982")
     assert edges.distance(first(snapped)) < 0.05, edges.distance(first(snapped))  # on a cell edge
     assert edges.distance(first(free)) > 1.0  # where the click was, 4 px (about 4 m) off the corner
+
+
+@pytest.mark.browser
+def test_painted_cells_saved_as_a_draft_come_back_when_it_is_opened(browser, own_live_server, planner):
+    url, headers = own_live_server, planner[2]
+    _, target, chosen = band(url, headers, 3)
+    found = cells(url, headers)
+    context, page = _planner_page(browser, url, planner)
+    page.click("#paint-cells")
+    wait_data(page, "cellsLoaded", lambda n: int(n) > 8000, timeout=60)
+    _fit(page, [found[c][1] for c in chosen])
+    for c in chosen:
+        p = found[c][1].representative_point()
+        page.mouse.click(*pixel(page, p.y, p.x))
+    wait_data(page, "selectedCells", lambda n: n == "3")
+    page.select_option("#paint-station", target)
+    page.click("#paint-assign")
+    wait_data(page, "paintedCells", lambda n: n == "3")
+    page.click("#draft-proposal")
+    page.fill("#save-draft input[name=title]", "三个网格的草稿")
+    page.click("#save-draft button[type=submit]")
+    draft = wait_data(page, "draftSaved", timeout=30)
+    assert "草稿已保存" in page.inner_text("#planner-step-box")
+    page.goto(f"{url}/planner")
+    wait_data(page, "coverageLoaded", lambda v: int(v) >= 3, timeout=30)
+    page.click(f"button[data-draft='{draft}']")
+    wait_data(page, "draftOpened", lambda v: v == draft)
+    wait_data(page, "paintedCells", lambda n: n == "3")
+    page.click("#check-proposal")
+    wait_data(page, "previewValid", lambda v: v == "true", timeout=60)
+    check_clean(page)
+    context.close()

@@ -58,6 +58,7 @@ TABLE: dict[tuple[str, str], object] = {
     ("POST", "field.plan_patrol"): PATROL_PLANNERS, ("POST", "field.assign_patrol"): PATROL_PLANNERS,
     ("POST", "territory.sites"): {"planner", "admin"}, ("POST", "territory.territories"): {"planner", "admin"},
     ("PUT", "territory.draft_update"): {"planner", "admin"},
+    ("POST", "territory.draft_create"): {"planner", "admin"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),
