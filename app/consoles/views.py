@@ -100,7 +100,7 @@ UI = {
     "cells": _l("Grid cells"), "undo": _l("Undo"), "redo": _l("Redo"),
     "snap_cells": _l("Snap drawing and edits to grid cell edges"),
     "save_draft": _l("Save as a draft"), "draft_title": _l("Title of the draft"),
-    "draft_saved": _l("Draft saved (not published)"),
+    "draft_saved": _l("Draft saved (not published)"), "changes_title": _l("Grid cells changing station"),
     # reports
     "reports_title": _l("Evaluation"), "trend": _l("Cases per month"), "digest": _l("Morning digest"),
     "ranking_department": _l("Departments"), "ranking_station": _l("Stations"),

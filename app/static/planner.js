@@ -16,6 +16,7 @@
   var compare = L.layerGroup().addTo(map);
   var result = L.layerGroup().addTo(map);
   var problemsLayer = L.layerGroup().addTo(map);
+  var changesLayer = L.layerGroup().addTo(map);    // the cells a checked proposal moves
   var COLOURS = ["#8e44ad", "#2980b9", "#27ae60", "#d35400", "#16a085", "#f39c12", "#2c3e50", "#7f8c8d"];
   var colours = {};                               // station code -> colour, stable for the page
   var names = {};                                 // station code -> name
@@ -190,6 +191,7 @@
     paintStatus();
     stationChoices();
     problemsLayer.clearLayers();
+    changesLayer.clearLayers();
     document.getElementById("planner-result").replaceChildren();
   }
   function undo() {
@@ -418,10 +420,12 @@
   }
 
   function impactTable(body) {
+    body.stations.forEach(function (s) { names[s.code] = s.name; });
     var flows = el("table", {id: "impact-flows"}, el("tr", {}, el("th", {text: t("from")}), el("th", {text: t("to")}),
       el("th", {text: t("open_cases")}), el("th", {text: t("past_90")})),
       body.flows.map(function (f) {
-        return el("tr", {}, el("td", {text: f.from}), el("td", {text: f.to}), el("td", {text: String(f.open)}),
+        return el("tr", {}, el("td", {text: names[f.from] || f.from}), el("td", {text: names[f.to] || f.to}),
+                  el("td", {text: String(f.open)}),
                   el("td", {text: String(f.past_90_days)}));
       }));
     var stations = el("table", {id: "impact-stations"}, el("tr", {}, el("th", {text: t("station")}),
@@ -472,12 +476,18 @@
       result.eachLayer(function (l) { if (!(l instanceof L.CircleMarker)) { result.removeLayer(l); } });
       L.geoJSON(body.coverage, {style: {color: "#000", weight: 1, fill: false, dashArray: "2 3"}, pmIgnore: true}).addTo(result);
       drawProblems(body.problems);
+      changesLayer.clearLayers();
+      drawMoved(body.changes.moved_cells, changesLayer, false);  // the cells under it stay clickable
+      document.body.dataset.previewMoved = String(body.changes.cells_moved);
       var warnings = problemList(body.problems, "warning", "planner-warnings");
       NH.put(out,
         NH.message(body.valid ? t("valid") : t("invalid"), body.valid ? "" : "error"),
         problemList(body.problems, "error", "planner-errors"),
         warnings ? el("div", {}, el("h4", {text: t("warnings")}), warnings) : null,
-        impactTable(body), body.valid ? saveForm() : null);
+        impactTable(body),
+        el("h4", {text: t("changes_title") + " (" + body.changes.cells_moved + " " + t("cells_moved") + ")"}),
+        pairsTable(body.changes.pairs, "preview-pairs"),
+        body.valid ? saveForm() : null);
       document.body.dataset.previewValid = String(body.valid);
     }).catch(function (err) { out.replaceChildren(NH.message(errorText(err), "error")); });
   }
@@ -504,6 +514,7 @@
         stationsNew = [];
         result.clearLayers();
         problemsLayer.clearLayers();
+        changesLayer.clearLayers();
         paint.painted = {};
         if (paint.layer) { loadCells(); }
         form.replaceChildren(NH.message(t("saved") + " " + answer.boundary_version +
@@ -609,31 +620,43 @@
     });
   }
 
+  // Moved cells: filled with the new station's colour, outlined with the old one's.
+  function drawMoved(fc, group, interactive) {
+    return L.geoJSON(fc, {pmIgnore: true, interactive: interactive !== false, style: function (f) {
+      return {color: colourOf(f.properties.from), weight: 2, fillColor: colourOf(f.properties.to), fillOpacity: 0.6};
+    }, onEachFeature: function (f, l) {
+      NH.tip(l, f.properties.code + " · " + (names[f.properties.from] || f.properties.from) + " → " +
+        (names[f.properties.to] || f.properties.to), {sticky: true});
+    }}).addTo(group);
+  }
+  function swatch(code) {
+    return el("span", {class: "swatch", style: "display:inline-block;width:12px;height:12px;margin-right:6px;" +
+      "vertical-align:middle;background:" + colourOf(code)});
+  }
+  function pairsTable(pairs, id) {
+    pairs.forEach(function (p) { names[p.from] = p.from_name; names[p.to] = p.to_name; });
+    var rows = pairs.map(function (p) {
+      return el("tr", {"data-pair": p.from + ">" + p.to},
+        el("td", {}, swatch(p.from), p.from_name + " → ", swatch(p.to), p.to_name),
+        el("td", {text: String(p.cells)}), el("td", {text: String(p.area_km2)}), el("td", {text: String(p.open_cases)}));
+    });
+    return rows.length ? el("table", {id: id, class: "legend-table"}, el("tr", {},
+      el("th", {text: t("from") + " → " + t("to")}), el("th", {text: t("cells")}), el("th", {text: t("area_km2")}),
+      el("th", {text: t("open_cases")})), rows) : el("p", {class: "hint", text: t("no_changes")});
+  }
+
   // The cells that change station between two versions, coloured by their new station, and the pairs' counts.
   function showDiff(a, b) {
     var box = document.getElementById("planner-diff");
     box.replaceChildren(el("p", {text: t("loading")}));
     compare.clearLayers();
     return NH.api("/api/v1/boundaries/versions/" + a + "/diff/" + b).then(function (d) {
-      d.pairs.forEach(function (p) { names[p.from] = p.from_name; names[p.to] = p.to_name; });
-      var layer = L.geoJSON(d.moved_cells, {pmIgnore: true, style: function (f) {
-        return {color: colourOf(f.properties.to), weight: 1, fillColor: colourOf(f.properties.to), fillOpacity: 0.65};
-      }, onEachFeature: function (f, l) {
-        NH.tip(l, f.properties.code + " · " + (names[f.properties.from] || f.properties.from) + " → " +
-          (names[f.properties.to] || f.properties.to), {sticky: true});
-      }}).addTo(compare);
+      var table = pairsTable(d.pairs, "diff-pairs");
+      var layer = drawMoved(d.moved_cells, compare);
       if (d.moved_cells.features.length) { map.fitBounds(layer.getBounds(), {maxZoom: 15}); }
-      var rows = d.pairs.map(function (p) {
-        return el("tr", {"data-pair": p.from + ">" + p.to},
-          el("td", {}, el("span", {class: "swatch", style: "display:inline-block;width:12px;height:12px;margin-right:6px;" +
-            "vertical-align:middle;background:" + colourOf(p.to)}), p.from_name + " → " + p.to_name),
-          el("td", {text: String(p.cells)}), el("td", {text: String(p.area_km2)}), el("td", {text: String(p.open_cases)}));
-      });
       NH.put(box, el("h4", {text: t("diff_title") + " #" + a + " → #" + b}),
         el("p", {class: "meta", text: d.cells_moved + " " + t("cells_moved") + " · " + d.cases_moved + " " + t("cases_moved")}),
-        rows.length ? el("table", {id: "diff-pairs", class: "legend-table"}, el("tr", {}, el("th", {text: t("from") + " → " + t("to")}),
-          el("th", {text: t("cells")}), el("th", {text: t("area_km2")}), el("th", {text: t("open_cases")})), rows)
-          : el("p", {class: "hint", text: t("no_changes")}));
+        table);
       document.body.dataset.diffShown = a + ">" + b + ":" + d.cells_moved;
     }).catch(function (err) { box.replaceChildren(NH.message(errorText(err), "error")); });
   }
@@ -677,7 +700,8 @@
     el("button", {type: "button", id: "draft-proposal", onclick: function () {
       document.getElementById("planner-step-box").replaceChildren(draftForm()); }, text: t("save_draft")}),
     el("button", {type: "button", onclick: function () {
-      stationsNew = []; result.clearLayers(); problemsLayer.clearLayers(); paint.painted = {};
+      stationsNew = []; result.clearLayers(); problemsLayer.clearLayers(); changesLayer.clearLayers();
+      paint.painted = {};
       if (paint.layer) { Object.keys(paint.cells).forEach(restyle); paintStatus(); }
       loadCoverage(); }, text: t("reset")}),
     el("label", {class: "check"}, el("input", {type: "checkbox", id: "snap-cells", onchange: toggleSnap}),

@@ -57,6 +57,18 @@ def diff(session: Session, old: int, new: int) -> dict:
     center = session.scalar(select(Station.code).where(Station.tier == "town_center").order_by(Station.id)) or "TC"
     cells = {code: to_shape(g) for code, g in session.execute(
         select(GridCell.code, GridCell.geom).where(in_version(GridCell, new)).order_by(GridCell.code)).all()}
+    cases = _moved_cases(session, before, after, center)
+    names = dict(session.execute(select(Station.code, Station.name)).all())
+    return {"from": old, "to": new, "cases_moved": sum(cases.values()),
+            **moved_cells(cells, before, after, center, names, cases)}
+
+
+def moved_cells(cells: dict[str, shapely.Geometry], before: dict[str, shapely.Geometry],
+                after: dict[str, shapely.Geometry], center: str, names: dict[str, str],
+                cases: Counter | None = None) -> dict:
+    """The cells whose station differs between two sets of territories (lon/lat), counted per (old, new) pair
+    with their area and the open cases that move (`cases`, per pair), and the moved cells as GeoJSON."""
+    cases = cases or Counter()
     was, now = painting.cell_owners(cells, before), painting.cell_owners(cells, after)
     moved = [c for c in cells if (was[c] or center) != (now[c] or center)]
     pairs: Counter = Counter()
@@ -64,12 +76,9 @@ def diff(session: Session, old: int, new: int) -> dict:
     for c in moved:
         pairs[(was[c] or center, now[c] or center)] += 1
         area[(was[c] or center, now[c] or center)] += metric_area(cells[c])
-    cases = _moved_cases(session, before, after, center)
-    names = dict(session.execute(select(Station.code, Station.name)).all())
     keys = sorted(set(pairs) | set(cases))
     return {
-        "from": old, "to": new, "cells_compared": len(cells), "cells_moved": len(moved),
-        "cases_moved": sum(cases.values()),
+        "cells_compared": len(cells), "cells_moved": len(moved),
         "pairs": [{"from": a, "from_name": names.get(a, a), "to": b, "to_name": names.get(b, b),
                    "cells": pairs[(a, b)], "area_km2": round(area[(a, b)] / 1e6, 3), "open_cases": cases[(a, b)]}
                   for a, b in keys],

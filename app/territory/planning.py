@@ -39,6 +39,7 @@ from app.cases.reassign import reassign as reassign_cases
 from app.errors import Conflict, InputError, NotFound
 from app.territory import boundaries as bs
 from app.territory import caches
+from app.territory import diff as changes
 from app.territory.models import BoundaryDraft, BoundaryVersion, Station, StationCoverage
 from gis import carving, painting
 from gis import validation as gb
@@ -180,11 +181,16 @@ def preview(session: Session, proposal: Proposal, now: datetime | None = None) -
         near_m=index.near_m, pixel_m=None,
     )
     errors = [p for p in problems if p.severity == "error"]
+    impact = _impact(session, index, proposed, features, names, now)
+    moving = Counter({(f["from"], f["to"]): f["open"] for f in impact["flows"] if f["open"]})
     return {
         "valid": not errors, "errors": [p.message_en for p in errors],
         "warnings": [p.message_en for p in problems if p.severity == "warning"],
         "problems": [problem_json(p, names, names_en) for p in problems],
-        **_impact(session, index, proposed, features, names, now),
+        **impact,
+        # the map of what changes: cells (and open cases) that move from one station to another
+        "changes": changes.moved_cells({a.code: a.geom for a in index.cells}, {a.code: a.geom for a in index.coverage},
+                                       {f.fid: f.geom for f in features}, index.town_center["code"], names, moving),
         "coverage": {"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": shapely.geometry.mapping(f.geom),
              "properties": {"station_code": f.fid, "name": names.get(f.fid, f.fid),

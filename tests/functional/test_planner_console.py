@@ -98,6 +98,9 @@ def test_painted_cells_are_carved_into_a_tiling_and_saved(own_live_server, plann
     body = {"coverage": empty_coverage(), "cells": {c: target for c in chosen}}
     checked = preview(url, headers, body)
     assert checked.status_code == 200 and checked.json()["valid"], checked.text
+    changed = checked.json()["changes"]
+    assert changed["cells_moved"] == 20 and {f["id"] for f in changed["moved_cells"]["features"]} == set(chosen)
+    assert [(p["from"], p["to"], p["cells"]) for p in changed["pairs"]] == [(source, target, 20)]
     areas = {s["code"]: s for s in checked.json()["stations"]}
     assert areas[source]["area_km2_after"] < areas[source]["area_km2_before"]
     saved = requests.post(f"{url}/api/v1/planning/coverage", headers=headers, timeout=120,
@@ -316,6 +319,8 @@ def test_a_planner_paints_twenty_cells_to_another_station_and_a_report_there_goe
     wait_data(page, "paintedCells", lambda v: v == "20")
     page.click("#check-proposal")
     wait_data(page, "previewValid", lambda v: v == "true", timeout=60)
+    assert wait_data(page, "previewMoved") == "20"  # the map of what changes, before saving
+    assert page.locator("#preview-pairs tr[data-pair]").all_inner_texts()[0].split("\t")[1:2] == ["20"]
     page.screenshot(path=str(artifacts / "planner_paint_cells.png"))
     page.fill("#save-version textarea[name=reason]", "按网格调整20个网格")
     page.click("#save-version button[type=submit]")
