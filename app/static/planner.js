@@ -231,7 +231,13 @@
     return {color: selected ? "#000" : colourOf(station), weight: selected ? 2 : 0.5, fillColor: colourOf(station),
             fillOpacity: selected ? 0.55 : (paint.painted[code] ? 0.45 : 0.15), pmIgnore: true};
   }
-  function restyle(code) { if (paint.cells[code]) { paint.cells[code].setStyle(cellStyle(code)); } }
+  function restyle(code) {
+    var layer = paint.cells[code];
+    if (!layer) { return; }
+    layer.setStyle(cellStyle(code));
+    var station = paint.painted[code] || paint.owner[code];
+    if (layer.nhTip) { layer.nhTip.textContent = code + " · " + (names[station] || station); }
+  }
 
   function paintStatus() {
     var box = document.getElementById("paint-status");
@@ -263,7 +269,8 @@
             select(code, !paint.selected[code]);
             paintStatus();
           });
-          NH.tip(layer, code + " · " + (names[f.properties.station_code] || f.properties.station_code), {sticky: true});
+          NH.tip(layer, code, {sticky: true});
+          layer.nhTip = layer.getTooltip().getContent();  // the span NH.tip made: restyle keeps it current
         }});
       Object.keys(paint.cells).forEach(restyle);
       showCells();
