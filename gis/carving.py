@@ -588,6 +588,11 @@ def _station_problems(codes: Sequence[str], result: Mapping[str, shapely.Geometr
     return problems
 
 
+def split_problem(code: str, geom: shapely.Geometry, allowed: bool) -> Problem:
+    """A territory (EPSG:4550) in more pieces than it had: an error naming the station, a warning if allowed."""
+    return _split(code, geom, allowed)
+
+
 def _split(code: str, geom: shapely.Geometry, allowed: bool) -> Problem:
     areas = sorted((g.area for g in geom.geoms), reverse=True)
     n = len(areas)

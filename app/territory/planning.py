@@ -43,7 +43,7 @@ from app.territory import diff as changes
 from app.territory.models import BoundaryDraft, BoundaryVersion, Station, StationCoverage
 from gis import carving, painting
 from gis import validation as gb
-from gis.crs import STORAGE_EPSG, metric_area
+from gis.crs import STORAGE_EPSG, metric_area, to_metric
 from gis.ownership import Area, OwnershipIndex
 
 STATION_CODE = re.compile(r"^[A-Z]{1,3}-[0-9A-Z]{1,6}$")
@@ -103,7 +103,26 @@ def parse(session: Session, payload: Mapping[str, Any]) -> Proposal:
     result = carving.carve(territories, painted, town, allow_multipart=multipart,
                            limits=dataclasses.replace(limits, max_vertices=PAINTED_MAX_VERTICES))
     problems = [p for p in problems if p.severity == "warning"] + result.problems
+    problems += _pieces(result, territories, painted, multipart)
     return Proposal(result.features(), new_stations, problems, sorted(set(drawn) | set(painted)))
+
+
+def _pieces(result: carving.Carved, before: Mapping[str, shapely.Geometry], painted: Mapping[str, shapely.Geometry],
+            multipart: bool | list[str]) -> list[carving.Problem]:
+    """Painted territories in more pieces than they had (cells given apart from the station's territory):
+    carving compares with the painted shape itself, so the count before painting is checked here."""
+    problems = []
+    for code in painted:
+        after = result.territories.get(code)
+        had = before.get(code)
+        n_before = int(shapely.get_num_geometries(had)) if had is not None and not had.is_empty else 1
+        if after is None or int(shapely.get_num_geometries(after)) <= max(n_before, 1):
+            continue
+        if any(p.code == "multipart" and p.field == code for p in result.problems):
+            continue
+        allowed = multipart is True or (not isinstance(multipart, bool) and code in multipart)
+        problems.append(carving.split_problem(code, to_metric(after), allowed))
+    return problems
 
 
 def _painted(session: Session, territories: Mapping[str, shapely.Geometry], cells: Mapping[str, str],

@@ -126,6 +126,23 @@ def test_cells_painted_to_a_new_station_make_its_territory(own_live_server, plan
     assert 0.01 < new["area_km2_after"] < 0.2
 
 
+def test_cells_given_apart_from_a_territory_leave_it_in_pieces_named_unless_allowed(own_live_server, planner):
+    url, headers = own_live_server, planner[2]
+    _, territories = current(url, headers)
+    found = cells(url, headers)
+    source, target = sorted(territories)[:2]
+    far = max((c for c, (o, _) in found.items() if o == source),
+              key=lambda c: found[c][1].distance(territories[target]))
+    body = {"coverage": empty_coverage(), "cells": {far: target}}
+    refused = preview(url, headers, body).json()
+    pieces = [p for p in refused["problems"] if p["code"] == "multipart" and p["stations"] == [target]]
+    assert not refused["valid"] and pieces and pieces[0]["severity"] == "error" and pieces[0]["geometry"], refused
+    assert "2 块" in pieces[0]["message_zh"]
+    allowed = preview(url, headers, {**body, "allow_multipart": [target]}).json()
+    assert allowed["valid"]
+    assert any(p["code"] == "multipart" and p["severity"] == "warning" for p in allowed["problems"])
+
+
 @pytest.mark.parametrize(("cells_body", "status", "words"), [
     ({"310115145999999": "JS-001"}, 422, "310115145999999"),
     ({"x" * 5000: "JS-001"}, 422, "unknown grid cell"),
