@@ -290,6 +290,9 @@ PROPOSAL = obj(
     new_stations=array(NEW_STATION, 20), reason=text(500), reassign={"type": "string", "enum": ["move", "keep"]},
     base_version=number(1, 2**31 - 1, integer=True),
     allow_multipart={"anyOf": [{"type": "boolean"}, array(CODE, 50)], "nullable": True},
+    # painted grid cells: {cell code: station code}; unknown cells are named by app/territory/planning.py
+    cells={"type": "object", "nullable": True,
+           "additionalProperties": text(20, required=True, pattern=r"^[A-Z]{1,3}-[0-9A-Z]{1,6}$")},
 )
 
 BODIES: dict[str, dict] = {
@@ -335,6 +338,7 @@ BODIES: dict[str, dict] = {
     "DraftInput": obj(proposal={**PROPOSAL, "nullable": True}, title=text(200),
                       status={"type": "string", "enum": ["draft", "saved", "discarded"], "nullable": True},
                       saved_version_id=number(1, 2**31 - 1, integer=True)),
+    "DraftCreate": obj(("title", "proposal"), title=text(200, required=True), proposal=PROPOSAL),
     "SitesInput": obj(k=number(1, 10, integer=True), service_m=number(100, 20000),
                       method=text(20), candidates=text(20), max_candidates=number(10, 1000, integer=True),
                       time_limit_s=number(1, 120), category=text(200), **{"from": DATE, "to": DATE}),

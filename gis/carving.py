@@ -32,7 +32,7 @@ from shapely import STRtree
 from shapely.geometry import MultiPolygon, Point
 
 from gis.crs import to_metric, to_storage
-from gis.validation import CELL_EDGE_TOLERANCE_M, GAP_TOLERANCE_M2, Feature, as_multipolygon
+from gis.validation import CELL_EDGE_TOLERANCE_M, GAP_TOLERANCE_M2, OVERLAP_TOLERANCE_M2, Feature, as_multipolygon
 
 # The 1 cm grid: far below the accuracy of any drawn or surveyed boundary (decimetres), far above
 # float noise at EPSG:4550 magnitudes (~1e-9 m) and the lon/lat round trip (~1e-9 m), so snapping
@@ -72,6 +72,9 @@ class Problem:
     message_en: str
     message_zh: str
     severity: Severity = "error"
+    # Where it is (lon/lat), for drawing on the map: the overlap, gap or piece, or the station's point.
+    geometry: shapely.Geometry | None = dataclasses.field(default=None, compare=False)
+    area_m2: float | None = dataclasses.field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message_en} / {self.message_zh}"
@@ -153,8 +156,13 @@ def check_proposal_geometry(geom: Mapping[str, Any] | shapely.Geometry | None, f
     return _shape_problems(shaped, field, limits)
 
 
-def _problem(field: str, code: str, en: str, zh: str, severity: Severity = "error") -> Problem:
-    return Problem(field, code, en, zh, severity)
+def _problem(field: str, code: str, en: str, zh: str, severity: Severity = "error",
+             where: shapely.Geometry | None = None) -> Problem:
+    """A problem; `where` is in EPSG:4550 (stored in lon/lat with its area in m²)."""
+    if where is None or where.is_empty:
+        return Problem(field, code, en, zh, severity)
+    area = float(where.area) if where.geom_type in POLYGONAL else None
+    return Problem(field, code, en, zh, severity, to_storage(where), area)
 
 
 def _shapely_coordinates(geom: shapely.Geometry, field: str,
@@ -580,17 +588,23 @@ def _station_problems(codes: Sequence[str], result: Mapping[str, shapely.Geometr
     return problems
 
 
+def split_problem(code: str, geom: shapely.Geometry, allowed: bool) -> Problem:
+    """A territory (EPSG:4550) in more pieces than it had: an error naming the station, a warning if allowed."""
+    return _split(code, geom, allowed)
+
+
 def _split(code: str, geom: shapely.Geometry, allowed: bool) -> Problem:
     areas = sorted((g.area for g in geom.geoms), reverse=True)
     n = len(areas)
     sizes = ", ".join(f"{a:,.0f}" for a in areas[:5]) + (", ..." if n > 5 else "")
+    small = shapely.MultiPolygon(sorted(geom.geoms, key=lambda g: g.area)[:-1])  # all but the largest piece
     if allowed:
         return _problem(code, "multipart", f"station {code} keeps a territory of {n} pieces ({sizes} m²), as allowed",
-                        f"站点 {code} 的辖区为 {n} 块（{sizes} 平方米），已允许", "warning")
+                        f"站点 {code} 的辖区为 {n} 块（{sizes} 平方米），已允许", "warning", small)
     return _problem(
         code, "multipart",
         f"station {code} would be split into {n} pieces ({sizes} m²): redraw, or allow a multi-part territory",
-        f"站点 {code} 的辖区将被分割成 {n} 块（{sizes} 平方米）：请重新绘制，或允许多块辖区",
+        f"站点 {code} 的辖区将被分割成 {n} 块（{sizes} 平方米）：请重新绘制，或允许多块辖区", "error", small,
     )
 
 
@@ -602,7 +616,7 @@ def _overlap(codes: tuple[str, ...], geom: shapely.Geometry) -> Problem:
         f"territories {names} overlap by {geom.area:,.0f} m² near lon {at.x:.5f}, lat {at.y:.5f}: "
         f"say which one takes it (given to {codes[0]} for the preview)",
         f"辖区 {'、'.join(codes)} 在经度 {at.x:.5f}、纬度 {at.y:.5f} 附近重叠 {geom.area:,.0f} 平方米："
-        f"请明确归属（预览中暂归 {codes[0]}）",
+        f"请明确归属（预览中暂归 {codes[0]}）", "error", geom,
     )
 
 
@@ -612,7 +626,7 @@ def _gap(geom: shapely.Geometry) -> Problem:
         "coverage", "gap",
         f"{geom.area:,.0f} m² near lon {at.x:.5f}, lat {at.y:.5f} belongs to no station (the town center covers it)",
         f"经度 {at.x:.5f}、纬度 {at.y:.5f} 附近 {geom.area:,.0f} 平方米不属于任何站点（由镇城运分中心兜底）",
-        "warning",
+        "warning", geom,
     )
 
 
@@ -620,12 +634,13 @@ def _clip_warnings(drawn_m: Mapping[str, shapely.Geometry], town_m: shapely.Geom
     """Drawn territories that reach beyond the town by more than the gap tolerance."""
     problems = []
     for code, geom in drawn_m.items():
-        outside = float(geom.difference(town_m).area)
+        cut = geom.difference(town_m)
+        outside = float(cut.area)
         if outside > GAP_TOLERANCE_M2:
             problems.append(_problem(
                 code, "clipped_to_town",
                 f"{outside:,.0f} m² of the territory drawn for {code} lies outside the town and was cut off",
-                f"{code} 绘制的辖区有 {outside:,.0f} 平方米在镇域外，已裁去", "warning",
+                f"{code} 绘制的辖区有 {outside:,.0f} 平方米在镇域外，已裁去", "warning", cut,
             ))
     return problems
 
@@ -652,6 +667,67 @@ def station_point_problems(stations: Mapping[str, Point], territories: Mapping[s
         problems.append(_problem(
             code, "station_outside_territory",
             f"station {code} lies {distance:,.0f} m outside its own territory{where_en}",
-            f"站点 {code} 位于自身辖区外 {distance:,.0f} 米{where_zh}",
+            f"站点 {code} 位于自身辖区外 {distance:,.0f} 米{where_zh}", "error", p,
         ))
     return problems
+
+
+# --- 4. A whole tiling, as the validator judges it, with the places on the map ----------------------
+
+
+def tiling_problems(territories: Mapping[str, shapely.Geometry], town: shapely.Geometry) -> list[Problem]:
+    """Overlaps between territories, parts outside the town (errors) and gaps (warnings; `sliver` when no disc
+    of SLIVER_WIDTH_M fits), each with its polygon, in lon/lat; measured in EPSG:4550 with the tolerances of
+    gis.validation.check_tiling, so that a tiling without errors here passes the validator."""
+    codes = list(territories)
+    metric = [to_metric(shapely.force_2d(territories[c])) for c in codes]
+    town_m = to_metric(town)
+    problems: list[Problem] = []
+    if metric:
+        left, right = STRtree(metric).query(metric, predicate="intersects")
+        for i, j in zip(left, right, strict=True):
+            if i < j:
+                common = metric[i].intersection(metric[j])
+                if common.area > OVERLAP_TOLERANCE_M2:
+                    problems.append(_overlap_in_tiling(codes[i], codes[j], common))
+    union = shapely.union_all(metric) if metric else shapely.Polygon()
+    grown = town_m.buffer(CELL_EDGE_TOLERANCE_M)
+    if union.difference(grown).area > GAP_TOLERANCE_M2:
+        problems += _outside(codes, metric, grown, union.difference(grown))
+    gaps = town_m.difference(union)
+    for gap in shapely.get_parts(gaps):
+        if gap.area > GAP_TOLERANCE_M2:
+            problems.append(_sliver_gap(gap) if _is_sliver(gap) else _gap(gap))
+    return problems
+
+
+def _outside(codes: Sequence[str], metric: Sequence[shapely.Geometry], grown: shapely.Geometry,
+             total: shapely.Geometry) -> list[Problem]:
+    """The territories reaching outside the town, each named (all of it in one problem if none does alone)."""
+    problems = []
+    for code, geom in zip(codes, metric, strict=True):
+        out = geom.difference(grown)
+        if out.area > GAP_TOLERANCE_M2:
+            problems.append(_problem(
+                code, "outside_town", f"the territory of {code} reaches {out.area:,.0f} m² outside the town",
+                f"{code} 的辖区超出镇域 {out.area:,.0f} 平方米", "error", out))
+    return problems or [_problem("coverage", "outside_town", f"territories reach {total.area:,.0f} m² outside the town",
+                                 f"辖区超出镇域 {total.area:,.0f} 平方米", "error", total)]
+
+
+def _overlap_in_tiling(a: str, b: str, geom: shapely.Geometry) -> Problem:
+    at = to_storage(geom.representative_point())
+    return _problem(
+        b, "overlap",
+        f"territories {a} and {b} overlap by {geom.area:,.0f} m² near lon {at.x:.5f}, lat {at.y:.5f}",
+        f"辖区 {a}、{b} 在经度 {at.x:.5f}、纬度 {at.y:.5f} 附近重叠 {geom.area:,.0f} 平方米", "error", geom)
+
+
+def _sliver_gap(geom: shapely.Geometry) -> Problem:
+    at = to_storage(geom.representative_point())
+    return _problem(
+        "coverage", "sliver",
+        f"a sliver of {geom.area:,.0f} m² near lon {at.x:.5f}, lat {at.y:.5f} belongs to no station "
+        f"(narrower than {SLIVER_WIDTH_M:g} m: an edge drawn beside its neighbour's)",
+        f"经度 {at.x:.5f}、纬度 {at.y:.5f} 附近有 {geom.area:,.0f} 平方米的狭长空隙不属于任何站点"
+        f"（宽不足 {SLIVER_WIDTH_M:g} 米：边界未与相邻辖区贴合）", "warning", geom)

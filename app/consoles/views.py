@@ -80,11 +80,27 @@ UI = {
     "area_km2": _l("Area (km²)"), "move_open": _l("Move open cases to the new owners"),
     "keep_open": _l("Keep open cases with their owners"), "save_version": _l("Save as a new boundary version"),
     "saved": _l("Saved: boundary version"), "moved": _l("cases moved"), "versions": _l("Boundary versions"),
-    "planner_help": _l("Edit a territory with the edit tool (it snaps to its neighbours and to grid cells when "
-                       "they are shown), or add a new station; then check and save."),
-    "drafts": _l("Drafts from the siting tool"), "open_draft": _l("Open draft"),
+    "planner_help": _l("Edit a territory with the edit tool (only the station territories are editable; they snap "
+                       "to their neighbours), paint territories by grid cells, or add a new station; then check and "
+                       "save."),
+    "drafts": _l("Drafts"), "open_draft": _l("Open draft"),
     "restore": _l("Restore this version"),
     "no_drafts": _l("No drafts"), "draft_opened": _l("Draft opened: edit, check and save it"),
+    "paint_cells": _l("Paint by grid cells"), "assign_to": _l("Station for the selected cells"),
+    "paint_help": _l("Click grid cells to select them (Shift-drag selects a box), choose a station and give them to "
+                     "it; each territory becomes the union of its cells."),
+    "assign": _l("Give the selected cells to this station"), "clear_selection": _l("Clear the selection"),
+    "selected": _l("Cells selected"), "painted": _l("Cells given to another station"),
+    "paint_new_station": _l("Station placed: select grid cells and give them to it"),
+    "self_intersection": _l("A boundary may not cross itself: that vertex was not accepted"),
+    "warnings": _l("Warnings (the proposal can still be saved)"),
+    "compare": _l("Compare"), "compare_versions": _l("Compare two versions"),
+    "diff_title": _l("Changes between versions"), "cells_moved": _l("grid cells change station"),
+    "cases_moved": _l("open cases change station"), "no_changes": _l("No grid cell changes station"),
+    "cells": _l("Grid cells"), "undo": _l("Undo"), "redo": _l("Redo"),
+    "snap_cells": _l("Snap drawing and edits to grid cell edges"),
+    "save_draft": _l("Save as a draft"), "draft_title": _l("Title of the draft"),
+    "draft_saved": _l("Draft saved (not published)"), "changes_title": _l("Grid cells changing station"),
     # reports
     "reports_title": _l("Evaluation"), "trend": _l("Cases per month"), "digest": _l("Morning digest"),
     "ranking_department": _l("Departments"), "ranking_station": _l("Stations"),

@@ -429,6 +429,7 @@ BODY_OF = {
     ("/planning/versions/{version_id}/restore", "post"): "RestoreInput",
     ("/planning/sites", "post"): "SitesInput", ("/planning/territories", "post"): "TerritoriesInput",
     ("/planning/drafts/{draft_id}", "put"): "DraftInput", ("/patrols/plan", "post"): "PatrolPlanInput",
+    ("/planning/drafts", "post"): "DraftCreate",
     ("/patrols/{route_id}/assign", "post"): "AssignInput", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
 }
 

@@ -4,9 +4,12 @@ boundary version (with new "X" stations when the proposal adds them).
 A proposal is JSON: ``{"coverage": FeatureCollection (properties: station_code, and "carve": true on
 the territories drawn over the others), "new_stations": [{"code", "name", "lon", "lat",
 "parent_code"?}], "reason": ..., "reassign": "move" | "keep", "base_version": N,
-"allow_multipart": false | true | [codes]}``. Every drawn geometry passes gis.carving's sanity checks
-first; the drawn territories are carved into the others and clipped to the town (gis.carving.carve),
-so a new station's territory can simply be drawn across any edge. A save names the version it was
+"allow_multipart": false | true | [codes], "cells": {grid cell code: station code}}``. Every drawn geometry
+passes gis.carving's sanity checks first; the drawn territories are carved into the others and clipped to
+the town (gis.carving.carve), so a new station's territory can simply be drawn across any edge. Painted
+cells (`cells`) apply last: a station's territory loses the cells painted to others and gains those painted
+to it (gis.painting), and the result is carved the same way. The preview's problems carry their place on
+the map (GeoJSON, lon/lat) and their area, and name the stations by name and code. A save names the version it was
 drawn on (`base_version`) and holds the boundary lock: a save on a stale base answers 409 with the
 versions saved since, and the chain of versions stays linear. `restore` writes a new version with an
 earlier version's coverage (the planner's undo).
@@ -14,10 +17,11 @@ earlier version's coverage (the planner's undo).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,14 +39,18 @@ from app.cases.reassign import reassign as reassign_cases
 from app.errors import Conflict, InputError, NotFound
 from app.territory import boundaries as bs
 from app.territory import caches
-from app.territory.models import BoundaryVersion, Station, StationCoverage
-from gis import carving
+from app.territory import diff as changes
+from app.territory.models import BoundaryDraft, BoundaryVersion, Station, StationCoverage
+from gis import carving, painting
 from gis import validation as gb
-from gis.crs import STORAGE_EPSG, metric_area
+from gis.crs import STORAGE_EPSG, metric_area, to_metric
 from gis.ownership import Area, OwnershipIndex
 
 STATION_CODE = re.compile(r"^[A-Z]{1,3}-[0-9A-Z]{1,6}$")
 PAST_DAYS = 90
+# A territory made of painted cells follows every cell edge: more vertices than a drawn one may have, and
+# made by the server from stored cells, so the drawing limit does not apply (8,630 cells have ~50,000).
+PAINTED_MAX_VERTICES = 200_000
 
 
 @dataclass
@@ -76,14 +84,60 @@ def parse(session: Session, payload: Mapping[str, Any]) -> Proposal:
             raise InputError("coverage", f"one territory per station: {code} appears more than once",
                              message_zh=f"每个站点只能有一个辖区：{code} 出现了不止一次")
         (drawn if props.get("carve") else kept)[code] = shape(f["geometry"])
-    if not drawn:
+    cells = payload.get("cells") or {}
+    if not drawn and not cells:
         features = [gb.Feature(c, gb.as_multipolygon(g), {"station_code": c}) for c, g in kept.items()]
         return Proposal(features, new_stations)
     # Drawn territories carve into the current tiling: stations the proposal leaves out keep their territory.
     current = {a.code: a.geom for a in caches.ownership(session).coverage}
-    territories = {**current, **kept}
-    result = carving.carve(territories, drawn, town, allow_multipart=_multipart(payload), limits=limits)
-    return Proposal(result.features(), new_stations, result.problems, sorted(drawn))
+    territories: dict[str, shapely.Geometry] = {**current, **kept}
+    multipart = _multipart(payload)
+    problems: list[carving.Problem] = []
+    if drawn:
+        result = carving.carve(territories, drawn, town, allow_multipart=multipart, limits=limits)
+        if not cells or not result.ok:
+            return Proposal(result.features(), new_stations, result.problems, sorted(drawn))
+        territories, problems = dict(result.territories), result.problems
+    # Painted cells last: each changed station's territory is its own without the painted cells, plus its cells.
+    painted = {c: g for c, g in _painted(session, territories, cells, known).items() if not g.is_empty}
+    result = carving.carve(territories, painted, town, allow_multipart=multipart,
+                           limits=dataclasses.replace(limits, max_vertices=PAINTED_MAX_VERTICES))
+    problems = [p for p in problems if p.severity == "warning"] + result.problems
+    problems += _pieces(result, territories, painted, multipart)
+    return Proposal(result.features(), new_stations, problems, sorted(set(drawn) | set(painted)))
+
+
+def _pieces(result: carving.Carved, before: Mapping[str, shapely.Geometry], painted: Mapping[str, shapely.Geometry],
+            multipart: bool | list[str]) -> list[carving.Problem]:
+    """Painted territories in more pieces than they had (cells given apart from the station's territory):
+    carving compares with the painted shape itself, so the count before painting is checked here."""
+    problems = []
+    for code in painted:
+        after = result.territories.get(code)
+        had = before.get(code)
+        n_before = int(shapely.get_num_geometries(had)) if had is not None and not had.is_empty else 1
+        if after is None or int(shapely.get_num_geometries(after)) <= max(n_before, 1):
+            continue
+        if any(p.code == "multipart" and p.field == code for p in result.problems):
+            continue
+        allowed = multipart is True or (not isinstance(multipart, bool) and code in multipart)
+        problems.append(carving.split_problem(code, to_metric(after), allowed))
+    return problems
+
+
+def _painted(session: Session, territories: Mapping[str, shapely.Geometry], cells: Mapping[str, str],
+             known: set[str]) -> dict[str, shapely.Geometry]:
+    """The territories the painted cells change (gis.painting); a cell or station that does not exist is a 422
+    naming it."""
+    geoms = {a.code: a.geom for a in caches.ownership(session).cells}
+    for cell, station in cells.items():
+        if cell not in geoms:
+            raise InputError(f"cells.{cell}", f"unknown grid cell {cell[:40]!r}: not a cell of the current boundary "
+                             "version", message_zh=f"当前边界版本中没有编号为 {cell[:40]} 的网格")
+        if station not in known:
+            raise InputError(f"cells.{cell}", f"cell {cell} is given to unknown station {station!r}",
+                             message_zh=f"网格 {cell} 分配给了不存在的站点 {station}")
+    return painting.paint(territories, {c: geoms[c] for c in cells}, cells)
 
 
 def _refuse(problems: list[carving.Problem]) -> None:
@@ -125,14 +179,19 @@ def check(session: Session, payload: Mapping[str, Any], now: datetime | None = N
 def preview(session: Session, proposal: Proposal, now: datetime | None = None) -> dict:
     """Validation and impact of a proposal, without writing anything.
 
-    `errors` and `warnings` are English; `problems` carries each with its field or station, a code and the
-    Chinese message (the planner console shows those)."""
+    `errors` and `warnings` are English; `problems` carries each with its field or station, a code, the
+    message in English and Chinese naming the stations, its area and its place as GeoJSON (the planner
+    console draws them)."""
     now = now or datetime.now(UTC)
     index = caches.ownership(session)
     features, new_stations = proposal.features, proposal.new_stations
-    problems = list(proposal.problems) + _tiling_problems(session, features, new_stations)
+    carved = [p for p in proposal.problems if p.code != "gap"]  # gaps: judged on the result, below
+    problems = carved + _tiling_problems(session, index.town, features, new_stations)
     problems += _station_problems(session, index, features, new_stations)
     names = dict(session.execute(select(Station.code, Station.name)).all()) | {
+        s["code"]: s["name"] for s in new_stations}
+    names_en = {code: en or names.get(code, code)
+                for code, en in session.execute(select(Station.code, Station.name_en)).all()} | {
         s["code"]: s["name"] for s in new_stations}
     proposed = OwnershipIndex(
         version=-1, town=index.town, town_center=index.town_center,
@@ -141,11 +200,16 @@ def preview(session: Session, proposal: Proposal, now: datetime | None = None) -
         near_m=index.near_m, pixel_m=None,
     )
     errors = [p for p in problems if p.severity == "error"]
+    impact = _impact(session, index, proposed, features, names, now)
+    moving = Counter({(f["from"], f["to"]): f["open"] for f in impact["flows"] if f["open"]})
     return {
         "valid": not errors, "errors": [p.message_en for p in errors],
         "warnings": [p.message_en for p in problems if p.severity == "warning"],
-        "problems": [asdict(p) for p in problems],
-        **_impact(session, index, proposed, features, names, now),
+        "problems": [problem_json(p, names, names_en) for p in problems],
+        **impact,
+        # the map of what changes: cells (and open cases) that move from one station to another
+        "changes": changes.moved_cells({a.code: a.geom for a in index.cells}, {a.code: a.geom for a in index.coverage},
+                                       {f.fid: f.geom for f in features}, index.town_center["code"], names, moving),
         "coverage": {"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": shapely.geometry.mapping(f.geom),
              "properties": {"station_code": f.fid, "name": names.get(f.fid, f.fid),
@@ -153,8 +217,31 @@ def preview(session: Session, proposal: Proposal, now: datetime | None = None) -
     }
 
 
-def _tiling_problems(session: Session, features: list[gb.Feature], new_stations: list[dict]) -> list[carving.Problem]:
-    """The validator's checks of the whole coverage (no overlap, inside the town, known stations)."""
+STATION_TOKEN = re.compile(r"\b[A-Z]{1,3}-[0-9A-Z]{1,6}\b")
+
+
+def problem_json(p: carving.Problem, names: Mapping[str, str], names_en: Mapping[str, str]) -> dict:
+    """A problem for the API: the stations it names (by name and code in both messages), its area in m²
+    and its place as GeoJSON (lon/lat), or null."""
+    stations = sorted({m for m in STATION_TOKEN.findall(f"{p.field} {p.message_en}") if m in names})
+
+    def named(text: str, by: Mapping[str, str], left: str, right: str) -> str:
+        return STATION_TOKEN.sub(lambda m: f"{by[m[0]]}{left}{m[0]}{right}" if m[0] in by and by[m[0]] != m[0]
+                                 else m[0], text)
+
+    return {"field": p.field, "code": p.code, "severity": p.severity, "stations": stations,
+            "message_en": named(p.message_en, names_en, " (", ")"),
+            "message_zh": named(p.message_zh, names, "（", "）"),
+            "area_m2": round(p.area_m2, 1) if p.area_m2 is not None else None,
+            "geometry": shapely.geometry.mapping(p.geometry) if p.geometry is not None else None}
+
+
+def _tiling_problems(session: Session, town: shapely.Geometry, features: list[gb.Feature],
+                     new_stations: list[dict]) -> list[carving.Problem]:
+    """Overlaps, parts outside the town and gaps of the whole coverage, with their places
+    (gis.carving.tiling_problems); the validator of the writes (known stations...) judges it too, and any
+    error it finds that those did not is reported as it says it."""
+    problems = carving.tiling_problems({f.fid: f.geom for f in features}, town)
     layers = bs.current_layers(session)
     layers["stations"] = layers["stations"] + [
         gb.Feature(s["code"], Point(s["lon"], s["lat"]),
@@ -162,27 +249,38 @@ def _tiling_problems(session: Session, features: list[gb.Feature], new_stations:
         for s in new_stations]
     layers["station_coverage"] = features
     try:
-        warnings = bs.validate(layers, {"station_coverage"})
+        bs.validate(layers, {"station_coverage"})
     except gb.LayerError as exc:
-        return [carving.Problem("coverage", "invalid_tiling", text, f"辖区划分不成立：{text}") for text in exc.problems]
-    return [carving.Problem("coverage", "gap", text, f"有空白区域（由镇城运分中心兜底）：{text}", "warning")
-            for text in warnings]
+        if not any(p.severity == "error" for p in problems):
+            problems += [carving.Problem("coverage", "invalid_tiling", text, f"辖区划分不成立：{text}")
+                         for text in exc.problems]
+    return problems
 
 
 def _station_problems(session: Session, index: OwnershipIndex, features: list[gb.Feature],
                       new_stations: list[dict]) -> list[carving.Problem]:
-    """New stations in the town and inside their own territory; a joint-duty station left without one."""
+    """New stations in the town and inside their own territory; a joint-duty station left without one (each
+    placed at the station's point)."""
+    places = {code: to_shape(at) for code, at in session.execute(select(Station.code, Station.location)).all()
+              if at is not None}
+    places |= {s["code"]: Point(s["lon"], s["lat"]) for s in new_stations}
+
+    def at(code: str) -> dict:
+        return {"geometry": places.get(code)}
+
     problems = [carving.Problem(s["code"], "station_outside_town", f"station {s['code']} lies outside the town",
-                                f"站点 {s['code']} 位于本镇之外")
+                                f"站点 {s['code']} 位于本镇之外", **at(s["code"]))
                 for s in new_stations if not index.town.covers(Point(s["lon"], s["lat"]))]
     territories = {f.fid: f.geom for f in features}
     points = {s["code"]: Point(s["lon"], s["lat"]) for s in new_stations}
     problems += [p for p in carving.station_point_problems(points, territories)]
     joint = session.scalars(select(Station.code).where(Station.active.is_(True), Station.tier == "joint_station"))
     problems += [carving.Problem(code, "no_territory", f"station {code} is left without territory",
-                                 f"站点 {code} 没有辖区", "warning") for code in joint if code not in territories]
+                                 f"站点 {code} 没有辖区", "warning", **at(code))
+                 for code in joint if code not in territories]
     problems += [carving.Problem(s["code"], "no_territory", f"new station {s['code']} has no territory",
-                                 f"新站点 {s['code']} 没有辖区") for s in new_stations if s["code"] not in territories]
+                                 f"新站点 {s['code']} 没有辖区", **at(s["code"]))
+                 for s in new_stations if s["code"] not in territories]
     return problems
 
 
@@ -248,6 +346,27 @@ def save(session: Session, actor: str, payload: Mapping[str, Any], now: datetime
     moved = _reassign(session, summary.version_id, near_m, actor, payload)
     return {"boundary_version": summary.version_id, "reassigned": moved, "impact": {
         k: checked[k] for k in ("flows", "stations", "warnings")}}
+
+
+def create_draft(session: Session, actor: str, payload: Mapping[str, Any]) -> BoundaryDraft:
+    """POST /api/v1/planning/drafts: the planner's proposal kept as a draft, not published (no boundary version
+    is written). The proposal passes the checks of a preview first; its base is the current version."""
+    title = (payload.get("title") or "").strip()
+    proposal = dict(payload["proposal"])
+    try:
+        parse(session, proposal)
+    except InputError as exc:
+        raise InputError(f"proposal.{exc.field}", exc.message, exc.status, error=exc.error, **exc.extra) from None
+    draft = BoundaryDraft(kind="planner", status="draft", title=title[:200],
+                          base_version_id=proposal.get("base_version") or bs.current_version_id(session),
+                          proposal=proposal, stats={}, created_by=actor, updated_by=actor)
+    session.add(draft)
+    session.flush()
+    audit.record(session, actor, "boundary_draft.create", "boundary_draft", draft.id,
+                 after={"title": draft.title, "base_version_id": draft.base_version_id,
+                        "cells": len(proposal.get("cells") or {}),
+                        "new_stations": [s.get("code") for s in proposal.get("new_stations") or []]})
+    return draft
 
 
 def restore(session: Session, actor: str, version_id: int, payload: Mapping[str, Any]) -> dict:

@@ -10,7 +10,7 @@ from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
 from app.db import db
 from app.errors import InputError
-from app.territory import boundaries, features, locating, planning, siting
+from app.territory import boundaries, diff, features, locating, planning, siting
 
 bp = Blueprint("territory", __name__, url_prefix="/api/v1")
 PLANNERS = ("planner", "admin")
@@ -20,13 +20,15 @@ READERS = ("planner", "admin", "leader")
 @bp.get("/layers/<name>")
 @login_required
 def layer(name: str):
-    """A boundary layer as GeoJSON (?version=N for a past station coverage)."""
+    """A boundary layer as GeoJSON (?version=N for a past station coverage; ?precision=6..9 decimals, 6 by
+    default: the planner edits coverage at 9, which keeps carving's centimetre vertices apart)."""
     version = None
     if request.args.get("version") is not None:
         if name != "station_coverage":
             raise InputError("version", "version applies to station_coverage and is a boundary version id", 400)
         version = params.whole(request.args, "version", 0, 1, boundaries.MAX_VERSION_ID)
-    return jsonify(features.layer(db.session(), name, version))
+    precision = params.whole(request.args, "precision", 6, 6, 9)
+    return jsonify(features.layer(db.session(), name, version, precision))
 
 
 @bp.get("/locate")
@@ -81,6 +83,20 @@ def versions():
     return jsonify(versions=boundaries.versions(db.session()))
 
 
+@bp.get("/boundaries/versions/<int:old>/diff/<int:new>")
+@roles_required(*READERS)
+def version_diff(old: int, new: int):
+    """Grid cells and open cases that change station from version `old` to version `new`, per pair."""
+    return jsonify(diff.diff(db.session(), old, new))
+
+
+@bp.get("/planning/cells")
+@roles_required(*READERS)
+def planning_cells():
+    """The current grid cells with the station holding each, for painting territories by cells."""
+    return jsonify(diff.current_cells(db.session()))
+
+
 @bp.post("/planning/coverage/preview")
 @roles_required(*PLANNERS)
 def coverage_preview():
@@ -119,6 +135,17 @@ def territories():
     draft = db.write(lambda s: siting.propose_territories(s, current_user().username, payload))
     body = siting.draft_json(draft)
     body["links"] = {"self": f"/api/v1/planning/drafts/{draft.id}"}
+    return jsonify(body), 201
+
+
+@bp.post("/planning/drafts")
+@roles_required(*PLANNERS)
+def draft_create():
+    """Keep the planner's proposal as a draft without publishing it (201): {title, proposal}."""
+    payload = inputs.json_body("DraftCreate")
+    d = db.write(lambda s: planning.create_draft(s, current_user().username, payload))
+    body = siting.draft_json(d)
+    body["links"] = {"self": f"/api/v1/planning/drafts/{d.id}"}
     return jsonify(body), 201
 
 

@@ -80,6 +80,8 @@ WRITES = [
     ("/api/v1/planning/sites", "post", "planner", "SitesInput", {"k": 1}),
     ("/api/v1/planning/territories", "post", "planner", "TerritoriesInput", {"sites": [{"lon": 121.9, "lat": 30.9}]}),
     ("/api/v1/planning/drafts/{draft}", "put", "planner", "DraftInput", {"title": "t"}),
+    ("/api/v1/planning/drafts", "post", "planner", "DraftCreate",
+     {"title": "t", "proposal": {"coverage": {"type": "FeatureCollection", "features": []}}}),
     ("/api/v1/patrols/plan", "post", "dispatcher", "PatrolPlanInput", {"station": "JS-001"}),
     ("/api/v1/patrols/{route}/assign", "post", "dispatcher", "AssignInput", {"assignee": "nobody"}),
 ]

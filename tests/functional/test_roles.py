@@ -43,6 +43,8 @@ TABLE: dict[tuple[str, str], object] = {
         "ogc.tilesets", "ogc.tileset")},
     ("GET", "territory.drafts"): {"planner", "admin", "leader"},
     ("GET", "territory.draft"): {"planner", "admin", "leader"},
+    ("GET", "territory.version_diff"): {"planner", "admin", "leader"},
+    ("GET", "territory.planning_cells"): {"planner", "admin", "leader"},
     # writing
     ("POST", "cases.create_report"): REPORTERS,
     ("POST", "cases.split_report"): {"dispatcher", "shift_leader", "admin"},
@@ -61,6 +63,7 @@ TABLE: dict[tuple[str, str], object] = {
     ("POST", "field.plan_patrol"): PATROL_PLANNERS, ("POST", "field.assign_patrol"): PATROL_PLANNERS,
     ("POST", "territory.sites"): {"planner", "admin"}, ("POST", "territory.territories"): {"planner", "admin"},
     ("PUT", "territory.draft_update"): {"planner", "admin"},
+    ("POST", "territory.draft_create"): {"planner", "admin"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),
