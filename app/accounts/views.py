@@ -39,8 +39,11 @@ def login():
         error = _("Too many failed sign-ins from this address: wait ten minutes and try again.") \
             if outcome.throttled else _("Wrong user name or password, or the account is locked for a while.")
         return render_template("login.html", error=error), 429 if outcome.throttled else 401
+    lang = session.get("lang")  # the language chosen on the sign-in page stays chosen
     session.clear()
     session["user_id"], session["session_version"] = outcome.user.id, outcome.user.session_version
+    if lang:
+        session["lang"] = lang
     return redirect(target)
 
 

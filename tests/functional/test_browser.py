@@ -41,3 +41,20 @@ def test_grid_layer_switches_on(browser, live_server, make_user, artifacts):
     page.screenshot(path=str(artifacts / "map_grid.png"))
     check_clean(page)
     context.close()
+
+
+def test_english_chosen_on_the_sign_in_page_stays_after_signing_in(browser, live_server, make_user):
+    username, password, _ = make_user("dispatcher")
+    context, page = open_page(browser, live_server)
+    try:
+        page.goto(f"{live_server}/login?lang=en")
+        assert "Sign in" in page.content() or "sign in" in page.content().lower()
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server}/")
+        page.wait_for_selector(".leaflet-container")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert "English" not in page.locator("header").inner_text()  # the switch offers 中文 now
+    finally:
+        context.close()
