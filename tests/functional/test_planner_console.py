@@ -57,11 +57,18 @@ def band(url: str, headers: dict, n: int = 20) -> tuple[str, str, list[str]]:
                          key=lambda p: territories[p[0]].boundary.intersection(territories[p[1]].boundary).length)
     edge = shapely.line_merge(territories[source].boundary.intersection(territories[target].boundary))
     edge = max(getattr(edge, "geoms", [edge]), key=lambda line: line.length)
-    start = edge.interpolate(0.5, normalized=True)
     found = cells(url, headers)
     mine = [c for c, (owner, _) in found.items() if owner == source]
-    chosen = sorted(mine, key=lambda c: found[c][1].distance(start))[:n]
     near = edge.buffer(1e-6)  # ~10 cm: cell and territory edges agree to centimetres, not exactly
+    # the middle of the edge first; further along it when earlier tests of the module left the source so
+    # shaped there that giving the group away would cut off a pocket of it (a multi-part territory)
+    for at in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
+        start = edge.interpolate(at, normalized=True)
+        chosen = sorted(mine, key=lambda c: found[c][1].distance(start))[:n]
+        left = territories[source].difference(shapely.union_all([found[c][1] for c in chosen]))
+        pieces = [p for p in getattr(left, "geoms", [left]) if p.area > 1e-8]  # ~100 m²: not a sliver
+        if len(pieces) == 1:
+            break
     assert any(found[c][1].boundary.intersection(near).length > 1e-4 for c in chosen)  # along an edge (~10 m)
     return source, target, chosen
 
