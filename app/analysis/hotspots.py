@@ -254,7 +254,10 @@ def window_counts(session: Session, user: User | None, start: datetime, end: dat
     chosen = counted[offset:None if limit is None else offset + limit]
     if not chosen:
         return [], len(counted)
-    _, _, g = hotspots(session, start.date(), end.date() + timedelta(days=1), [], DEFAULT_DISTANCE_M,
+    # the Gi* runs over whole days of the town's calendar (Beijing), so take the dates there: a UTC date is
+    # the day before for the first eight hours of every Beijing day
+    first, last = start.astimezone(BEIJING).date(), end.astimezone(BEIJING).date()
+    _, _, g = hotspots(session, first, last + timedelta(days=1), [], DEFAULT_DISTANCE_M,
                        OGC_PERMUTATIONS)
     out = []
     for n, code in chosen:

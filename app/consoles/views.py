@@ -129,6 +129,7 @@ def _script_data(extra: dict | None = None) -> dict:
         "actions": {k: str(v) for k, v in ACTION_LABELS.items()},
         "lights": {k: str(v) for k, v in LIGHT_LABELS.items()},
         "final_states": sorted(machine.FINAL),
+        "today": datetime.now(BEIJING).date().isoformat(),  # the town's day, whatever the browser's clock says
         **queue.script_data(user.role, lang, ACTION_LABELS),
         **lists.code_lists(db.session(), lang),
         **(extra or {}),

@@ -6,10 +6,7 @@
   var routeLayer = L.layerGroup().addTo(map);
   var me = null, here = null, categories = [];
 
-  function today() {
-    var d = new Date();
-    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
-  }
+  function today() { return ctx.today; }  // the town's day (Beijing), from the server: not the phone's clock
 
   function findRoute() {
     var mine = "/api/v1/patrols?date=" + today() + "&assignee=me";

@@ -159,3 +159,22 @@ def test_gi_star_answers_are_kept_by_their_counts_and_equal_a_fresh_computation(
     assert np.array_equal(first.z, fresh.z) and np.array_equal(first.p, fresh.p)
     y[40] = 5
     assert cells.gi_star(y, 200.0, 99) is not first  # other counts: computed again
+
+
+def test_the_hotspot_window_counts_cases_after_midnight_in_beijing(session, cells):
+    """Just after midnight in Beijing it is still the day before in UTC: the Gi* of the window must count the
+    cases of the Beijing day (it counted the UTC day's, and left these out)."""
+    from datetime import UTC
+
+    i = centre_cell(cells)
+    night = datetime(2021, 4, 12, 0, 10, tzinfo=BEIJING)  # 2021-04-11 16:10 UTC
+    add_cases(session, cells, i, 8, night)
+    start, end = night - timedelta(minutes=5), (night + timedelta(minutes=20)).astimezone(UTC)
+    from sqlalchemy import select
+
+    from app.accounts.models import User
+
+    viewer = session.scalar(select(User).where(User.username == factories.actor(session, "dispatcher")))
+    found, _ = hotspots.window_counts(session, viewer, start.astimezone(UTC), end, cell=cells.codes[i])
+    assert found and found[0]["properties"]["cases"] == 8
+    assert found[0]["properties"]["z"] > 1.96  # eight cases in one cell of a quiet night: a hot spot

@@ -124,8 +124,11 @@ def test_patrol_sees_the_route_and_reports_with_a_photo(browser, app, live_serve
     plan = requests.post(f"{live_server}/api/v1/patrols/plan", headers=planner, timeout=120, json={
         "station": "JS-002", "date": today, "shift_hours": 4, "speed_kph": 15, "assignee": username})
     assert plan.status_code == 201, plan.text
+    # a phone whose clock is ten hours behind UTC: its date differs from Beijing's for most of the day, and the
+    # route of the town's day must still be found
     context, page = open_page(browser, live_server, viewport={"width": 390, "height": 844},
-                              geolocation={"latitude": 30.93, "longitude": 121.86}, permissions=["geolocation"])
+                              geolocation={"latitude": 30.93, "longitude": 121.86}, permissions=["geolocation"],
+                              timezone_id="Pacific/Honolulu")
     sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/patrol")
     wait_data(page, "patrolStops", lambda v: int(v) > 0, timeout=30)
