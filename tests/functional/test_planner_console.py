@@ -290,7 +290,10 @@ def _expect_valid(page) -> None:
 
 def _fit(page, geoms) -> None:
     x0, y0, x1, y1 = shapely.union_all(list(geoms)).bounds
-    page.evaluate(f"nhMap.fitBounds([[{y0}, {x0}], [{y1}, {x1}]], {{padding: [20, 20]}}) && null")
+    # clear of the legend (bottom left) and the layer control (top right): a box drag that starts or ends on a
+    # control is no drag on the map
+    page.evaluate(f"nhMap.fitBounds([[{y0}, {x0}], [{y1}, {x1}]], "
+                  "{paddingTopLeft: [160, 40], paddingBottomRight: [220, 40]}) && null")
     page.wait_for_timeout(400)
 
 
