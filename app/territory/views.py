@@ -132,10 +132,7 @@ def sites():
 def territories():
     """Territories for the existing and new stations, stored as a draft boundary version (201)."""
     payload = inputs.json_body("TerritoriesInput")
-    draft = db.write(lambda s: siting.propose_territories(s, current_user().username, payload))
-    body = siting.draft_json(draft)
-    body["links"] = {"self": f"/api/v1/planning/drafts/{draft.id}"}
-    return jsonify(body), 201
+    return _created(db.write(lambda s: siting.propose_territories(s, current_user().username, payload)))
 
 
 @bp.post("/planning/drafts")
@@ -143,10 +140,12 @@ def territories():
 def draft_create():
     """Keep the planner's proposal as a draft without publishing it (201): {title, proposal}."""
     payload = inputs.json_body("DraftCreate")
-    d = db.write(lambda s: planning.create_draft(s, current_user().username, payload))
-    body = siting.draft_json(d)
-    body["links"] = {"self": f"/api/v1/planning/drafts/{d.id}"}
-    return jsonify(body), 201
+    return _created(db.write(lambda s: planning.create_draft(s, current_user().username, payload)))
+
+
+def _created(draft):
+    """201 with a new draft and the link to it."""
+    return jsonify({**siting.draft_json(draft), "links": {"self": f"/api/v1/planning/drafts/{draft.id}"}}), 201
 
 
 @bp.get("/planning/drafts")

@@ -86,6 +86,14 @@ def empty_coverage() -> dict:
     return {"type": "FeatureCollection", "features": []}
 
 
+def save_painted(url: str, headers: dict, base: int, chosen: list[str], target: str, reason: str) -> int:
+    """Give the cells to `target` and save it as a new boundary version on `base`: the new version's id."""
+    saved = requests.post(f"{url}/api/v1/planning/coverage", headers=headers, timeout=120, json={
+        "coverage": empty_coverage(), "cells": {c: target for c in chosen}, "reason": reason, "base_version": base})
+    assert saved.status_code == 201, saved.text
+    return saved.json()["boundary_version"]
+
+
 # --- API -------------------------------------------------------------------------------------------
 
 
@@ -239,11 +247,7 @@ def test_the_diff_of_two_versions_names_the_moved_cells_per_pair(own_live_server
     url, headers = own_live_server, planner[2]
     base, _ = current(url, headers)
     source, target, chosen = band(url, headers, 15)
-    saved = requests.post(f"{url}/api/v1/planning/coverage", headers=headers, timeout=120, json={
-        "coverage": empty_coverage(), "cells": {c: target for c in chosen}, "reason": "对比测试",
-        "base_version": base})
-    assert saved.status_code == 201, saved.text
-    new = saved.json()["boundary_version"]
+    new = save_painted(url, headers, base, chosen, target, "对比测试")
     answer = requests.get(f"{url}/api/v1/boundaries/versions/{base}/diff/{new}", headers=headers, timeout=60)
     assert answer.status_code == 200, answer.text
     d = answer.json()
@@ -510,11 +514,7 @@ def test_the_version_list_compares_two_versions_on_the_map(browser, own_live_ser
     url, headers = own_live_server, planner[2]
     base, _ = current(url, headers)
     source, target, chosen = band(url, headers, 10)
-    saved = requests.post(f"{url}/api/v1/planning/coverage", headers=headers, timeout=120, json={
-        "coverage": empty_coverage(), "cells": {c: target for c in chosen}, "reason": "对比显示",
-        "base_version": base})
-    assert saved.status_code == 201, saved.text
-    new = saved.json()["boundary_version"]
+    new = save_painted(url, headers, base, chosen, target, "对比显示")
     context, page = _planner_page(browser, url, planner)
     page.click(f"button[data-compare='{new}']")
     wait_data(page, "diffShown", lambda v: v == f"{base}>{new}:10", timeout=60)
