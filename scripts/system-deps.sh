@@ -3,7 +3,7 @@
 # As root it runs apt-get; as another user it uses sudo when it can, else it says what to install.
 set -euo pipefail
 
-PACKAGES=(postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-zenhei python3-qgis qgis-providers)
+PACKAGES=(postgresql-15 postgresql-15-postgis-3 gdal-bin chromium fonts-wqy-zenhei fonts-noto-cjk python3-qgis qgis-providers mosquitto libpango-1.0-0 libpangoft2-1.0-0)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 command -v runuser >/dev/null 2>&1 || PACKAGES+=(util-linux)
 
