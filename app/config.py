@@ -61,6 +61,8 @@ class Settings:
     SCHEDULER: bool = False
     SCHEDULER_INTERVAL_S: float = 60.0
     WARM_CACHES: bool = False
+    RASTER_STORE: str = ""  # folder where the ownership raster is stored once per host and mapped by every worker;
+    # empty: <temp dir>/nanhui-rasters-<uid>; "off": every process keeps its own copy
     LOGIN_RATE_LIMIT: int = 20  # failed sign-ins per address per 10 minutes before 429
     TRUSTED_PROXIES: int = 0  # reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are believed
     PUBLIC_COLLECTIONS: frozenset | str = frozenset()  # OGC collections anonymous callers may read
@@ -88,6 +90,7 @@ class Settings:
             SCHEDULER=_bool("SCHEDULER", False),
             SCHEDULER_INTERVAL_S=_float("SCHEDULER_INTERVAL_S", 60.0),
             WARM_CACHES=_bool("WARM_CACHES", False),
+            RASTER_STORE=os.environ.get("RASTER_STORE", ""),
             LOGIN_RATE_LIMIT=_int("LOGIN_RATE_LIMIT", 20),
             TRUSTED_PROXIES=_int("TRUSTED_PROXIES", 0),
             PUBLIC_COLLECTIONS=os.environ.get("PUBLIC_COLLECTIONS", ""),

@@ -29,9 +29,19 @@ Rules, the same on every path:
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, astuple, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -50,6 +60,9 @@ LAYERS = ("coverage", "communities", "workstations", "cells")  # then the town, 
 UNSURE = -2  # raster table entry: the pixel cannot answer this layer, ask the polygons
 NONE = -1  # raster table entry: no polygon of the layer covers the pixel
 FAR, NEAR, NEAR_UNSURE = 0, 1, 2  # raster near-boundary states
+RASTER_ARRAYS = ("face", "near", "faces")  # a stored raster's files, besides grid.json
+RASTER_FORMAT = 1  # part of a stored raster's key: bump when the raster's meaning or layout changes
+RASTER_KEEP_S = 7 * 24 * 3600  # stored rasters not used for this long are deleted when another is written
 _ASK = object()  # per-point path: this layer must be asked exactly
 
 
@@ -331,23 +344,42 @@ def _near_raster(grid: _Grid, edges: STRtree, near_m: float) -> np.ndarray:
 class _Raster:
     """Precomputed answers per pixel: a face of the overlay of all layers, and the near-boundary state."""
 
-    def __init__(self, grid: _Grid, layers: list[np.ndarray], edges: STRtree, near_m: float):
-        self.grid = grid
+    def __init__(self, grid: _Grid, face: np.ndarray, near: np.ndarray, faces: np.ndarray):
+        self.grid, self.face, self.near, self.faces = grid, face, near, faces
+
+    @classmethod
+    def build(cls, grid: _Grid, layers: list[np.ndarray], edges: STRtree, near_m: float) -> _Raster:
+        """Compute the raster from the layers' polygons (the town last) and the internal edges."""
         with ThreadPoolExecutor(1) as pool:  # the near raster (mostly GEOS, no GIL) beside the layers (numpy)
-            near = pool.submit(_near_raster, grid, edges, near_m)
-            key = self._face_keys(grid, layers, radix := [len(geoms) + 2 for geoms in layers])
-            self.near = near.result().ravel()
+            pending = pool.submit(_near_raster, grid, edges, near_m)
+            key = cls._face_keys(grid, layers, radix := [len(geoms) + 2 for geoms in layers])
+            near = pending.result().ravel()
         # Neighbouring pixels mostly share a face: number the runs, not the pixels.
         starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
         run_keys = np.concatenate([[0], key[starts]])  # key 0 (all UNSURE) becomes face 0
         del key
         unique, inverse = np.unique(run_keys, return_inverse=True)
         dtype = np.uint16 if len(unique) <= np.iinfo(np.uint16).max else np.int32
-        self.face = np.repeat(inverse[1:].astype(dtype), np.diff(np.append(starts, grid.nrows * grid.ncols)))
-        self.faces = np.empty((len(unique), len(layers)), dtype=np.int32)
+        face = np.repeat(inverse[1:].astype(dtype), np.diff(np.append(starts, grid.nrows * grid.ncols)))
+        faces = np.empty((len(unique), len(layers)), dtype=np.int32)
         for i in range(len(layers) - 1, -1, -1):  # decode the mixed-radix keys, last layer first
-            self.faces[:, i] = unique % radix[i] + UNSURE
+            faces[:, i] = unique % radix[i] + UNSURE
             unique //= radix[i]
+        return cls(grid, face, near, faces)
+
+    def save(self, folder: Path) -> None:
+        """Write the raster into `folder` (made here) as plain .npy files that `load` maps read-only."""
+        folder.mkdir(parents=True)
+        for name in RASTER_ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        (folder / "grid.json").write_text(json.dumps(astuple(self.grid)))
+
+    @classmethod
+    def load(cls, folder: Path) -> _Raster:
+        """A stored raster, memory-mapped: every process that maps the same files shares one copy of the pages."""
+        grid = _Grid(*json.loads((folder / "grid.json").read_text()))
+        arrays = [np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in RASTER_ARRAYS]
+        return cls(grid, *arrays)
 
     @staticmethod
     def _face_keys(grid: _Grid, layers: list[np.ndarray], radix: list[int]) -> np.ndarray:
@@ -400,6 +432,7 @@ class OwnershipIndex:
     cells: list[Area]
     near_m: float = NEAR_BOUNDARY_M
     pixel_m: float | None = PIXEL_M  # None: no answer raster, every point takes the exact path
+    raster_store: str | None = None  # a folder shared by the processes of one host: the raster is built once, mapped
     _layers: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -464,11 +497,43 @@ class OwnershipIndex:
         return STRtree(np.array(segments, dtype=object))
 
     def _build_raster(self, pixel_m: float) -> _Raster:
-        """The answer raster at about `pixel_m` metres a pixel."""
+        """The answer raster at about `pixel_m` metres a pixel: from the store when a process of this host already
+        built it for the same polygons, else computed (and stored when there is a store)."""
         layers = [self._within_envelope(self._layers[n].geoms) for n in LAYERS] + [np.array([self.town], dtype=object)]
+        if self.raster_store is None:
+            return self._compute_raster(layers, pixel_m)
+        store = Path(self.raster_store)
+        key = self._raster_key(layers, pixel_m)
+        folder = store / f"raster-{key}"
+        with _store_lock(store, key):  # workers starting together: one builds, the others wait and map its files
+            if folder.is_dir():
+                try:
+                    raster = _Raster.load(folder)
+                    os.utime(folder)
+                    return raster
+                except (OSError, ValueError):  # written whole by a rename, so damaged since: replaced below
+                    shutil.rmtree(folder, ignore_errors=True)
+            raster = self._compute_raster(layers, pixel_m)
+            _store_raster(raster, store, folder)
+        try:
+            return _Raster.load(folder)
+        except (OSError, ValueError):
+            return raster
+
+    def _compute_raster(self, layers: list[np.ndarray], pixel_m: float) -> _Raster:
         bounds = shapely.total_bounds(np.concatenate(layers))
         grid = _Grid.around(tuple(bounds), self.near_m + 2 * pixel_m, pixel_m)
-        return _Raster(grid, layers, self._edges, self.near_m)
+        return _Raster.build(grid, layers, self._edges, self.near_m)
+
+    def _raster_key(self, layers: list[np.ndarray], pixel_m: float) -> str:
+        """A digest of everything the raster depends on: the polygons in code order, the sizes, the format."""
+        digest = hashlib.sha256(json.dumps([RASTER_FORMAT, pixel_m, self.near_m, MAX_PIXELS]).encode())
+        for geoms in layers:
+            digest.update(len(geoms).to_bytes(8, "little"))
+            for wkb in shapely.to_wkb(geoms, hex=False, output_dimension=2):
+                digest.update(len(wkb).to_bytes(8, "little"))
+                digest.update(wkb)
+        return digest.hexdigest()[:32]
 
     def _known(self, row: list[int]) -> tuple:
         """A face's table row as areas (None, or _ASK for UNSURE) and the town flag (bool or _ASK)."""
@@ -568,3 +633,49 @@ class OwnershipIndex:
             fallback=station is None,
             inside_town=inside,
         )
+
+
+@contextmanager
+def _store_lock(store: Path, key: str) -> Iterator[None]:
+    """An exclusive lock on one raster of the store, held while it is looked up or built (none if the store
+    cannot be written: every process then builds its own)."""
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        handle = open(store / f".lock-{key}", "a")  # closed below, after the lock is released
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # releases the lock
+
+
+def _store_raster(raster: _Raster, store: Path, folder: Path) -> None:
+    """Write the raster under `folder` atomically (a temporary folder renamed), then delete rasters unused for a week.
+
+    A store that cannot be written (read-only, full) only costs the sharing: the caller keeps its own copy."""
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".raster-", dir=store))
+        try:
+            raster.save(staging / "r")
+            os.replace(staging / "r", folder)  # another process may have stored the same raster meanwhile: fine
+        except OSError:
+            if not folder.is_dir():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _prune(store, keep=folder)
+    except OSError:
+        return
+
+
+def _prune(store: Path, keep: Path) -> None:
+    """Delete stored rasters not used for RASTER_KEEP_S (a process still mapping one keeps its pages)."""
+    cutoff = time.time() - RASTER_KEEP_S
+    for old in store.glob("raster-*"):
+        if old != keep and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+            (store / f".lock-{old.name.removeprefix('raster-')}").unlink(missing_ok=True)

@@ -7,6 +7,8 @@ process without a restart (app/cache.py).
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -30,14 +32,22 @@ class NoBoundaries(Conflict):
         super().__init__("no_boundaries", message)
 
 
-def build_index(session: Session, version: int, near_m: float = NEAR_BOUNDARY_M) -> OwnershipIndex:
+def build_index(session: Session, version: int, near_m: float = NEAR_BOUNDARY_M,
+                raster_store: str | None = None) -> OwnershipIndex:
     """Read one boundary version from PostGIS into an index (ValueError for geometry that cannot be indexed)."""
     with warnings.catch_warnings():  # shapely warns on NaN while reading; the index refuses such a version itself
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _read_index(session, version, near_m)
+        return _read_index(session, version, near_m, raster_store)
 
 
-def _read_index(session: Session, version: int, near_m: float) -> OwnershipIndex:
+def raster_store(setting: str) -> str | None:
+    """The folder of RASTER_STORE ("off": None; empty: a folder of this user's in the temporary directory)."""
+    if setting.lower() == "off":
+        return None
+    return setting or os.path.join(tempfile.gettempdir(), f"nanhui-rasters-{os.getuid()}")
+
+
+def _read_index(session: Session, version: int, near_m: float, store: str | None) -> OwnershipIndex:
     admin = session.scalars(select(AdminArea).where(in_version(AdminArea, version))).all()
     by_level: dict[str, list[AdminArea]] = {"town": [], "community": [], "workstation": []}
     for row in admin:
@@ -59,6 +69,7 @@ def _read_index(session: Session, version: int, near_m: float) -> OwnershipIndex
         workstations=[Area(a.code, a.name, to_shape(a.geom), a.parent_code) for a in by_level["workstation"]],
         cells=[Area(c.code, c.code, to_shape(c.geom), c.workstation_code) for c in cells],
         near_m=near_m,
+        raster_store=store,
     )
 
 
@@ -71,7 +82,8 @@ def loaded_version(session: Session) -> int:
 
 
 def _build_index(session: Session, version: int, settings: Mapping[str, Any]) -> OwnershipIndex:
-    return build_index(session, version, settings.get("NEAR_BOUNDARY_M", NEAR_BOUNDARY_M))
+    return build_index(session, version, settings.get("NEAR_BOUNDARY_M", NEAR_BOUNDARY_M),
+                       raster_store(settings.get("RASTER_STORE", "")))
 
 
 OWNERSHIP = cache.Cached("ownership", loaded_version, _build_index)

@@ -203,3 +203,43 @@ def test_no_internal_edges(index):
     lons, lats = edge_and_random_points(lonely, np.random.default_rng(26), n=1000)
     assert not lonely.owners_bulk(lons, lats)["near_boundary"].any()
     assert_raster_matches_exact(lonely, lons, lats)
+
+
+def test_a_stored_raster_is_mapped_by_the_next_process_and_answers_the_same(index, tmp_path):
+    first = rebuilt(index, raster_store=str(tmp_path))
+    stored = list(tmp_path.glob("raster-*"))
+    assert len(stored) == 1 and {p.name for p in stored[0].iterdir()} == {"face.npy", "near.npy", "faces.npy",
+                                                                           "grid.json"}
+    second = rebuilt(index, raster_store=str(tmp_path))  # another worker: maps the files, builds nothing
+    assert isinstance(second._raster.face, np.memmap) and isinstance(second._raster.faces, np.memmap)
+    assert list(tmp_path.glob("raster-*")) == stored
+    lons, lats = edge_and_random_points(index, np.random.default_rng(24), n=3000)
+    assert_raster_matches_exact(second, lons, lats)
+    for a, b in ((first, index), (second, index)):
+        got, want = a.owners_bulk(lons, lats), b.owners_bulk(lons, lats)
+        for f in FIELDS:
+            assert np.array_equal(got[f], want[f]), f
+
+
+def test_other_polygons_or_sizes_never_reuse_a_stored_raster(index, tmp_path):
+    rebuilt(index, raster_store=str(tmp_path))
+    moved = [Area(a.code, a.name, shapely.affinity.translate(a.geom, xoff=0.0005), a.parent) for a in index.coverage]
+    other = rebuilt(index, coverage=moved, raster_store=str(tmp_path))
+    rebuilt(index, pixel_m=9.0, raster_store=str(tmp_path))
+    assert len(list(tmp_path.glob("raster-*"))) == 3
+    lons, lats = edge_and_random_points(other, np.random.default_rng(25), n=2000)
+    assert_raster_matches_exact(other, lons, lats)
+
+
+def test_a_broken_or_unwritable_store_costs_only_the_sharing(index, tmp_path):
+    rebuilt(index, raster_store=str(tmp_path))
+    (folder,) = tmp_path.glob("raster-*")
+    (folder / "faces.npy").write_bytes(b"not an array")  # a writer that crashed half-way
+    again = rebuilt(index, raster_store=str(tmp_path))
+    lons, lats = edge_and_random_points(index, np.random.default_rng(26), n=1000)
+    assert_raster_matches_exact(again, lons, lats)
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the store's folder should be")
+    kept = rebuilt(index, raster_store=str(blocked / "store"))
+    assert not isinstance(kept._raster.face, np.memmap)
+    assert_raster_matches_exact(kept, lons, lats)
