@@ -8,7 +8,8 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Identit
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, geom
+from app.db import Base
+from app.db import geom as geometry
 
 
 class SensorType(Base):
@@ -34,7 +35,7 @@ class Sensor(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     type_code: Mapped[str] = mapped_column(ForeignKey("sensor_types.code"))
     name: Mapped[str] = mapped_column(String(120))
-    geom = mapped_column(geom("POINT"), nullable=False)
+    geom = mapped_column(geometry("POINT"), nullable=False)
     station_code: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_value: Mapped[float | None] = mapped_column(Float)
@@ -89,9 +90,9 @@ class Camera(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    geom = mapped_column(geom("POINT"), nullable=False)
+    geom = mapped_column(geometry("POINT"), nullable=False)
     direction_deg: Mapped[float | None] = mapped_column(Float)
-    view = mapped_column(geom("POLYGON"))
+    view = mapped_column(geometry("POLYGON"))
     station_code: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12), default="online")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

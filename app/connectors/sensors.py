@@ -145,7 +145,7 @@ def store(session: Session, readings: list[Reading], settings: intake.IntakeSett
     ])
     result.readings = len(known)
     by_sensor: dict[str, list[Reading]] = defaultdict(list)
-    for r in sorted(known, key=lambda r: r.at):
+    for r in sorted(known, key=lambda r: r.at):  # stable: readings of one instant keep their arrival order
         by_sensor[r.sensor_id].append(r)
     episodes = {e.sensor_id: e for e in session.scalars(
         select(SensorEpisode).where(SensorEpisode.sensor_id.in_(list(by_sensor)), SensorEpisode.closed_at.is_(None))
@@ -249,7 +249,7 @@ def overview(session: Session, points: int = 60) -> list[dict]:
     for sensor, kind, lon, lat in rows:
         recent = session.execute(
             select(SensorReading.at, SensorReading.value).where(SensorReading.sensor_id == sensor.id)
-            .order_by(SensorReading.at.desc()).limit(points)
+            .order_by(SensorReading.at.desc(), SensorReading.id.desc()).limit(points)
         ).all()
         episode = open_episodes.get(sensor.id)
         out.append({

@@ -82,7 +82,7 @@ class Subscriber:
                  client_id: str = "nanhui-sensors", batch_max: int = 500, batch_wait_s: float = 0.05) -> None:
         self.database, self.broker, self.settings = database, Broker.from_url(url), settings
         self.client_id, self.batch_max, self.batch_wait_s = client_id, batch_max, batch_wait_s
-        self.inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.inbox: queue.Queue[tuple[mqtt.MQTTMessage, datetime]] = queue.Queue()  # with its arrival
         self.totals = Totals()
         self.connected = threading.Event()
         self.locked = threading.Event()
@@ -104,7 +104,7 @@ class Subscriber:
         log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put(message)
+        self.inbox.put((message, datetime.now(UTC)))
 
     def run(self, stop: threading.Event) -> None:
         """Hold the lock, subscribe, store batches until stopped."""
@@ -129,14 +129,14 @@ class Subscriber:
                 batch = self._next_batch(stop)
                 if batch:
                     self._handle(batch, stop)
-                    for message in batch:
+                    for message, _ in batch:
                         if message.qos > 0:
                             client.ack(message.mid, message.qos)
         finally:
             client.disconnect()
             client.loop_stop()
 
-    def _next_batch(self, stop: threading.Event) -> list[mqtt.MQTTMessage]:
+    def _next_batch(self, stop: threading.Event) -> list[tuple[mqtt.MQTTMessage, datetime]]:
         try:
             first = self.inbox.get(timeout=0.5)
         except queue.Empty:
@@ -151,7 +151,7 @@ class Subscriber:
 
     # -- storing -----------------------------------------------------------------------------
 
-    def _handle(self, batch: list[mqtt.MQTTMessage], stop: threading.Event) -> None:
+    def _handle(self, batch: list[tuple[mqtt.MQTTMessage, datetime]], stop: threading.Event) -> None:
         """Store a batch; while the database is away, wait and try again (the messages stay unacknowledged)."""
         while not stop.is_set():
             try:
@@ -177,13 +177,12 @@ class Subscriber:
         except SQLAlchemyError:
             return False
 
-    def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
-        now = datetime.now(UTC)
+    def _store(self, batch: list[tuple[mqtt.MQTTMessage, datetime]]) -> None:
         with self.database.transaction() as session:
             readings = []
-            for message in batch:
+            for message, arrived in batch:
                 try:
-                    readings.append(sensors.parse(message.topic, message.payload, now))
+                    readings.append(sensors.parse(message.topic, message.payload, arrived))
                 except sensors.Malformed as exc:
                     sensors.reject(session, message.topic, str(exc), message.payload)
                     self.totals.rejected += 1
@@ -196,10 +195,10 @@ class Subscriber:
         for case_id in done.opened:
             log.info("sensor breach: case %s opened", case_id)
 
-    def _one_by_one(self, batch: list[mqtt.MQTTMessage]) -> None:
-        for message in batch:
+    def _one_by_one(self, batch: list[tuple[mqtt.MQTTMessage, datetime]]) -> None:
+        for message, arrived in batch:
             try:
-                self._store([message])
+                self._store([(message, arrived)])
             except Exception as exc:  # the message is kept as a reject; the subscriber goes on
                 log.exception("sensor message on %s could not be stored", message.topic)
                 with self.database.transaction() as session:
