@@ -112,10 +112,22 @@ class Subscriber:
             if lock is None:
                 return
             self.locked.set()
+            self._warm()
             try:
                 self._serve(stop)
             finally:
                 self.locked.clear()
+
+    def _warm(self) -> None:
+        """Build the ownership index before the first breach needs it (a second or two on a cold process)."""
+        from app.errors import DomainError
+        from app.territory import caches
+
+        try:
+            with self.database.transaction() as session:
+                caches.ownership(session)
+        except (SQLAlchemyError, DomainError):  # no boundaries yet: the first breach builds it
+            log.info("ownership index not built at start", exc_info=True)
 
     def _serve(self, stop: threading.Event) -> None:
         client = self.broker.client(self.client_id, clean=False, manual_ack=True)
