@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from markupsafe import Markup
@@ -9,6 +11,7 @@ from markupsafe import Markup
 from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
 from app.cases import intake
+from app.cases.worktime import BEIJING
 from app.connectors import cameras, charts, district, outbox, sensors
 from app.db import db
 from app.errorhandlers import page
@@ -50,9 +53,16 @@ def sensor_page():
     zh = str(get_locale()) != "en"
     for row in rows:
         row["label"] = row["type_name"] if zh else row["type_name_en"]
+        row["last_at_local"] = _local(row["last_at"])
+        row["episode_local"] = _local(row["episode"]["opened_at"]) if row["episode"] else ""
         row["chart"] = Markup(charts.line_chart([r["value"] for r in row["readings"]], row["threshold"],
                                                 f"{row['name']} {row['label']}"))
     return render_template("sensors.html", sensors=rows, rejected=sensors.rejected_count(db.session()), error=None)
+
+
+def _local(iso: str | None) -> str:
+    """An ISO time as the town's clock shows it (Beijing), to the second."""
+    return datetime.fromisoformat(iso).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if iso else ""
 
 
 @bp.post("/api/v1/district/orders")
