@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app import params
@@ -139,7 +140,8 @@ def store(session: Session, readings: list[Reading], settings: intake.IntakeSett
     if not known:
         return result
     received_at = received_at or datetime.now(UTC)
-    session.execute(insert(SensorReading), [
+    # a reading the broker delivers twice (after a reconnect) has the same sensor and time: kept once
+    session.execute(pg_insert(SensorReading).on_conflict_do_nothing(index_elements=["sensor_id", "at"]), [
         {"sensor_id": r.sensor_id, "at": r.at, "received_at": received_at, "value": r.value, "data": r.data or None}
         for r in known
     ])

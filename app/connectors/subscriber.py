@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -86,6 +86,7 @@ class Subscriber:
         self.totals = Totals()
         self.connected = threading.Event()
         self.locked = threading.Event()
+        self._last_arrival: datetime | None = None
 
     # -- the broker --------------------------------------------------------------------------
 
@@ -104,7 +105,11 @@ class Subscriber:
         log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put((message, datetime.now(UTC)))
+        now = datetime.now(UTC)
+        if self._last_arrival is not None and now <= self._last_arrival:
+            now = self._last_arrival + timedelta(microseconds=1)  # distinct: (sensor, time) is unique
+        self._last_arrival = now
+        self.inbox.put((message, now))
 
     def run(self, stop: threading.Event) -> None:
         """Hold the lock, subscribe, store batches until stopped."""
@@ -125,6 +130,7 @@ class Subscriber:
 
         try:
             with self.database.transaction() as session:
+                sensors.gateway_user(session)  # made once (a password hash takes a moment), not at the first breach
                 caches.ownership(session)
         except (SQLAlchemyError, DomainError):  # no boundaries yet: the first breach builds it
             log.info("ownership index not built at start", exc_info=True)

@@ -1,7 +1,7 @@
 """Connectors: cameras, sensors and their readings and episodes, district orders and the outbox.
 
 Sensor types carry their threshold and the category a breach files under (data, editable); readings are
-a time series indexed by (sensor, time) with a BRIN index on the arrival time; one open episode per
+a time series with a unique (sensor, time) index with a BRIN index on the arrival time; one open episode per
 sensor at most (a partial unique index); the outbox holds every event for the district center in the
 order it was written, with its delivery attempts, until delivered or dead-lettered.
 
@@ -72,7 +72,8 @@ def upgrade() -> None:
         sa.Column("value", sa.Float, nullable=False),
         sa.Column("data", JSONB),
     )
-    op.create_index("ix_sensor_readings_sensor_at", "sensor_readings", ["sensor_id", "at"])
+    # one reading per sensor and instant: a message delivered twice is stored once
+    op.create_index("ux_sensor_readings_sensor_at", "sensor_readings", ["sensor_id", "at"], unique=True)
     op.execute("CREATE INDEX ix_sensor_readings_received_brin ON sensor_readings USING brin (received_at)")
     op.create_table(
         "sensor_episodes",

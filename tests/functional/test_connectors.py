@@ -162,6 +162,17 @@ def test_malformed_messages_are_counted_and_the_subscriber_goes_on(app, spots, s
     assert subscriber.locked.is_set()
 
 
+def test_a_reading_delivered_twice_is_stored_once(app, spots, subscriber, publisher):
+    sensor_id = _sensor(app, spots, "cover_tilt")
+    reading = {"value": 1.5, "at": "2026-12-01T09:00:00+08:00"}
+    publisher(f"sensors/{sensor_id}/reading", reading)
+    publisher(f"sensors/{sensor_id}/reading", reading)
+    publisher(f"sensors/{sensor_id}/reading", {"value": 1.7, "at": "2026-12-01T09:00:10+08:00"})
+    wait_for(lambda: _readings(app, sensor_id) == 2, what="the two distinct readings")
+    time.sleep(0.3)
+    assert _readings(app, sensor_id) == 2
+
+
 def test_a_second_subscriber_waits_for_the_lock(app, broker_url, subscriber):
     second = Subscriber(app.extensions["db"], broker_url, intake.IntakeSettings(), client_id="second")
     stop = threading.Event()
