@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, Float, String, column, func, or_, select, update, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -153,14 +153,21 @@ def store(session: Session, readings: list[Reading], settings: intake.IntakeSett
         select(SensorEpisode).where(SensorEpisode.sensor_id.in_(list(by_sensor)), SensorEpisode.closed_at.is_(None))
         .with_for_update()
     )}
+    _latest(session, [series[-1] for series in by_sensor.values()])
     for sensor_id, series in by_sensor.items():
         sensor, kind = sensors[sensor_id]
-        latest = series[-1]
-        if sensor.last_at is None or latest.at >= sensor.last_at:
-            sensor.last_value, sensor.last_at = latest.value, latest.at
         _follow(session, settings, sensor, kind, episodes.get(sensor_id), series, result)
     session.flush()
     return result
+
+
+def _latest(session: Session, latest: list[Reading]) -> None:
+    """Each sensor's latest value in one statement (unless a later one is stored already)."""
+    rows = values(column("id", String), column("value", Float), column("at", DateTime(timezone=True)),
+                  name="latest").data([(r.sensor_id, r.value, r.at) for r in latest])
+    session.execute(
+        update(Sensor).where(Sensor.id == rows.c.id, or_(Sensor.last_at.is_(None), Sensor.last_at <= rows.c.at))
+        .values(last_value=rows.c.value, last_at=rows.c.at).execution_options(synchronize_session=False))
 
 
 def _follow(session: Session, settings: intake.IntakeSettings, sensor: Sensor, kind: SensorType,

@@ -197,7 +197,7 @@ def test_sensor_page_shows_latest_readings_and_a_chart(app, spots, subscriber, p
     assert "烟感" in card and "0.3" in card and "<svg" in card and "<polyline" in card
     data = app.test_client().get("/api/v1/sensors", headers=factories.bearer(token)).get_json()
     mine = next(x for x in data["sensors"] if x["id"] == sensor_id)
-    assert [r["value"] for r in mine["readings"]] == [0.2, 0.5, 0.3]
+    assert [r["value"] for r in mine["readings"]] == [0.2, 0.5, 0.3] and mine["last_value"] == 0.3
 
 
 # ------------------------------------------------------------------------------------------------
@@ -379,6 +379,21 @@ def test_a_district_order_is_idempotent_and_closes_only_after_a_written_feedback
     factories.act(app, case_id, handler, "feedback", note="井盖已更换")
     factories.act(app, case_id, factories.actor(app, "shift_leader"), "check")
     assert factories.act(app, case_id, factories.actor(app, "shift_leader"), "close").state == "closed"
+
+
+def test_every_case_goes_upward_with_district_outbox_all(app, database_url, spots):
+    from app import create_app
+
+    everything = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "DISTRICT_OUTBOX_ALL": True})
+    try:
+        hotline = factories.report(everything, spots(), channel="hotline").report.case_id
+        factories.walk(everything, hotline, "verified")
+        quiet = factories.report(app, spots(), channel="hotline").report.case_id
+        factories.walk(app, quiet, "verified")  # the ordinary app: not a district case, nothing goes upward
+    finally:
+        everything.extensions["db"].engine.dispose()
+    sent = _events(app, [hotline, quiet])
+    assert [(e.case_id, e.payload["to_state"], e.payload["order_no"]) for e in sent] == [(hotline, "verified", None)]
 
 
 def test_district_orders_need_an_api_token(app, spots, make_user):
