@@ -49,7 +49,7 @@ def subscribe(client_id: str) -> None:
 @click.option("--name", default=None)
 def add(sensor_id: str, type_code: str, lon: float, lat: float, name: str | None) -> None:
     """Register a sensor (or move it)."""
-    _run(lambda s: sensors.add_sensor(s, sensor_id, type_code, name or sensor_id, lon, lat))
+    _run(lambda s: sensors.add_sensor(s, sensor_id, type_code, name or sensor_id, lon, lat, actor=actor()))
     click.echo(f"sensor {sensor_id} registered")
 
 

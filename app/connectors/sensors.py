@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app import params
-from app.accounts import users
+from app.accounts import audit, users
 from app.accounts.models import User
 from app.cases import intake
 from app.cases.models import Case, CaseEvent
@@ -80,9 +80,15 @@ def parse(topic: str, payload: bytes, now: datetime | None = None) -> Reading:
     if not isinstance(body, dict):
         raise Malformed("payload is not a JSON object")
     value = body.pop("value", None)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer too large for a float
+        number = math.nan
+    if not math.isfinite(number):
         raise Malformed("value is missing or not a finite number")
-    return Reading(match.group(1), float(value), _at(body.pop("at", None), now), body)
+    if "\\u0000" in json.dumps(body):
+        raise Malformed("text with a NUL character")
+    return Reading(match.group(1), number, _at(body.pop("at", None), now), body)
 
 
 def _no_constant(name: str) -> float:
@@ -229,7 +235,7 @@ def _log(session: Session, episode: SensorEpisode, action: str, r: Reading, kind
 
 
 def add_sensor(session: Session, sensor_id: str, type_code: str, name: str, lon: float, lat: float,
-               station_code: str | None = None) -> Sensor:
+               station_code: str | None = None, actor: str = "system") -> Sensor:
     """Register a sensor (or move and rename it); its station defaults to the owner of its point."""
     if session.get(SensorType, type_code) is None:
         raise InputError("type", f"unknown sensor type {type_code!r}")
@@ -243,6 +249,8 @@ def add_sensor(session: Session, sensor_id: str, type_code: str, name: str, lon:
     sensor.station_code = station_code or territory_caches.ownership(session).owner_at(lon, lat).station["code"]
     session.add(sensor)
     session.flush()
+    audit.record(session, actor, "sensor.add", "sensor", sensor_id,
+                 after={"type": type_code, "lon": lon, "lat": lat, "station": sensor.station_code})
     return sensor
 
 
