@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("last_at", sa.DateTime(timezone=True)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=now()),
     )
+    op.create_index("ix_sensors_geom", "sensors", ["geom"], postgresql_using="gist")
     op.create_table(
         "sensor_readings",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -111,6 +112,7 @@ def upgrade() -> None:
                            name="camera_direction"),
     )
     op.create_index("ix_cameras_geom", "cameras", ["geom"], postgresql_using="gist")
+    op.create_index("ix_cameras_view", "cameras", ["view"], postgresql_using="gist")
     op.create_table(
         "district_orders",
         sa.Column("order_no", sa.String(60), primary_key=True),
