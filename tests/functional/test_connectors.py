@@ -198,6 +198,8 @@ def test_sensor_page_shows_latest_readings_and_a_chart(app, spots, subscriber, p
     data = app.test_client().get("/api/v1/sensors", headers=factories.bearer(token)).get_json()
     mine = next(x for x in data["sensors"] if x["id"] == sensor_id)
     assert [r["value"] for r in mine["readings"]] == [0.2, 0.5, 0.3] and mine["last_value"] == 0.3
+    english = app.test_client().get("/sensors?lang=en", headers=factories.bearer(token)).get_data(as_text=True)
+    assert "Smoke" in english and "Threshold" in english and "烟感" not in english
 
 
 # ------------------------------------------------------------------------------------------------
