@@ -14,6 +14,7 @@ from app.cases import intake
 from app.cli import _fail, _run, actor
 from app.connectors import cameras, outbox, runner, sensors
 from app.connectors.subscriber import Subscriber
+from app.errors import DomainError
 
 sensors_cli = AppGroup("sensors", help="Sensors over MQTT.")
 cameras_cli = AppGroup("cameras", help="The camera registry.")
@@ -58,10 +59,14 @@ def add(sensor_id: str, type_code: str, lon: float, lat: float, name: str | None
 @click.option("--layer", default=None, help="the GeoPackage layer (default: the first)")
 def import_cameras(path: Path, layer: str | None) -> None:
     """Load cameras from a CSV file (id,name,lon,lat,direction_deg,station_code,status,view_wkt) or a GeoPackage."""
-    if path.suffix.lower() == ".gpkg":
-        rows = cameras.read_geopackage(path, layer)
-    else:
-        rows = cameras.read_csv(path.read_text(encoding="utf-8-sig"))
+    try:
+        if path.suffix.lower() == ".gpkg":
+            rows = cameras.read_geopackage(path, layer)
+        else:
+            rows = cameras.read_csv(path.read_text(encoding="utf-8-sig"))
+    except DomainError as exc:
+        _fail(f"nothing was loaded. {exc.field}: {exc}")
+        return
     done = _run(lambda s: cameras.load(s, rows, actor()))
     click.echo(f"cameras: {done['created']} new, {done['updated']} updated")
 

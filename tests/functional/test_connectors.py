@@ -411,6 +411,30 @@ def test_district_orders_need_an_api_token(app, spots, make_user):
 # ------------------------------------------------------------------------------------------------
 
 
+def test_cameras_load_from_a_geopackage_in_another_crs(app, spots, tmp_path, make_user):
+    import geopandas
+    from shapely.geometry import Point
+
+    from gis.crs import to_metric
+
+    p = spots()
+    ident = f"CAM-G{uuid.uuid4().hex[:6]}"
+    frame = geopandas.GeoDataFrame({"id": [ident], "name": ["港城路口"], "direction_deg": [180.0],
+                                    "status": ["offline"]}, geometry=[Point(to_metric(p).coords[0])], crs=4550)
+    path = tmp_path / "cameras.gpkg"
+    frame.to_file(path, layer="cameras", driver="GPKG")
+    result = app.test_cli_runner().invoke(args=["cameras", "import", str(path)])
+    assert result.exit_code == 0 and "1 new" in result.output, result.output
+    _, _, token = make_user("intake")
+    got = app.test_client().get(f"/api/v1/cameras/{ident}", headers=factories.bearer(token)).get_json()
+    assert got["geometry"]["coordinates"] == pytest.approx([p.x, p.y], abs=1e-7)
+    assert got["properties"]["status"] == "offline" and got["properties"]["direction_deg"] == 180.0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,lon,lat\nCAM-X,121.9,95\n", encoding="utf-8")
+    refused = app.test_cli_runner().invoke(args=["cameras", "import", str(bad)])
+    assert refused.exit_code == 1 and "row 2.lat" in refused.output
+
+
 def test_a_video_report_without_a_point_is_placed_at_its_camera(app, spots, make_user, tmp_path):
     p, q = spots(), spots()
     view = f"POLYGON(({q.x} {q.y}, {q.x + 0.001} {q.y}, {q.x + 0.001} {q.y + 0.001}, {q.x} {q.y + 0.001}, {q.x} {q.y}))"
