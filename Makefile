@@ -8,6 +8,7 @@ PORT ?= 5000
 WORKERS ?= 2
 FLASK := $(BIN)/flask --app app
 WITH_DB := scripts/with-db.sh
+WITH_MQTT := scripts/with-mqtt.sh
 
 .PHONY: run test stop setup system venv assets translations db bench lint clean-db backup restore reliability
 
@@ -32,10 +33,10 @@ setup: system venv assets translations
 	@$(WITH_DB) $(FLASK) setup --demo
 
 run: setup                       ## set up, then serve on http://127.0.0.1:$(PORT)
-	@$(WITH_DB) scripts/serve.sh $(PORT) $(WORKERS)
+	@$(WITH_DB) $(WITH_MQTT) scripts/serve.sh $(PORT) $(WORKERS)
 
 test: system venv assets translations   ## set up, then the whole suite against a fresh database
-	@$(WITH_DB) $(BIN)/python -m pytest -q
+	@$(WITH_DB) $(WITH_MQTT) $(BIN)/python -m pytest -q
 
 bench: setup                     ## benchmarks (ratios against a baseline measured in the same run)
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; $(WITH_DB) $(BIN)/python $$b || exit 1; done
@@ -54,7 +55,8 @@ lint: venv                       ## ruff (style, complexity, blind excepts, type
 	@$(BIN)/ruff check app gis layers routing tests bench migrations data/boundaries
 	@$(BIN)/mypy
 
-stop:                            ## stop the embedded PostGIS (its data is kept)
+stop:                            ## stop the embedded PostGIS (its data is kept) and the embedded broker
+	@scripts/mqtt.sh stop
 	@scripts/pg.sh stop
 
 clean-db:                        ## delete the embedded PostGIS and its data

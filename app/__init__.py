@@ -25,7 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from app import cli, errorhandlers, i18n, inputs, security
+    from app import cli, connectors, errorhandlers, i18n, inputs, security
     from app.accounts import auth
     from app.db import db, load_models
 
@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
     cli.init_app(app)
+    connectors.init_app(app)
     errorhandlers.init_app(app)
     if app.config["WARM_CACHES"]:
         _warm(app)
@@ -53,12 +54,13 @@ def blueprints() -> list[Blueprint]:
     from app.accounts import views as accounts
     from app.analysis import views as analysis
     from app.cases import views as cases
+    from app.connectors import views as connectors
     from app.consoles import views as consoles
     from app.field import views as field
     from app.interop.views import BLUEPRINTS as interop
     from app.territory import views as territory
 
-    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, *interop]
+    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, connectors.bp, *interop]
 
 
 def _warm(app: Flask) -> None:

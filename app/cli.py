@@ -239,6 +239,15 @@ def _seed(days: int, per_day: float, seed_value: int) -> dict:
     return demo.seed(state.sessionmaker, settings, days, per_day, seed_value, progress=_progress)
 
 
+def _seed_connectors() -> None:
+    from app.connectors import demo as connectors_demo
+
+    with db.transaction() as session:
+        made = connectors_demo.seed(session)
+    if made["sensors"] or made["cameras"]:
+        click.echo(f"  {made['sensors']} illustrative sensors, {made['cameras']} illustrative cameras")
+
+
 def _add_demo_users(session) -> int:
     from app import demo
 
@@ -304,6 +313,7 @@ def setup(demo: bool) -> None:
             click.echo("creating 90 days of demo history (once) ...")
             summary = _seed(90, 20.0, 7)
             click.echo(f"  {summary['reports']} reports, {summary['cases']} cases, {summary['steps']} steps")
+        _seed_connectors()
     click.echo("setup done")
 
 

@@ -70,6 +70,11 @@ class Settings:
     OPEN311_PUBLIC_READ: bool = True  # Open311 GET requests without an api_key (the spec's public fields)
     METRICS_TOKEN: str = ""  # a scrape secret for GET /metrics (at least 16 characters), or empty
     METRICS_LOOPBACK: bool = False  # GET /metrics from this host straight to gunicorn without a token
+    MQTT_URL: str = ""  # the sensors' broker, mqtt://user:password@host:port (make run starts scripts/mqtt.sh)
+    DISTRICT_WEBHOOK_URL: str = ""  # where the district center takes our events (empty: they wait in the outbox)
+    DISTRICT_WEBHOOK_SECRET: str = ""  # the HMAC-SHA256 key of those posts (at least 16 characters)
+    DISTRICT_OUTBOX_ALL: bool = False  # every case's state changes go upward, not only the district's orders
+    DISTRICT_MAX_ATTEMPTS: int = 8  # failed posts of one event before it goes to the dead-letter list
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -98,6 +103,11 @@ class Settings:
             OPEN311_PUBLIC_READ=_bool("OPEN311_PUBLIC_READ", True),
             METRICS_TOKEN=os.environ.get("METRICS_TOKEN", ""),
             METRICS_LOOPBACK=_bool("METRICS_LOOPBACK", False),
+            MQTT_URL=os.environ.get("MQTT_URL", ""),
+            DISTRICT_WEBHOOK_URL=os.environ.get("DISTRICT_WEBHOOK_URL", ""),
+            DISTRICT_WEBHOOK_SECRET=os.environ.get("DISTRICT_WEBHOOK_SECRET", ""),
+            DISTRICT_OUTBOX_ALL=_bool("DISTRICT_OUTBOX_ALL", False),
+            DISTRICT_MAX_ATTEMPTS=_int("DISTRICT_MAX_ATTEMPTS", 8),
         )
 
     def validate(self) -> None:
@@ -115,8 +125,19 @@ class Settings:
             raise ConfigError("NEAR_BOUNDARY_M, MERGE_DISTANCE_M and MERGE_HOURS must not be negative")
         if self.METRICS_TOKEN and len(self.METRICS_TOKEN) < 16:
             raise ConfigError("METRICS_TOKEN must be at least 16 characters (or empty to turn it off)")
+        self._validate_connectors()
         self.PUBLIC_COLLECTIONS = parse_public(self.PUBLIC_COLLECTIONS)
         self.OPEN311_CHANNELS = parse_channels(self.OPEN311_CHANNELS)
+
+    def _validate_connectors(self) -> None:
+        if self.MQTT_URL and not self.MQTT_URL.startswith(("mqtt://", "mqtts://")):
+            raise ConfigError("MQTT_URL must be mqtt://user:password@host:port (or mqtts://)")
+        if self.DISTRICT_WEBHOOK_URL and not self.DISTRICT_WEBHOOK_URL.startswith(("http://", "https://")):
+            raise ConfigError("DISTRICT_WEBHOOK_URL must be an http(s) URL")
+        if self.DISTRICT_WEBHOOK_URL and len(self.DISTRICT_WEBHOOK_SECRET) < 16:
+            raise ConfigError("DISTRICT_WEBHOOK_SECRET must be at least 16 characters when DISTRICT_WEBHOOK_URL is set")
+        if self.DISTRICT_MAX_ATTEMPTS < 1:
+            raise ConfigError("DISTRICT_MAX_ATTEMPTS must be at least 1")
 
 
 NEVER_PUBLIC = frozenset({"cases"})  # cases carry descriptions and addresses from citizens

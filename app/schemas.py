@@ -352,6 +352,11 @@ BODIES: dict[str, dict] = {
         speed_kph=number(2, 80), stop_minutes=number(0, 120), max_stops=number(1, 150, integer=True),
         hotspot_days=number(7, 365, integer=True), time_limit_s=number(0.2, 30), assignee=text(60)),
     "AssignInput": obj(("assignee",), assignee=text(60, required=True)),
+    "DistrictOrder": obj(
+        ("order_no", "category", "description"), order_no=text(60, required=True, pattern=r"^[A-Za-z0-9_\-./]{1,60}$"),
+        category=text(5, required=True, pattern=r"^[0-9]{5}$"), description=text(4000, required=True), urgency=URGENCY,
+        lon=number(), lat=number(), crs=text(10), address=text(200), reported_at=DATETIME, reporter_name=text(80),
+        reporter_phone=text(40), attachments=array(text(2000, required=True), 10)),
     "RestoreInput": obj(("reason", "base_version"), reason=text(500, required=True),
                         base_version=number(1, 2**31 - 1, integer=True),
                         reassign={"type": "string", "enum": ["move", "keep"], "nullable": True}),

@@ -11,6 +11,27 @@ export SCHEDULER="${SCHEDULER:-true}"  # supervision and fallback rounds; one ru
 export WARM_CACHES="${WARM_CACHES:-true}"  # build the ownership index and geocoder when a worker starts
 LOG=(--access-logfile "${ACCESS_LOG--}")
 [ -z "${ACCESS_LOG-x}" ] && LOG=()
-echo "serving on http://$HOST:$PORT (Ctrl-C stops it; 'make stop' stops the embedded database)"
-exec "$ROOT/.venv/bin/gunicorn" --chdir "$ROOT" --bind "$HOST:$PORT" --workers "$WORKERS" \
-  --worker-class gthread --threads "$THREADS" "${LOG[@]}" --timeout 60 "app:create_app()"
+# Beside the web server: the sensor subscriber (with MQTT_URL) and the outbox sender (with DISTRICT_WEBHOOK_URL),
+# one process each; each holds an advisory lock, so a second host's copies wait as standbys. SENSORS=false,
+# DISTRICT_SENDER=false leave them out.
+CHILDREN=()
+if [ -n "${MQTT_URL:-}" ] && [ "${SENSORS:-true}" = true ]; then
+  (cd "$ROOT" && exec .venv/bin/flask --app app sensors subscribe) & CHILDREN+=($!)
+fi
+if [ -n "${DISTRICT_WEBHOOK_URL:-}" ] && [ "${DISTRICT_SENDER:-true}" = true ]; then
+  (cd "$ROOT" && exec .venv/bin/flask --app app district send) & CHILDREN+=($!)
+fi
+echo "serving on http://$HOST:$PORT (Ctrl-C stops it; 'make stop' stops the embedded database and broker)"
+WEB=("$ROOT/.venv/bin/gunicorn" --chdir "$ROOT" --bind "$HOST:$PORT" --workers "$WORKERS"
+     --worker-class gthread --threads "$THREADS" "${LOG[@]}" --timeout 60 "app:create_app()")
+if [ ${#CHILDREN[@]} -eq 0 ]; then
+  exec "${WEB[@]}"  # nothing beside it: this process becomes gunicorn's master (bench/reliability.py relies on it)
+fi
+"${WEB[@]}" & MASTER=$!
+# INT or TERM (Ctrl-C, a service manager) stops the web server and the processes beside it
+trap 'kill -TERM "$MASTER" "${CHILDREN[@]}" 2>/dev/null || true' INT TERM
+set +e
+wait "$MASTER"; status=$?
+kill -TERM "${CHILDREN[@]}" 2>/dev/null
+wait "$MASTER" "${CHILDREN[@]}" 2>/dev/null
+exit "$status"

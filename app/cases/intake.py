@@ -207,6 +207,8 @@ def _location(payload: dict) -> tuple[float | None, float | None]:
     has_point = payload.get("lon") is not None or payload.get("lat") is not None
     has_address = isinstance(payload.get("address"), str) and payload["address"].strip()
     if not has_point and not has_address:
+        if payload.get("channel") == "video" and payload.get("reference"):
+            return None, None  # placed at the camera the reference names (app/connectors/cameras.py)
         raise InputError("location", "give lon and lat, or an address (or both)", 400, error="missing_field")
     if not has_point:
         return None, None
@@ -359,7 +361,7 @@ def _replay(session: Session, user: User, key: str, digest: str) -> Submitted | 
 
 def _source(inp: ReportInput) -> str:
     if inp.lon is None:
-        return "address"
+        return "address" if inp.address else "camera"
     return "both" if inp.address else "point"
 
 
@@ -398,6 +400,11 @@ def _place(session: Session, inp: ReportInput):
     """WGS84 lon/lat of the report and the geocoding candidate used (None when a point was given)."""
     if inp.lon is not None:
         lon, lat = gcrs.to_wgs84(inp.lon, inp.lat, inp.crs)
+        return lon, lat, None
+    if not inp.address:
+        from app.connectors import cameras
+
+        lon, lat = cameras.place_of(session, inp.reference or "")
         return lon, lat, None
     candidates = territory_caches.geocoder(session).geocode(inp.address, limit=5)
     if not candidates or candidates[0].score < MIN_GEOCODE_SCORE:

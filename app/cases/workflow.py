@@ -237,6 +237,10 @@ def view(case: Case) -> machine.CaseView:
                             case.escalation_level)
 
 
+STEP_GUARDS: list[Callable[[Session, Case, machine.Step, dict], None]] = []  # other packages' rules on a step
+# (app.connectors.district: a district order's case closes only after a written feedback); each raises to refuse
+
+
 def act(session: Session, user: User, case_id: int, action: str, version: object, fields: dict,
         now: datetime | None = None, ctx: Context | None = None) -> Case:
     """Take one action on a case; raises NotFound, Forbidden, Conflict or ActionRefused."""
@@ -255,6 +259,8 @@ def act(session: Session, user: User, case_id: int, action: str, version: object
     if known is not None and user.role in known.roles and not may_act(user, case, action):
         raise Forbidden(f"case {case_id} is not in your scope ({user.role})")
     step = machine.plan(action, view(case), user.role, fields)
+    for check in STEP_GUARDS:
+        check(session, case, step, fields)
     ctx = ctx or Context.load(session)
     was_running = running(case)
     data = _apply(session, case, step, fields, user, now, ctx)

@@ -69,6 +69,8 @@ UI = {
     "no_address": _l("No address nearby"), "clusters": _l("cases here: zoom in"), "loading": _l("Loading…"),
     "department": _l("Department"), "station_kind": _l("Station"), "actions": _l("Actions"),
     "legend": _l("Legend"), "escalation": _l("Escalation level"), "click_map": _l("Click the map to file a case there"),
+    "camera": _l("Camera"), "show_camera": _l("Show the camera on the map"),
+    "camera_online": _l("online"), "camera_offline": _l("offline"), "camera_fault": _l("out of order"),
     # planner
     "planning": _l("Station coverage planning"), "new_station": _l("Add an X station"), "code": _l("Code"),
     "name": _l("Name"), "next": _l("Next"), "place_point": _l("Click the map where the station is"),
@@ -166,6 +168,8 @@ def _analysis_layers() -> list[tuple]:
          ["grid_code", "class"], False),
         ("patrols", f"/api/v1/patrols?date={today}", _("Patrol routes"), {"color": "#c0392b", "weight": 4},
          ["station_code", "assignee"], False),
+        ("cameras", "/api/v1/cameras", _("Cameras"), {"color": "#6a1b9a", "radius": 5, "weight": 2, "fillOpacity": 0.8},
+         ["id", "name", "status"], False),
     ]
 
 

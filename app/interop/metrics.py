@@ -69,6 +69,20 @@ def collect(session: Session, now: datetime | None = None) -> list[Metric]:
                                     .where(SupervisionOrder.state != "closed")) or 0)]),
         _boundary_version(session),
         _scheduler(session),
+        *connector_metrics(session),
+    ]
+
+
+def connector_metrics(session: Session) -> list[Metric]:
+    """Sensors and the district outbox (app/connectors)."""
+    from app.connectors import outbox, sensors
+
+    return [
+        Metric("nanhui_sensor_messages_rejected_total", "counter",
+               "Sensor messages refused (malformed, unknown sensor, breach not filed).",
+               [({}, sensors.rejected_count(session))]),
+        Metric("nanhui_outbox_events", "gauge", "District outbox events by state (dead: the dead-letter list).",
+               [({"state": k}, v) for k, v in outbox.counts(session).items()]),
     ]
 
 

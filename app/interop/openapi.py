@@ -430,7 +430,8 @@ BODY_OF = {
     ("/planning/sites", "post"): "SitesInput", ("/planning/territories", "post"): "TerritoriesInput",
     ("/planning/drafts/{draft_id}", "put"): "DraftInput", ("/patrols/plan", "post"): "PatrolPlanInput",
     ("/planning/drafts", "post"): "DraftCreate",
-    ("/patrols/{route_id}/assign", "post"): "AssignInput", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
+    ("/patrols/{route_id}/assign", "post"): "AssignInput",
+    ("/district/orders", "post"): "DistrictOrder", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
 }
 
 

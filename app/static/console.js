@@ -219,6 +219,7 @@
         return el("div", {class: "report"},
           el("div", {class: "meta", text: (channel ? channel.name : r.channel) + (r.reference ? " · " + r.reference : "") +
                                          " · " + NH.when(r.reported_at)}),
+          r.channel === "video" && r.reference ? cameraLink(r.reference) : null,
           el("div", {text: r.description}), photos(r));
       }));
     var history = el("ol", {class: "history"}, c.history.map(function (h) {
@@ -232,6 +233,23 @@
     NH.show(el("div", {class: "case", "data-case": c.id, "data-state": c.state, "data-version": c.version},
       head, note ? NH.message(note) : null, facts, el("h4", {text: t("actions")}), actions,
       el("div", {id: "action-form"}), reports, el("h4", {text: t("history")}), history));
+  }
+
+  // A video report names its camera: show it (and where it looks) on the map.
+  function cameraLink(id) {
+    return el("a", {href: "/api/v1/cameras/" + encodeURIComponent(id), class: "camera-link", "data-camera": id,
+                    text: t("show_camera") + " (" + t("camera") + " " + id + ")", onclick: function (e) {
+      e.preventDefault();
+      NH.api("/api/v1/cameras/" + encodeURIComponent(id)).then(function (cam) {
+        var at = L.latLng(cam.geometry.coordinates[1], cam.geometry.coordinates[0]);
+        ring.clearLayers();
+        if (cam.properties.view) { L.geoJSON(cam.properties.view, {style: {color: "#6a1b9a", weight: 1}}).addTo(ring); }
+        var tip = document.createElement("span");
+        tip.textContent = t("camera") + " " + cam.properties.id + " " + cam.properties.name + " · " + t("camera_" + cam.properties.status);
+        L.circleMarker(at, {color: "#6a1b9a", radius: 8, weight: 3}).bindTooltip(tip, {permanent: true}).addTo(ring);
+        map.setView(at, Math.max(map.getZoom(), 16));
+      }).catch(function (err) { NH.show(NH.message(err.message, "error")); });
+    }});
   }
 
   function input(name, c) {

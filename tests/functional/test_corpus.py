@@ -84,6 +84,8 @@ WRITES = [
      {"title": "t", "proposal": {"coverage": {"type": "FeatureCollection", "features": []}}}),
     ("/api/v1/patrols/plan", "post", "dispatcher", "PatrolPlanInput", {"station": "JS-001"}),
     ("/api/v1/patrols/{route}/assign", "post", "dispatcher", "AssignInput", {"assignee": "nobody"}),
+    ("/api/v1/district/orders", "post", "intake", "DistrictOrder",
+     {"order_no": "PD-CORPUS", "category": "06010", "description": "语料", "lon": 121.93, "lat": 30.90}),
 ]
 
 

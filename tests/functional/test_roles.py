@@ -64,6 +64,10 @@ TABLE: dict[tuple[str, str], object] = {
     ("POST", "territory.sites"): {"planner", "admin"}, ("POST", "territory.territories"): {"planner", "admin"},
     ("PUT", "territory.draft_update"): {"planner", "admin"},
     ("POST", "territory.draft_create"): {"planner", "admin"},
+    # connectors: cameras, sensors, the district link
+    ("GET", "connectors.camera_layer"): ANY, ("GET", "connectors.camera"): ANY, ("GET", "connectors.sensor_list"): ANY,
+    ("GET", "connectors.sensor_page"): ANY, ("POST", "connectors.district_order"): {"intake", "admin"},
+    ("GET", "connectors.outbox_list"): {"admin"}, ("POST", "connectors.outbox_replay"): {"admin"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),
