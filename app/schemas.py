@@ -309,7 +309,8 @@ BODIES: dict[str, dict] = {
         owner=obj(("kind", "code"), kind={"type": "string", "enum": ["department", "station"]}, code=CODE),
         helpers=array(CODE, 20), photos=array(text(2000, required=True), 10), hours=number(0, 720),
         level=number(1, 4, integer=True), satisfaction=number(1, 5, integer=True),
-        satisfaction_source={"type": "string", "enum": ["hotline_callback", "reporter"], "nullable": True}),
+        satisfaction_source={"type": "string", "enum": ["hotline_callback", "reporter"], "nullable": True},
+        assignee=text(60)),
     "BulkAction": obj(
         ("items", "action"),
         items=array(obj(("id", "version"), id=number(1, 2**63 - 1, integer=True),
@@ -320,6 +321,7 @@ BODIES: dict[str, dict] = {
         helpers=array(CODE, 20), hours=number(0, 720), level=number(1, 4, integer=True),
         satisfaction=number(1, 5, integer=True),
         satisfaction_source={"type": "string", "enum": ["hotline_callback", "reporter"], "nullable": True}),
+    "ReviewInput": obj(("rating",), rating=number(1, 5, integer=True), review=text(2000)),
     "OrderInput": obj(("method", "reason"),
                       method={"type": "string", "enum": ["phone", "written", "on_site", "meeting", "interview"]},
                       reason=text(2000, required=True), due_at=DATETIME),

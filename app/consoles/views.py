@@ -43,7 +43,10 @@ ACTION_LABELS = {
     "approve_extension": _l("Approve extension"), "deny_extension": _l("Deny extension"),
     "request_suspension": _l("Request suspension"), "approve_suspension": _l("Approve suspension"),
     "deny_suspension": _l("Deny suspension"), "resume": _l("Resume"), "void": _l("Void"),
-    "escalate": _l("Escalate"),
+    "escalate": _l("Escalate"), "assign": _l("Assign to a team member"), "take_back": _l("Take back"),
+    "hand_back": _l("Hand back to the station chief"), "self_handle": _l("Handled by ourselves"),
+    "report_to_station": _l("Report to the station"), "report_to_center": _l("Report to the center"),
+    "reopen": _l("Reopen"), "spot_check": _l("Spot check passed"),
 }
 LIGHT_LABELS = {
     "green": _l("Green: under 80 per cent of the limit"), "yellow": _l("Yellow: 80 to 100 per cent of the limit"),

@@ -1,0 +1,141 @@
+"""The tiers' pages and API: the station chief's queue (`/station`, assign, take back, return to the center),
+the workstation's page (`/workstation`, file a self-handled case with photos of the result) and evaluators'
+reviews of closed cases (`/api/v1/cases/<id>/reviews`)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+
+from app import inputs, schemas
+from app.accounts.auth import current_user, login_required, roles_required
+from app.cases import intake, reading, reference, workflow
+from app.db import db
+from app.errors import InputError
+from app.tiers import services
+
+bp = Blueprint("tiers", __name__)
+CHIEF_FORM_ACTIONS = ("assign", "take_back", "return", "escalate")
+
+
+@bp.get("/station")
+@roles_required("station_chief")
+def station_page():
+    """The station chief's queue: the station's cases, who has each, the deadline, assign / take back / return."""
+    data = services.station_queue(db.session(), current_user())
+    return render_template("station.html", data=data, notice=request.args.get("done"))
+
+
+@bp.post("/station/cases/<int:case_id>")
+@roles_required("station_chief")
+def station_act(case_id: int):
+    """One of the chief's steps from the queue's form (action, version, assignee or reason), then the queue."""
+    form = request.form
+    action = form.get("action", "")
+    if action not in CHIEF_FORM_ACTIONS:
+        raise InputError("action", f"action must be one of {', '.join(CHIEF_FORM_ACTIONS)}", 400)
+    version = _whole(form.get("version"))
+    fields = {k: form[k].strip() for k in ("assignee", "reason", "note") if form.get(k, "").strip()}
+    if action == "escalate":
+        fields["level"] = _whole(form.get("level"), "level")
+    db.write(lambda s: workflow.act(s, current_user(), case_id, action, version, fields))
+    return redirect(url_for("tiers.station_page", done=f"{case_id}:{action}"))
+
+
+def _whole(raw: str | None, name: str = "version") -> int:
+    if raw is None or not raw.strip().isdigit():
+        raise InputError(name, f"{name} must be a whole number", 400)
+    return int(raw)
+
+
+@bp.get("/api/v1/station/queue")
+@roles_required("station_chief")
+def station_queue():
+    """The station chief's queue as JSON: cases with assignee, deadline, light and actions, and the team."""
+    return jsonify(services.station_queue(db.session(), current_user()))
+
+
+@bp.get("/workstation")
+@roles_required("workstation")
+def workstation_page():
+    """The workstation's page: its cases (?self_handled=1 for its own fixes) and the self-handled filing form."""
+    only = {"1": True, "0": False}.get(request.args.get("self_handled", ""))
+    data = services.workstation_cases(db.session(), current_user(), only)
+    return render_template("workstation.html", data=data, only=only, categories=reference.categories(db.session()),
+                           notice=request.args.get("done"))
+
+
+def _self_handled_input() -> tuple[intake.ReportInput, list[intake.Upload], list[intake.Upload], str]:
+    """The report (a `report` JSON field or the page's fields), before and after photos and the note."""
+    form = request.form
+    schemas.check_pairs("form", form)
+    raw = form.get("report")
+    if raw is not None:
+        payload = schemas.body("ReportInput", schemas.parse_json(raw))
+    else:
+        payload = {"channel": "workstation", "category": form.get("category", ""),
+                   "description": form.get("description", ""), "address": form.get("address") or None}
+        for key in ("lon", "lat"):
+            if form.get(key):
+                try:
+                    payload[key] = float(form[key])
+                except ValueError:
+                    raise InputError(key, f"{key} must be a number", 400) from None
+        payload = {k: v for k, v in payload.items() if v is not None}
+    settings = intake.IntakeSettings.from_config(current_app.config)
+    inp = intake.parse_report(payload, max_age_days=settings.max_age_days)
+    limit = current_app.config["MAX_ATTACHMENT_BYTES"]
+    before = [intake.check_upload(f.filename, f.read(), limit) for f in request.files.getlist("photos") if f.filename]
+    after = [intake.check_upload(f.filename, f.read(), limit) for f in request.files.getlist("after") if f.filename]
+    return inp, before, after, form.get("note", "")
+
+
+def _file_self_handled() -> int:
+    if request.mimetype != "multipart/form-data":
+        raise InputError("body", "send multipart/form-data: the report, a note and the photos of the result "
+                         "(after)", 400, error="invalid_body")
+    inp, before, after, note = _self_handled_input()
+    settings = intake.IntakeSettings.from_config(current_app.config)
+    case = db.write(lambda s: services.file_self_handled(s, settings, current_user(), inp, before, after, note))
+    return case.id
+
+
+@bp.post("/workstation/self-handled")
+@roles_required("workstation")
+def workstation_file():
+    """The page's form: file a self-handled case, then the workstation page showing it."""
+    case_id = _file_self_handled()
+    return redirect(url_for("tiers.workstation_page", self_handled=1, done=case_id))
+
+
+@bp.post("/api/v1/workstation/self-handled")
+@roles_required("workstation")
+def self_handled():
+    """File a self-handled case (multipart: `report` JSON, `note`, `after` photo files, optional `photos` of the
+    problem): 201 with the case, closed at the workstation."""
+    case_id = _file_self_handled()
+    return jsonify(reading.case_view(db.session(), current_user(), case_id)), 201
+
+
+@bp.get("/api/v1/workstation/cases")
+@roles_required("workstation")
+def workstation_cases():
+    """The workstation's cases as JSON (?self_handled=1|0)."""
+    only = {"1": True, "0": False}.get(request.args.get("self_handled", ""))
+    return jsonify(services.workstation_cases(db.session(), current_user(), only))
+
+
+@bp.post("/api/v1/cases/<int:case_id>/reviews")
+@roles_required("evaluator")
+def add_review(case_id: int):
+    """An evaluator's rating (1-5) and review of a closed case: {"rating": n, "review": "..."}."""
+    payload = inputs.json_body("ReviewInput")
+    body = db.write(lambda s: services.review(s, current_user(), case_id, payload.get("rating"),
+                                              payload.get("review")))
+    return jsonify(body), 201
+
+
+@bp.get("/api/v1/cases/<int:case_id>/reviews")
+@login_required
+def list_reviews(case_id: int):
+    """The evaluators' reviews of a case the caller may see, with their mean."""
+    return jsonify(services.reviews_for(db.session(), current_user(), case_id))
