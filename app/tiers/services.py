@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.accounts import audit
-from app.accounts.models import User
+from app.accounts.models import Department, Role, User
 from app.cases import intake, machine, scope, workflow
 from app.cases.models import Attachment, Case, Category
 from app.errors import Conflict, Forbidden, InputError, NotFound
@@ -36,10 +36,12 @@ def _summary(session: Session, case: Case, ctx: workflow.Context, now: datetime,
 
 def team(session: Session, station_code: str) -> list[dict]:
     """The members of a station's team: active patrol officers and department officers seated at the station."""
-    rows = session.scalars(select(User).where(User.station_code == station_code, User.active.is_(True),
-                                              User.role.in_(machine.MEMBERS)).order_by(User.role, User.username))
-    return [{"username": u.username, "name": u.display_name, "role": u.role, "department": u.department_code}
-            for u in rows]
+    rows = session.execute(select(User, Role.name, Department.name).join(Role, Role.code == User.role)
+                           .outerjoin(Department, Department.code == User.department_code)
+                           .where(User.station_code == station_code, User.active.is_(True),
+                                  User.role.in_(machine.MEMBERS)).order_by(User.role, User.username)).all()
+    return [{"username": u.username, "name": u.display_name, "role": u.role, "role_name": role,
+             "department": u.department_code, "department_name": department} for u, role, department in rows]
 
 
 def station_queue(session: Session, user: User, now: datetime | None = None) -> dict:
@@ -77,6 +79,10 @@ def file_self_handled(session: Session, settings: intake.IntakeSettings, user: U
         raise InputError("note", "say what the workstation did (note)", error="missing_field")
     done = intake.submit_report(session, settings, user, inp, [*before, *after], None, now)
     case = session.get(Case, done.report.case_id)
+    own = scope.workstation_territory(user)
+    if case.workstation_code != own:
+        raise InputError("lon", f"the place lies in workstation territory {case.workstation_code}, not in this "
+                         f"workstation's ({own}): report it to the center instead", error="outside_workstation")
     if case.state != "reported" or case.report_count > 1:
         raise Conflict("merged", f"the report joined open case {case.id} ({machine.STATES[case.state][0]}): "
                        "it is being handled already, report it to that case instead")
@@ -177,8 +183,6 @@ def unaccepted(session: Session, now: datetime, hours: float = 2.0, mine: Column
         query = query.where(mine)
     rows = session.execute(query.order_by(Case.first_unit_at, Case.id).limit(limit)).all()
     names = dict(session.execute(select(Station.code, Station.name)).all())
-    from app.accounts.models import Department
-
     names.update(dict(session.execute(select(Department.code, Department.name)).all()))
     return [{"id": r.id, "first_unit": r.first_unit, "first_unit_name": names.get(r.first_unit, r.first_unit),
              "since": r.first_unit_at.isoformat() if r.first_unit_at else None, "owner": r.owner_code,

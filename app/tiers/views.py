@@ -1,20 +1,28 @@
 """The tiers' pages and API: the station chief's queue (`/station`, assign, take back, return to the center),
-the workstation's page (`/workstation`, file a self-handled case with photos of the result) and evaluators'
+the workstation's page (`/workstation`, file a self-handled case with photos of the result; both pages' forms
+are sent by app/static/tiers.js to the JSON API) and evaluators'
 reviews of closed cases (`/api/v1/cases/<id>/reviews`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from app import inputs, schemas
 from app.accounts.auth import current_user, login_required, roles_required
-from app.cases import intake, reading, reference, workflow
+from app.cases import intake, reading, reference
 from app.db import db
 from app.errors import InputError
 from app.tiers import services
 
 bp = Blueprint("tiers", __name__)
-CHIEF_FORM_ACTIONS = ("assign", "take_back", "return", "escalate")
+
+
+def _page_context() -> dict:
+    """What tiers.js needs: the language, the CSRF token and the fallback error text."""
+    return {"lang": "en" if str(_("Cases")) == "Cases" else "zh", "csrf": generate_csrf(),
+            "strings": {"error": str(_("Something went wrong"))}}
 
 
 @bp.get("/station")
@@ -22,29 +30,7 @@ CHIEF_FORM_ACTIONS = ("assign", "take_back", "return", "escalate")
 def station_page():
     """The station chief's queue: the station's cases, who has each, the deadline, assign / take back / return."""
     data = services.station_queue(db.session(), current_user())
-    return render_template("station.html", data=data, notice=request.args.get("done"))
-
-
-@bp.post("/station/cases/<int:case_id>")
-@roles_required("station_chief")
-def station_act(case_id: int):
-    """One of the chief's steps from the queue's form (action, version, assignee or reason), then the queue."""
-    form = request.form
-    action = form.get("action", "")
-    if action not in CHIEF_FORM_ACTIONS:
-        raise InputError("action", f"action must be one of {', '.join(CHIEF_FORM_ACTIONS)}", 400)
-    version = _whole(form.get("version"))
-    fields = {k: form[k].strip() for k in ("assignee", "reason", "note") if form.get(k, "").strip()}
-    if action == "escalate":
-        fields["level"] = _whole(form.get("level"), "level")
-    db.write(lambda s: workflow.act(s, current_user(), case_id, action, version, fields))
-    return redirect(url_for("tiers.station_page", done=f"{case_id}:{action}"))
-
-
-def _whole(raw: str | None, name: str = "version") -> int:
-    if raw is None or not raw.strip().isdigit():
-        raise InputError(name, f"{name} must be a whole number", 400)
-    return int(raw)
+    return render_template("station.html", data=data, notice=request.args.get("done"), context=_page_context())
 
 
 @bp.get("/api/v1/station/queue")
@@ -61,7 +47,7 @@ def workstation_page():
     only = {"1": True, "0": False}.get(request.args.get("self_handled", ""))
     data = services.workstation_cases(db.session(), current_user(), only)
     return render_template("workstation.html", data=data, only=only, categories=reference.categories(db.session()),
-                           notice=request.args.get("done"))
+                           notice=request.args.get("done"), context=_page_context())
 
 
 def _self_handled_input() -> tuple[intake.ReportInput, list[intake.Upload], list[intake.Upload], str]:
@@ -97,14 +83,6 @@ def _file_self_handled() -> int:
     settings = intake.IntakeSettings.from_config(current_app.config)
     case = db.write(lambda s: services.file_self_handled(s, settings, current_user(), inp, before, after, note))
     return case.id
-
-
-@bp.post("/workstation/self-handled")
-@roles_required("workstation")
-def workstation_file():
-    """The page's form: file a self-handled case, then the workstation page showing it."""
-    case_id = _file_self_handled()
-    return redirect(url_for("tiers.workstation_page", self_handled=1, done=case_id))
 
 
 @bp.post("/api/v1/workstation/self-handled")

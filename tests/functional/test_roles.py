@@ -11,11 +11,12 @@ import pytest
 import requests
 
 ROLES = ("intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader")
+ROLES += ("station_chief", "workstation", "evaluator")  # the tiers (issue 19)
 ANY = frozenset(ROLES)
 PUBLIC = "public"
 MISSING = 999_999_999
 
-REPORTERS = {"intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin"}
+REPORTERS = {"intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin", "workstation"}
 PATROL_PLANNERS = {"shift_leader", "dispatcher", "supervisor", "admin"}
 TABLE: dict[tuple[str, str], object] = {
     # pages
@@ -64,6 +65,12 @@ TABLE: dict[tuple[str, str], object] = {
     ("POST", "territory.sites"): {"planner", "admin"}, ("POST", "territory.territories"): {"planner", "admin"},
     ("PUT", "territory.draft_update"): {"planner", "admin"},
     ("POST", "territory.draft_create"): {"planner", "admin"},
+    # the tiers: the station chief's queue, the workstation's page and filing, evaluators' reviews
+    ("GET", "tiers.station_page"): {"station_chief"},
+    ("GET", "tiers.station_queue"): {"station_chief"}, ("GET", "tiers.workstation_page"): {"workstation"},
+    ("POST", "tiers.self_handled"): {"workstation"},
+    ("GET", "tiers.workstation_cases"): {"workstation"}, ("POST", "tiers.add_review"): {"evaluator"},
+    ("GET", "tiers.list_reviews"): ANY,
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),

@@ -12,7 +12,6 @@ import requests
 from sqlalchemy import select
 
 from app.cases.models import Case, CaseEvent
-from app.territory import caches
 from app.territory.models import Station
 from tests import factories
 
@@ -128,18 +127,12 @@ def test_a_chief_sees_only_the_stations_cases(app, live_server, cast, spots):
     assert _act(live_server, chief[1], theirs, "assign", version, assignee=cast["member1"][0]).status_code == 404
 
 
-def _workstation_of(app, point):
-    with app.extensions["db"].transaction() as s:
-        code = caches.ownership(s).owner_at(point.x, point.y).workstation["code"]
-        return s.scalar(select(Station.code).where(Station.tier == "workstation", Station.workstation_code == code))
-
-
 @pytest.fixture(scope="module")
 def workstation(app, make_user, spots):
     seen: dict[str, list] = {}
     while True:  # two fresh points in one workstation's territory
         point = spots("JS-002")
-        here = seen.setdefault(_workstation_of(app, point), [])
+        here = seen.setdefault(factories.workstation_of(app, point), [])
         here.append(point)
         if len(here) == 2:
             break
