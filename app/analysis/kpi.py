@@ -92,8 +92,11 @@ def evaluate(session: Session, start: date, end: date, by: str, user: User | Non
     if by == "person" and scope.scoped(user):
         rows = [r for r in rows if r["group"] == user.username]
     names = _names(session, by)
+    staff = _staff(session) if by == "person" else {}
     for r in rows:
         r["name"] = names.get(r["group"], r["group"])
+        if r["group"] in staff:  # the person's registry entry (统一编码): staff code and station
+            r["staff_code"], r["staff_station"] = staff[r["group"]]
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "weights": weights, "grades": grades,
             "rows": rows}
 
@@ -107,6 +110,13 @@ def review_means(session: Session, case_ids: list[int]) -> dict[int, float]:
     rows = session.execute(select(CaseReview.case_id, func.avg(CaseReview.rating))
                            .where(CaseReview.case_id.in_(case_ids)).group_by(CaseReview.case_id)).all()
     return {case_id: float(mean) for case_id, mean in rows}
+
+
+def _staff(session: Session) -> dict[str, tuple[str, str]]:
+    """User name -> (unified staff code, station) of the people linked to an account."""
+    from app.tiers.people import by_username
+
+    return {name: (p.code, p.station_code) for name, p in by_username(session).items()}
 
 
 def _names(session: Session, by: str) -> dict:

@@ -5,7 +5,7 @@ reviews of closed cases (`/api/v1/cases/<id>/reviews`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
@@ -14,7 +14,7 @@ from app.accounts.auth import current_user, login_required, roles_required
 from app.cases import intake, reading, reference
 from app.db import db
 from app.errors import InputError
-from app.tiers import services
+from app.tiers import people, services
 
 bp = Blueprint("tiers", __name__)
 
@@ -117,3 +117,32 @@ def add_review(case_id: int):
 def list_reviews(case_id: int):
     """The evaluators' reviews of a case the caller may see, with their mean."""
     return jsonify(services.reviews_for(db.session(), current_user(), case_id))
+
+
+PEOPLE_READERS = ("admin", "shift_leader", "dispatcher", "supervisor", "leader", "station_chief")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/api/v1/people")
+@roles_required(*PEOPLE_READERS)
+def list_people():
+    """The staff registry of the station teams (?station=CODE: one team)."""
+    return jsonify(people=people.listing(db.session(), request.args.get("station")))
+
+
+@bp.get("/api/v1/people.xlsx")
+@roles_required(*PEOPLE_READERS)
+def export_people():
+    """The staff registry as XLSX (Chinese headers; the sheet an import takes back)."""
+    body = people.to_xlsx(people.listing(db.session(), request.args.get("station")))
+    return Response(body, mimetype=XLSX, headers={"Content-Disposition": "attachment; filename=people.xlsx"})
+
+
+@bp.post("/api/v1/people.xlsx")
+@roles_required("admin")
+def import_people():
+    """Import the registry from XLSX (the body, or a multipart `file`): all rows or none; 422 lists the bad cells
+    by row and column."""
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else request.get_data()
+    return jsonify(db.write(lambda s: people.import_xlsx(s, data, current_user().username)))

@@ -7,6 +7,9 @@
 - cases.first_unit / first_unit_at: the first unit that received the case (首问责任制), answerable until a
   named unit accepts it (accepted_at);
 - a channel `workstation` (村居工作站自查) for what a workstation finds itself;
+- people: the staff registry of the station teams (统一编码): a unified staff code, station, department,
+  position, certificate number, phone, training records and equipment issued, and the user account of
+  the person, if any;
 - case_reviews: an evaluator's rating (1-5) and review of a closed case, one per evaluator and case.
 
 Revision ID: 0011
@@ -58,9 +61,28 @@ def upgrade() -> None:
         sa.CheckConstraint("rating BETWEEN 1 AND 5", name="case_review_rating"),
         sa.UniqueConstraint("case_id", "username", name="ux_case_reviews_case_user"),
     )
+    op.create_table(
+        "people",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("code", sa.String(20), nullable=False, unique=True),
+        sa.Column("name", sa.String(80), nullable=False),
+        sa.Column("station_code", sa.String(20), sa.ForeignKey("stations.code"), nullable=False),
+        sa.Column("department_code", sa.String(20), sa.ForeignKey("departments.code")),
+        sa.Column("position", sa.String(60)),
+        sa.Column("certificate_no", sa.String(40)),
+        sa.Column("phone", sa.String(40)),
+        sa.Column("training", sa.dialects.postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("equipment", sa.dialects.postgresql.JSONB(), nullable=False, server_default="[]"),
+        sa.Column("username", sa.String(60), sa.ForeignKey("users.username"), unique=True),
+        sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+        sa.Column("updated_by", sa.String(80), nullable=False, server_default="system"),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.CheckConstraint("code ~ '^[A-Z0-9][A-Z0-9-]{3,19}$'", name="person_code_format"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("people")
     op.drop_table("case_reviews")
     op.drop_index("ix_cases_assignee", "cases")
     for column in reversed(COLUMNS):

@@ -84,6 +84,7 @@ WRITES = [
      {"title": "t", "proposal": {"coverage": {"type": "FeatureCollection", "features": []}}}),
     ("/api/v1/patrols/plan", "post", "dispatcher", "PatrolPlanInput", {"station": "JS-001"}),
     ("/api/v1/patrols/{route}/assign", "post", "dispatcher", "AssignInput", {"assignee": "nobody"}),
+    ("/api/v1/cases/{case}/reviews", "post", "evaluator", "ReviewInput", {"rating": 4, "review": "评议"}),
 ]
 
 

@@ -71,6 +71,9 @@ TABLE: dict[tuple[str, str], object] = {
     ("POST", "tiers.self_handled"): {"workstation"},
     ("GET", "tiers.workstation_cases"): {"workstation"}, ("POST", "tiers.add_review"): {"evaluator"},
     ("GET", "tiers.list_reviews"): ANY,
+    **{("GET", e): {"admin", "shift_leader", "dispatcher", "supervisor", "leader", "station_chief"}
+       for e in ("tiers.list_people", "tiers.export_people")},
+    ("POST", "tiers.import_people"): {"admin"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),
