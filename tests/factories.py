@@ -221,6 +221,20 @@ def boundary_version(app: Flask, station_coverage: dict, reason: str, actor_name
 # ------------------------------------------------------------------------------------------------
 
 
+def wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    """A playable WAV clip of silence (16-bit mono)."""
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as clip:
+        clip.setnchannels(1)
+        clip.setsampwidth(2)
+        clip.setframerate(rate)
+        clip.writeframes(b"\x00\x00" * int(seconds * rate))
+    return out.getvalue()
+
+
 def png(width: int = 2, height: int = 2) -> bytes:
     """A valid red PNG image of the given size."""
     def chunk(kind: bytes, data: bytes) -> bytes:

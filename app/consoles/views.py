@@ -110,7 +110,7 @@ UI = {
     "kpi_cases": _l("Cases"), "kpi_filed": _l("Filed"), "kpi_on_time_dispatch_rate": _l("On-time dispatch"),
     "kpi_on_time_disposal_rate": _l("On-time disposal"), "kpi_closure_rate": _l("Closure rate"),
     "kpi_rework_rate": _l("Rework rate"), "kpi_satisfaction_mean": _l("Satisfaction"), "kpi_score": _l("Score"),
-    "kpi_grade": _l("Grade"), "kpi_self_handled": _l("Self-handled"),
+    "assignee": _l("Team member (user name)"), "kpi_grade": _l("Grade"), "kpi_self_handled": _l("Self-handled"),
     "kpi_self_handled_share": _l("Self-handled share"), "kpi_evaluator_rating_mean": _l("Evaluators' rating"),
     "ranking_workstation": _l("Workstations"),
     # patrol

@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from app import inputs, schemas
 from app.accounts.auth import current_user, login_required, roles_required
-from app.cases import intake, reading, reference
+from app.cases import intake, media, reading, reference
 from app.db import db
 from app.errors import InputError
 from app.tiers import people, services
@@ -72,6 +72,7 @@ def _self_handled_input() -> tuple[intake.ReportInput, list[intake.Upload], list
     limit = current_app.config["MAX_ATTACHMENT_BYTES"]
     before = [intake.check_upload(f.filename, f.read(), limit) for f in request.files.getlist("photos") if f.filename]
     after = [intake.check_upload(f.filename, f.read(), limit) for f in request.files.getlist("after") if f.filename]
+    before += media.clips(request.files, current_app.config.get("MAX_CLIP_BYTES", media.MAX_CLIP_BYTES))
     return inp, before, after, form.get("note", "")
 
 

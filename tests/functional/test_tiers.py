@@ -271,3 +271,33 @@ def test_cli_adds_the_three_roles(app):
                        (f"eval_{tag}", ["--role", "evaluator"])):
         result = runner.invoke(args=["users", "add", name, "--password", "long enough pw", *args])
         assert result.exit_code == 0 and "created" in result.output, result.output
+
+
+def test_reports_carry_audio_and_video_clips_checked_by_type_and_size(app, live_server, cast, spots):
+    p = spots("JS-001")
+    report = json.dumps({"channel": "video", "category": CATEGORY, "description": "视频发现垃圾", "lon": p.x,
+                         "lat": p.y})
+    mp4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
+    answer = requests.post(f"{live_server}/api/v1/reports", headers=cast["intake"][1], timeout=30, files=[
+        ("report", (None, report)), ("clips", ("录音.wav", factories.wav(), "audio/wav")),
+        ("video", ("现场.mp4", mp4, "video/mp4")), ("photos", ("p.png", factories.png(), "image/png"))])
+    assert answer.status_code == 201, answer.text
+    detail = _ok(requests.get(f"{live_server}/api/v1/reports/{answer.json()['report_id']}",
+                              headers=cast["intake"][1], timeout=30))
+    assert sorted(a["content_type"] for a in detail["attachments"]) == ["audio/wav", "image/png", "video/mp4"]
+    clip = next(a for a in detail["attachments"] if a["content_type"] == "video/mp4")
+    ranged = requests.get(f"{live_server}{clip['url']}", headers={**cast["intake"][1], "Range": "bytes=4-11"},
+                          timeout=30)
+    assert ranged.status_code == 206 and ranged.content == b"ftypmp42"
+    q = spots("JS-001")
+    other = json.dumps({"channel": "video", "category": CATEGORY, "description": "x", "lon": q.x, "lat": q.y})
+    fake = requests.post(f"{live_server}/api/v1/reports", headers=cast["intake"][1], timeout=30, files=[
+        ("report", (None, other)), ("clips", ("clip.mp3", b"<html>not audio</html>", "audio/mpeg"))])
+    assert fake.status_code == 422 and fake.json()["field"] == "clips" and "clip.mp3" in fake.json()["message"]
+    app.config["MAX_CLIP_BYTES"] = 1000
+    try:
+        big = requests.post(f"{live_server}/api/v1/reports", headers=cast["intake"][1], timeout=30, files=[
+            ("report", (None, other)), ("audio", ("long.wav", factories.wav(2.0), "audio/wav"))])
+    finally:
+        del app.config["MAX_CLIP_BYTES"]
+    assert big.status_code == 413 and big.json()["field"] == "clips"

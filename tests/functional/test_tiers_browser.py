@@ -4,7 +4,10 @@ problem it fixed itself with a photo of the result and sees it closed among its 
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import requests
 from sqlalchemy import select
 
 from app.cases.models import Case, CaseEvent
@@ -55,8 +58,28 @@ def test_chief_assigns_takes_back_and_returns_from_the_queue(browser, app, live_
         assert s.get(Case, second).state == "filed"
         actions = s.scalars(select(CaseEvent.action).where(CaseEvent.case_id == first).order_by(CaseEvent.id)).all()
         assert actions[-2:] == ["assign", "take_back"]
-    # the history in the case panel names the steps in Chinese
-    page.goto(f"{live_server}/#case={first}")
+    # the history in the case panel names the steps in Chinese (the queue links to it)
+    page.click(f"tr[data-case='{first}'] a")
+    page.wait_for_selector(f".case[data-case='{first}']", timeout=20_000)
+    history = page.locator(".case .history").inner_text()
+    assert "站内派单" in history and "站长收回" in history
+    # a report with a voice clip: the panel plays it
+    q = spots("JS-003")
+    report = json.dumps({"channel": "citizen", "category": "06010", "description": "市民录音反映垃圾", "lon": q.x,
+                         "lat": q.y})
+    intake = {"Authorization": f"Bearer {make_user('intake')[2]}"}
+    made = requests.post(f"{live_server}/api/v1/reports", headers=intake, timeout=30,
+                         files=[("report", (None, report)), ("audio", ("录音.wav", factories.wav(), "audio/wav"))])
+    assert made.status_code == 201, made.text
+    page.goto(f"{live_server}/#case={made.json()['case_id']}")
+    audio = page.locator(".case audio.clip")
+    audio.wait_for(timeout=20_000)
+    for _ in range(200):  # polled from Python: the page's CSP refuses wait_for_function's eval
+        if audio.evaluate("a => a.readyState") >= 1:
+            break
+        page.wait_for_timeout(100)
+    assert 0.4 < audio.evaluate("a => a.duration") < 0.6
+    page.screenshot(path=str(artifacts / "case_panel_audio.png"))
     check_clean(page)
     context.close()
 
