@@ -179,3 +179,12 @@ def test_allowed_lists_buttons_for_a_role():
     assert set(allowed(CaseView("handled"), "patrol")) == {"check", "rework"}
     assert allowed(CaseView("closed"), "planner") == []
     assert machine.OPEN.isdisjoint(machine.FINAL)
+
+
+def test_the_check_sample_of_self_handled_cases_is_fixed_and_near_its_share():
+    from app.cases.tiers import sampled
+
+    picked = [sampled(i, 0.2) for i in range(1, 5001)]
+    assert 0.18 < sum(picked) / len(picked) < 0.22
+    assert picked == [sampled(i, 0.2) for i in range(1, 5001)]  # the same case is always in or out
+    assert not any(sampled(i, 0.0) for i in range(1, 200)) and all(sampled(i, 1.0) for i in range(1, 200))
