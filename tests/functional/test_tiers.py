@@ -301,3 +301,27 @@ def test_reports_carry_audio_and_video_clips_checked_by_type_and_size(app, live_
     finally:
         del app.config["MAX_CLIP_BYTES"]
     assert big.status_code == 413 and big.json()["field"] == "clips"
+
+
+def test_the_digest_lists_dispatched_cases_nobody_accepted_with_the_first_asked_unit(app, live_server, cast, spots):
+    from datetime import UTC, datetime, timedelta
+
+    from app.analysis import digest
+
+    long_ago = datetime.now(UTC) - timedelta(hours=5)
+    waiting = factories.case_in_state(app, "filed", spots("JS-002"), at=long_ago, category=CATEGORY)
+    factories.act(app, waiting.id, factories.actor(app, "dispatcher"), "dispatch", at=long_ago,
+                  owner={"kind": "station", "code": "JS-002"}, reason="属地")
+    taken = factories.case_in_state(app, "in_progress", spots("JS-002"), at=long_ago, category=CATEGORY)
+    with app.extensions["db"].transaction() as s:
+        first = {c.id: (c.first_unit, c.first_unit_at) for c in (s.get(Case, waiting.id), s.get(Case, taken.id))}
+        from app.accounts.models import User
+
+        shift = s.scalars(select(User).where(User.username == cast["shift"][0])).one()
+        body = digest.build(s, datetime.now(UTC).date(), "week", shift)
+    assert first[waiting.id][0] == "JS-002" and first[taken.id][0] is not None
+    rows = {r["id"]: r for r in body["unaccepted"]}
+    assert waiting.id in rows and taken.id not in rows
+    assert rows[waiting.id]["first_unit"] == "JS-002" and rows[waiting.id]["first_unit_name"] == "申港社区联勤联动站"
+    page = requests.get(f"{live_server}/digest?span=week", headers=cast["shift"][1], timeout=60)
+    assert "首问单位" in page.text and f"#{waiting.id}" in page.text
