@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.accounts import audit
 from app.accounts.models import Department, Role, User
 from app.cases import intake, machine, scope, workflow
-from app.cases.models import Attachment, Case, Category
+from app.cases.models import Attachment, Case, CaseEvent, Category
 from app.errors import Conflict, Forbidden, InputError, NotFound
 from app.territory.models import Station
 from app.tiers.models import CaseReview
@@ -60,7 +60,7 @@ def station_queue(session: Session, user: User, now: datetime | None = None) -> 
     items = []
     for case in cases:
         item = _summary(session, case, ctx, now, names)
-        item["actions"] = [a for a in machine.allowed(workflow.view(case), user.role)]
+        item["actions"] = machine.allowed(workflow.view(case), user.role)
         items.append(item)
     return {"station": user.station_code, "station_name": station, "team": members, "cases": items,
             "unassigned": sum(1 for i in items if i["assignee"] is None)}
@@ -104,7 +104,7 @@ def workstation_cases(session: Session, user: User, self_handled: bool | None = 
     if self_handled is not None:
         query = query.where(Case.self_handled.is_(self_handled))
     cases = session.scalars(query.order_by(Case.first_reported_at.desc(), Case.id.desc()).limit(limit)).all()
-    station = session.get_one(Station, session.scalar(select(Station.id).where(Station.code == user.station_code)))
+    station = session.scalars(select(Station).where(Station.code == user.station_code)).one()
     items = []
     for case in cases:
         item = _summary(session, case, ctx, now, {})
@@ -117,8 +117,6 @@ def workstation_cases(session: Session, user: User, self_handled: bool | None = 
 
 def after_photos(session: Session, case_id: int) -> list[str]:
     """The photos of the result a workstation gave when it self-handled the case."""
-    from app.cases.models import CaseEvent
-
     data = session.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case_id,
                                                        CaseEvent.action == "self_handle").limit(1))
     return list((data or {}).get("photos") or [])

@@ -125,6 +125,10 @@ def test_a_chief_sees_only_the_stations_cases(app, live_server, cast, spots):
     assert theirs in {c["id"] for c in queue["cases"]} and mine not in {c["id"] for c in queue["cases"]}
     version = _ok(_case(live_server, cast["dispatcher"][1], theirs))["version"]
     assert _act(live_server, chief[1], theirs, "assign", version, assignee=cast["member1"][0]).status_code == 404
+    page = requests.get(f"{live_server}/station", headers=chief[1], timeout=30).text
+    assert "站内派单队列" in page and f'data-case="{mine}"' in page and f'data-case="{theirs}"' not in page
+    english = requests.get(f"{live_server}/station?lang=en", headers=chief[1], timeout=30).text
+    assert "Station queue" in english and "Return to the center" in english
 
 
 @pytest.fixture(scope="module")
