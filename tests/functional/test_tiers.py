@@ -106,10 +106,12 @@ def test_chief_takes_back_returns_to_the_center_and_is_refused_another_stations_
     body = _ok(_act(live_server, chief[1], case_id, "assign", version, assignee=cast["member1"][0]))
     body = _ok(_act(live_server, chief[1], case_id, "take_back", body["version"], reason="另行安排"))
     assert body["state"] == "dispatched"
+    body = _ok(_act(live_server, chief[1], case_id, "escalate", body["version"], level=1, note="需部门会商"))
+    assert body["escalation_level"] == 1
     body = _ok(_act(live_server, chief[1], case_id, "return", body["version"], reason="不属本站职责"))
     assert body["state"] == "filed" and body["owner"] is None
-    names = [h["action"] for h in body["history"]][-3:]
-    assert names == ["assign", "take_back", "return"]
+    names = [h["action"] for h in body["history"]][-4:]
+    assert names == ["assign", "take_back", "escalate", "return"]
     assert body["history"][-1]["note"] == "不属本站职责"
 
 
