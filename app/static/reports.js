@@ -3,7 +3,9 @@
 (function () {
   "use strict";
   var NH = window.NH, el = NH.el, t = NH.t, map = window.nhMap;
-  var today = new Date();
+  // the town's day (Beijing), not the browser's: for eight hours a day they differ, and a case reported this
+  // morning would fall after the period's end
+  var today = NH.ctx.today ? new Date(NH.ctx.today + "T00:00:00") : new Date();
   var first = new Date(today.getFullYear(), today.getMonth(), 1);
   var period = {from: iso(new Date(first.getFullYear(), first.getMonth() - 2, 1)), to: iso(new Date(today.getTime() + 86400000))};
   var choropleth = L.layerGroup().addTo(map);

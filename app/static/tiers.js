@@ -18,6 +18,13 @@
     window.location.assign(url.toString());
   }
 
+  function sendReview(form) {
+    var data = new FormData(form), body = {rating: parseInt(data.get("rating"), 10)};
+    if (String(data.get("review") || "").trim()) { body.review = String(data.get("review")).trim(); }
+    return NH.api(form.getAttribute("action"), {method: "POST", json: body})
+      .then(function (answer) { next(form, answer.case_id); });
+  }
+
   function sendAction(form) {
     var body = {};
     new FormData(form).forEach(function (v, k) { if (String(v).trim() !== "") { body[k] = String(v).trim(); } });
@@ -42,7 +49,8 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-      (form.dataset.tiers === "upload" ? sendUpload(form) : sendAction(form)).catch(function (err) { fail(form, err); });
+      var send = {upload: sendUpload, review: sendReview}[form.dataset.tiers] || sendAction;
+      send(form).catch(function (err) { fail(form, err); });
     });
   });
   document.body.dataset.tiersReady = "1";

@@ -151,6 +151,23 @@ def review(session: Session, user: User, case_id: int, rating: object, text: obj
     return review_summary(session, case_id)
 
 
+def closed_for_review(session: Session, user: User, limit: int = 50) -> list[dict]:
+    """The most recently closed cases, with the evaluator's own rating and review of each (if any)."""
+    if user.role != machine.EVALUATOR:
+        raise Forbidden("the review page is the outside evaluators'")
+    cases = session.scalars(select(Case).where(Case.state.in_(scope.REVIEWABLE))
+                            .order_by(Case.closed_at.desc().nulls_last(), Case.id.desc()).limit(limit)).all()
+    mine = {r.case_id: r for r in session.scalars(select(CaseReview).where(
+        CaseReview.username == user.username, CaseReview.case_id.in_([c.id for c in cases])))}
+    names = dict(session.execute(select(Category.code, Category.name)).all())
+    stations = dict(session.execute(select(Station.code, Station.name)).all())
+    return [{"id": c.id, "version": c.version, "category_name": names.get(c.category_code, c.category_code),
+             "description": c.description, "address": c.address, "station_name": stations.get(c.station_code),
+             "closed_at": c.closed_at.isoformat() if c.closed_at else None, "self_handled": c.self_handled,
+             "rating": mine[c.id].rating if c.id in mine else None,
+             "review": mine[c.id].review if c.id in mine else None} for c in cases]
+
+
 def reviews_for(session: Session, user: User, case_id: int) -> dict:
     """The reviews of a case the user may see (404 otherwise)."""
     case = session.get(Case, case_id)

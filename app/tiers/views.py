@@ -103,6 +103,14 @@ def workstation_cases():
     return jsonify(services.workstation_cases(db.session(), current_user(), only))
 
 
+@bp.get("/evaluator")
+@roles_required("evaluator")
+def evaluator_page():
+    """The outside evaluator's page: recently closed cases, each with a rating (1-5) and review form."""
+    return render_template("evaluator.html", cases=services.closed_for_review(db.session(), current_user()),
+                           notice=request.args.get("done"), context=_page_context())
+
+
 @bp.post("/api/v1/cases/<int:case_id>/reviews")
 @roles_required("evaluator")
 def add_review(case_id: int):

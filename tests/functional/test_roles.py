@@ -73,7 +73,7 @@ TABLE: dict[tuple[str, str], object] = {
     ("GET", "tiers.list_reviews"): ANY,
     **{("GET", e): {"admin", "shift_leader", "dispatcher", "supervisor", "leader", "station_chief"}
        for e in ("tiers.list_people", "tiers.export_people")},
-    ("POST", "tiers.import_people"): {"admin"},
+    ("POST", "tiers.import_people"): {"admin"}, ("GET", "tiers.evaluator_page"): {"evaluator"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),

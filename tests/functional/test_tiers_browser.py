@@ -116,3 +116,35 @@ def test_workstation_files_a_self_handled_case(browser, app, live_server, make_u
         assert case.state == "closed" and case.self_handled and case.owner_code == "WS-003"
     check_clean(page)
     context.close()
+
+
+def test_evaluator_rates_a_closed_case_and_the_kpi_table_shows_it(browser, app, live_server, make_user, spots,
+                                                                   artifacts):
+    closed = factories.case_in_state(app, "closed", spots("JS-002"), category="06010", description="评议用案件")
+    username, password, _ = make_user("evaluator", display_name="区人大代表张")
+    context, page = open_page(browser, live_server)
+    sign_in(page, live_server, username, password)
+    page.goto(f"{live_server}/evaluator")
+    wait_data(page, "tiersReady")
+    row = page.locator(f"tr[data-case='{closed.id}']")
+    row.locator("select[name=rating]").select_option("2")
+    row.locator("input[name=review]").fill("处置偏慢，群众有意见")
+    row.locator("button").click()
+    page.wait_for_selector(f"tr[data-case='{closed.id}'][data-rating='2']", timeout=20_000)
+    assert "评议已保存" in page.locator(".notice").inner_text()
+    with app.extensions["db"].transaction() as s:
+        from app.tiers.models import CaseReview
+
+        review = s.scalars(select(CaseReview).where(CaseReview.case_id == closed.id)).one()
+        assert (review.rating, review.review, review.username) == (2, "处置偏慢，群众有意见", username)
+    page.goto(f"{live_server}/reports")
+    wait_data(page, "kpi_station", timeout=30)
+    table = page.locator("#kpi-station table")
+    headers = [h.strip() for h in table.locator("th").all_inner_texts()]
+    assert "社会评议均分" in headers and "自行处置占比" in headers
+    column = headers.index("社会评议均分")
+    cells = table.locator("tr", has_text="申港社区联勤联动站").locator("td").all_inner_texts()
+    assert cells[column].strip() != ""  # the station's evaluators' mean is shown
+    page.screenshot(path=str(artifacts / "reports_evaluators.png"), full_page=True)
+    check_clean(page)
+    context.close()
