@@ -59,8 +59,9 @@ def blueprints() -> list[Blueprint]:
     from app.field import views as field
     from app.interop.views import BLUEPRINTS as interop
     from app.territory import views as territory
+    from app.tiers import views as tiers
 
-    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, connectors.bp, *interop]
+    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, connectors.bp, tiers.bp, *interop]
 
 
 def _warm(app: Flask) -> None:

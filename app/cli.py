@@ -136,14 +136,19 @@ users_cli = AppGroup("users", help="Users and API tokens.")
 @click.argument("name")
 @click.option(
     "--role", required=True,
-    help="intake, shift_leader, dispatcher, handler, patrol, supervisor, planner, admin, leader",
+    help="intake, shift_leader, dispatcher, handler, patrol, supervisor, planner, admin, leader, station_chief, "
+         "workstation, evaluator",
 )
 @click.option("--password", default=None, help="Prompted when not given.")
 @click.option("--display-name", default=None)
 @click.option("--department", default=None, help="Department code (handlers).")
-@click.option("--station", default=None, help="Station code (patrol staff).")
-def users_add(name, role, password, display_name, department, station) -> None:
+@click.option("--station", default=None, help="Station code (patrol staff, station chiefs, seated handlers).")
+@click.option("--workstation", default=None, help="Workstation code (workstation staff), e.g. WS-001.")
+def users_add(name, role, password, display_name, department, station, workstation) -> None:
     """Create a user."""
+    if workstation and station:
+        raise click.UsageError("give --station or --workstation, not both")
+    station = station or workstation
     if password is None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     _run(lambda s: users.add_user(s, name, role, password, display_name, department, station, actor=actor()))

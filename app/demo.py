@@ -26,6 +26,7 @@ from app.cases.models import Case
 from app.cases.worktime import BEIJING
 from app.territory.boundaries import current_version_subquery, in_version
 from app.territory.models import Address, AdminArea, GridCell, Station, StationCoverage
+from app.tiers import demo as tier_demo
 from gis.crs import STORAGE_EPSG
 
 CATEGORIES = {  # code: weight
@@ -53,6 +54,7 @@ class Cast:
     leader: User
     handlers: dict
     patrols: dict
+    tiers: tier_demo.TierCast | None = None  # chiefs, teams, workstations, evaluator (app/tiers/demo.py)
 
 
 def cast(session: Session) -> Cast:
@@ -71,7 +73,7 @@ def cast(session: Session) -> Cast:
                for s in session.scalars(select(Station))}
     return Cast(user("intake", "intake", "信息采集员（演示）"), user("dispatcher", "dispatcher", "派遣员（演示）"),
                 user("shift", "shift_leader", "值班长（演示）"), user("leader", "leader", "镇领导（演示）"),
-                handlers, patrols)
+                handlers, patrols, tier_demo.cast(session, user, patrols))
 
 
 def seed(session_factory: Callable, settings: intake.IntakeSettings, days: int = 90, per_day: float = 20.0,
@@ -195,7 +197,12 @@ def _life(session: Session, rng: random.Random, case_id: int, now: datetime, ctx
           people: Cast) -> int:
     w = _Walk(session, case_id, now, ctx, rng, people)
     try:
-        if _intake(w):
+        route = tier_demo.workstation_first(w)  # a workstation's own: self-handled, or reported up
+        if route == "station":
+            tier_demo.second_level(w)
+            _work(w)
+            _close(w)
+        elif route == "filed" or (route is None and _intake(w)):
             _dispatch(w)
             _work(w)
             _close(w)
@@ -228,6 +235,7 @@ def _dispatch(w: _Walk) -> None:
              owner={"kind": "station", "code": w.case.station_code}, reason="退回后改派属地联勤联动站")
     if rng.random() < 0.02:
         w.may(people.leader, "escalate", w.t + timedelta(hours=1), level=rng.choice([1, 2]), note="领导关注，升级督办")
+    tier_demo.second_level(w)  # a station's case: the chief assigns it to a member of the team
 
 
 def _work(w: _Walk) -> None:
@@ -266,10 +274,14 @@ def _close(w: _Walk) -> None:
     t = w.later(timedelta(hours=rng.uniform(0.5, 4)))
     rating = _pick(rng, RATINGS) if rng.random() < 0.7 else None
     w.do(people.shift, "close", t, **({"satisfaction": rating} if rating else {}))
+    tier_demo.review(w)
     w.may(people.shift, "archive", t + timedelta(days=7))
 
 
 def _owner(people: Cast, case: Case) -> User:
+    member = tier_demo.owner(people.tiers, case.assignee)
+    if member is not None:
+        return member
     if case.owner_kind == "department":
         return people.handlers[case.owner_code]
     return people.patrols[case.owner_code]
@@ -335,6 +347,9 @@ DEMO_USERS = [
     ("planner", "planner", "规划人员（演示）", None, None),
     ("admin", "admin", "系统管理员（演示）", None, None),
     ("leader", "leader", "镇领导（演示）", None, None),
+    ("chief", "station_chief", "芦潮港社区联勤联动站站长（演示）", None, "JS-001"),
+    ("workstation", "workstation", "芦潮港居委会工作站网格员（演示）", None, "WS-001"),
+    ("evaluator", "evaluator", "人大代表（演示）", None, None),
 ]
 
 

@@ -57,6 +57,17 @@ def _writing(target: Flask | Session) -> Iterator[Session]:
 # Roles whose scope is a station or a department get one unless the test names another (they cannot exist
 # without: app.accounts.users.NEEDS).
 SCOPE = {"patrol": {"station_code": "JS-001"}, "handler": {"department_code": "CGZF"}}
+SCOPE.update({"station_chief": {"station_code": "JS-001"}, "workstation": {"station_code": "WS-001"}})
+
+
+def workstation_of(app: Flask, point: Point) -> str:
+    """The code of the workstation (居村工作站, e.g. WS-003) whose territory holds the point."""
+    from app.territory import caches
+    from app.territory.models import Station
+
+    with app.extensions["db"].transaction() as s:
+        code = caches.ownership(s).owner_at(point.x, point.y).workstation["code"]
+        return s.scalar(select(Station.code).where(Station.tier == "workstation", Station.workstation_code == code))
 
 
 def user(app: Flask, role: str, **kwargs) -> tuple[str, str, str]:
@@ -208,6 +219,20 @@ def boundary_version(app: Flask, station_coverage: dict, reason: str, actor_name
 # ------------------------------------------------------------------------------------------------
 # Files
 # ------------------------------------------------------------------------------------------------
+
+
+def wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    """A playable WAV clip of silence (16-bit mono)."""
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as clip:
+        clip.setnchannels(1)
+        clip.setsampwidth(2)
+        clip.setframerate(rate)
+        clip.writeframes(b"\x00\x00" * int(seconds * rate))
+    return out.getvalue()
 
 
 def png(width: int = 2, height: int = 2) -> bytes:

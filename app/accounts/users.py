@@ -19,7 +19,8 @@ from app.territory.models import Station
 
 _hasher = PasswordHasher()
 # Roles whose scope is a station or a department: they cannot exist without one (an empty scope is nothing).
-NEEDS = {"patrol": "station", "handler": "department"}
+NEEDS = {"patrol": "station", "handler": "department", "station_chief": "station", "workstation": "workstation"}
+TIER_OF = {"station_chief": ("joint_station",), "workstation": ("workstation",)}  # the station tier a role needs
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
@@ -67,10 +68,16 @@ def _check_role(session: Session, role: str, department_code: str | None, statio
     need = NEEDS.get(role)
     if need == "station" and not station_code:
         raise UserError(f"role {role} needs a station (--station CODE): its scope is the station's cases")
+    if need == "workstation" and not station_code:
+        raise UserError(f"role {role} needs a workstation (--workstation CODE): its scope is the workstation's cases")
     if need == "department" and not department_code:
         raise UserError(f"role {role} needs a department (--department CODE): its scope is the department's cases")
-    if station_code and session.scalar(select(Station.code).where(Station.code == station_code)) is None:
-        raise UserError(f"unknown station {station_code!r}")
+    tier = session.scalar(select(Station.tier).where(Station.code == station_code)) if station_code else None
+    if station_code and tier is None:
+        raise UserError(f"unknown {'workstation' if need == 'workstation' else 'station'} {station_code!r}")
+    if tier is not None and role in TIER_OF and tier not in TIER_OF[role]:
+        raise UserError(f"role {role} needs a {TIER_OF[role][0].replace('_', '-')} ({station_code} is a "
+                        f"{tier.replace('_', '-')})")
     if department_code and session.scalar(select(Department.code).where(Department.code == department_code)) is None:
         raise UserError(f"unknown department {department_code!r}")
 
@@ -190,7 +197,7 @@ def set_role(session: Session, username: str, role: str, actor: str = "system", 
              department_code: str | None = None) -> User:
     """Change a user's role (and station or department), audited before and after; their sessions end."""
     user = _user(session, username)
-    station = station_code or (user.station_code if NEEDS.get(role) == "station" else None)
+    station = station_code or (user.station_code if NEEDS.get(role) in ("station", "workstation") else None)
     department = department_code or (user.department_code if NEEDS.get(role) == "department" else None)
     _check_role(session, role, department, station)
     before = {"role": user.role, "station": user.station_code, "department": user.department_code}

@@ -17,6 +17,7 @@ from app.cases.models import Case, CaseEvent, Category, Report
 from app.cases.worktime import BEIJING
 from app.errors import InputError
 from app.territory.models import AdminArea, Station
+from app.tiers import services as tier_services
 
 SPANS = {"day": 1, "week": 7}
 TOP = 5
@@ -54,6 +55,7 @@ def build(session: Session, day: date, span: str, user: User | None = None, now:
         "escalations": _escalations(session, start, end, mine),
         "chronic": _chronic(session, at, categories, mine),
         "alerts": alerts.for_digest(session, day),
+        "unaccepted": tier_services.unaccepted(session, at, mine=mine),
     }
 
 

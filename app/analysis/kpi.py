@@ -37,6 +37,8 @@ HEADERS_ZH = {
     "handled": "处置数", "on_time_disposal_rate": "按时处置率", "closed": "结案数", "closure_rate": "结案率",
     "on_time_closure_rate": "按时结案率", "rework_rate": "返工率", "ratings": "评价数",
     "satisfaction_mean": "满意度均分", "satisfaction_rate": "满意率", "score": "得分", "grade": "等级",
+    "self_handled": "自行处置数", "self_handled_share": "自行处置占比", "evaluator_ratings": "社会评议数",
+    "evaluator_rating_mean": "社会评议均分",
 }
 
 
@@ -48,8 +50,8 @@ def period(raw_from: str | None, raw_to: str | None, today: date | None = None) 
     return params.check_period(start, end)
 
 
-def facts(case: Case, by: str) -> dict:
-    """The per-case facts scores.indicators() needs."""
+def facts(case: Case, by: str, evaluator_rating: float | None = None) -> dict:
+    """The per-case facts scores.indicators() needs (`evaluator_rating`: the mean of the evaluators' ratings)."""
     filed = case.filed_at is not None
     return {
         "group": GROUPS[by](case),
@@ -65,6 +67,8 @@ def facts(case: Case, by: str) -> dict:
         "reworked": case.rework_count > 0,
         "satisfaction": case.satisfaction,
         "state": case.state,
+        "self_handled": bool(case.self_handled),
+        "evaluator_rating": evaluator_rating,
     }
 
 
@@ -82,14 +86,37 @@ def evaluate(session: Session, start: date, end: date, by: str, user: User | Non
     weights = settings.get("kpi_weights", {"filed_count": 0.1, "closure_rate": 0.3, "on_time_disposal_rate": 0.3,
                                            "no_rework_rate": 0.3})
     grades = settings.get("kpi_grades", [["A", 90], ["B", 75], ["C", 60], ["D", 40], ["E", 0]])
-    rows = scores.evaluate((f for f in (facts(c, by) for c in cases) if f["group"] is not None), weights, grades)
+    reviews = review_means(session, [c.id for c in cases])
+    rows = scores.evaluate((f for f in (facts(c, by, reviews.get(c.id)) for c in cases) if f["group"] is not None),
+                           weights, grades)
     if by == "person" and scope.scoped(user):
         rows = [r for r in rows if r["group"] == user.username]
     names = _names(session, by)
+    staff = _staff(session) if by == "person" else {}
     for r in rows:
         r["name"] = names.get(r["group"], r["group"])
+        if r["group"] in staff:  # the person's registry entry (统一编码): staff code and station
+            r["staff_code"], r["staff_station"] = staff[r["group"]]
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "weights": weights, "grades": grades,
             "rows": rows}
+
+
+def review_means(session: Session, case_ids: list[int]) -> dict[int, float]:
+    """The mean of the outside evaluators' ratings per case (cases without a review are absent)."""
+    from app.tiers.models import CaseReview
+
+    if not case_ids:
+        return {}
+    rows = session.execute(select(CaseReview.case_id, func.avg(CaseReview.rating))
+                           .where(CaseReview.case_id.in_(case_ids)).group_by(CaseReview.case_id)).all()
+    return {case_id: float(mean) for case_id, mean in rows}
+
+
+def _staff(session: Session) -> dict[str, tuple[str, str]]:
+    """User name -> (unified staff code, station) of the people linked to an account."""
+    from app.tiers.people import by_username
+
+    return {name: (p.code, p.station_code) for name, p in by_username(session).items()}
 
 
 def _names(session: Session, by: str) -> dict:

@@ -3,8 +3,10 @@
 A case's facts: `group`, `reports` (how many reports it has), `filed`, `decided` (filed or not
 filed), `dispatched`, `dispatch_on_time`, `handled` (it has a current feedback), `handled_on_time`,
 `closed`, `closed_on_time`, `reworked` (returned for rework at least once), `satisfaction`
-(1-5 or None), `state`. Rates are shares (0..1) of the cases the indicator applies to, None when
-there are none. The score is a weighted sum of rates x 100 (weights and grades are settings);
+(1-5 or None), `state`, and from the tiers `self_handled` (closed by a workstation itself) and
+`evaluator_rating` (the mean of outside evaluators' ratings, 1-5, or None). Rates are shares (0..1)
+of the cases the indicator applies to, None when there are none. The score is a weighted sum of
+rates x 100 (weights and grades are settings);
 `filed_count` scores each group's filed cases against the group with the most.
 """
 
@@ -16,7 +18,8 @@ from collections.abc import Iterable
 INDICATORS = (
     "reports", "valid_reports", "filed", "filing_rate", "dispatched", "on_time_dispatch_rate", "handled",
     "on_time_disposal_rate", "closed", "closure_rate", "on_time_closure_rate", "rework_rate", "ratings",
-    "satisfaction_mean", "satisfaction_rate",
+    "satisfaction_mean", "satisfaction_rate", "self_handled", "self_handled_share", "evaluator_ratings",
+    "evaluator_rating_mean",
 )
 
 
@@ -32,6 +35,8 @@ def indicators(cases: list[dict]) -> dict:
     closed = [c for c in cases if c["closed"]]
     ever_handled = [c for c in cases if c["handled"] or c["reworked"]]
     ratings = [c["satisfaction"] for c in cases if c["satisfaction"] is not None]
+    reviewed = [c["evaluator_rating"] for c in cases if c.get("evaluator_rating") is not None]
+    self_handled = sum(1 for c in cases if c.get("self_handled"))
     return {
         "cases": len(cases),
         "reports": sum(c["reports"] for c in cases),
@@ -49,6 +54,10 @@ def indicators(cases: list[dict]) -> dict:
         "ratings": len(ratings),
         "satisfaction_mean": round(sum(ratings) / len(ratings), 3) if ratings else None,
         "satisfaction_rate": _rate(sum(1 for r in ratings if r >= 4), len(ratings)),
+        "self_handled": self_handled,
+        "self_handled_share": _rate(self_handled, len(cases)),
+        "evaluator_ratings": len(reviewed),
+        "evaluator_rating_mean": round(sum(reviewed) / len(reviewed), 3) if reviewed else None,
     }
 
 
@@ -69,6 +78,7 @@ def evaluate(cases: Iterable[dict], weights: dict, grades: list) -> list[dict]:
             "on_time_closure_rate": r["on_time_closure_rate"],
             "filing_rate": r["filing_rate"],
             "satisfaction_rate": r["satisfaction_rate"],
+            "evaluator_rating": None if r["evaluator_rating_mean"] is None else r["evaluator_rating_mean"] / 5,
         }
         used = {k: w for k, w in weights.items() if w and parts.get(k) is not None}
         total = sum(used.values())

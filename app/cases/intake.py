@@ -40,7 +40,7 @@ from gis.geocode import Candidate
 from gis.ownership import Owners
 from gis.points import PointError, check_point
 
-REPORTERS = ("intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin")  # who may file
+REPORTERS = ("intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin", "workstation")  # who may file
 SPLITTERS = ("dispatcher", "shift_leader", "admin")
 CLOSED_STATES = tuple(sorted(machine.FINAL))
 URGENCIES = ("normal", "urgent", "emergency")

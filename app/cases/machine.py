@@ -42,6 +42,8 @@ ESCALATION_LEVELS: dict[int, tuple[str, str]] = {
 
 INTAKE, SHIFT, DISPATCHER, HANDLER, PATROL = "intake", "shift_leader", "dispatcher", "handler", "patrol"
 SUPERVISOR, ADMIN, LEADER = "supervisor", "admin", "leader"
+CHIEF, WORKSTATION, EVALUATOR = "station_chief", "workstation", "evaluator"
+MEMBERS = (HANDLER, PATROL)  # a station team's members: patrol officers and department officers seated there
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("reject", "不予立案", ["reported", "verified"], "not_filed", [INTAKE, SHIFT, DISPATCHER], ["reason"]),
     _a("dispatch", "派遣", ["filed"], "dispatched", [DISPATCHER, SHIFT], optional=["owner", "helpers", "reason"]),
     _a("accept", "签收", ["dispatched"], "in_progress", [HANDLER, PATROL]),
-    _a("return", "回退", WORKING, "filed", [HANDLER, PATROL], ["reason"]),
+    _a("return", "回退", WORKING, "filed", [HANDLER, PATROL, CHIEF], ["reason"]),
     _a("feedback", "处置反馈", ["in_progress"], "handled", [HANDLER, PATROL], optional=["note", "photos"]),
     _a("check", "核查通过", ["handled"], "checked", [PATROL, INTAKE, SUPERVISOR, SHIFT]),
     _a("rework", "返工", ["handled"], "dispatched", [PATROL, INTAKE, SUPERVISOR, SHIFT], ["reason"]),
@@ -88,7 +90,18 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("resume", "恢复处置", ["suspended"], None, [SHIFT, DISPATCHER]),
     _a("void", "作废", OPEN, "void", [SHIFT, ADMIN], ["reason"]),
     _a("escalate", "升级督办", ["filed", "dispatched", "in_progress", "handled", "suspended"], None,
-       [SHIFT, LEADER, SUPERVISOR], ["level", "note"]),
+       [SHIFT, LEADER, SUPERVISOR, CHIEF], ["level", "note"]),
+    # second-level dispatch (二级派单): the station chief hands the station's case to a member of its team
+    _a("assign", "站内派单", ["dispatched"], None, [CHIEF], ["assignee"], "not assigned", ["note"]),
+    _a("take_back", "站长收回", WORKING, "dispatched", [CHIEF], ["reason"], "assigned"),
+    _a("hand_back", "退回站长", WORKING, "dispatched", MEMBERS, ["reason"], "assigned"),
+    # micro-circulation (微循环): a workstation closes what it fixed itself; the center may reopen or check it
+    _a("self_handle", "自行处置", ["reported", "verified"], "closed", [WORKSTATION], ["note", "photos"]),
+    _a("report_to_station", "上报联勤站", ["reported"], "dispatched", [WORKSTATION], ["reason"]),
+    _a("report_to_center", "上报城运中心", ["reported"], "verified", [WORKSTATION], ["reason"]),
+    _a("reopen", "重新受理", ["closed"], "filed", [SHIFT, DISPATCHER], ["reason"], "self_handled"),
+    _a("spot_check", "抽查通过", ["closed", "archived"], None, [SHIFT, DISPATCHER, SUPERVISOR], optional=["note"],
+       when="check_pending"),
 )}
 
 
@@ -109,6 +122,9 @@ class CaseView:
     suspension_pending: bool = False
     resume_state: str | None = None
     escalation_level: int = 0
+    assigned: bool = False  # a station chief assigned it to a member of the team
+    self_handled: bool = False  # closed by a workstation itself
+    check_pending: bool = False  # sampled for the center's check
 
 
 @dataclass
@@ -218,6 +234,8 @@ CHANGES = {
     "feedback": _feedback,
     "rate": _rate,
     "close": _close,
+    "reopen": lambda case, fields: {"self_handled": False, "check_pending": False},
+    "spot_check": lambda case, fields: {"check_pending": False},
     **{name: lambda case, fields: CLEARS_PENDING for name in ("return", "rework", "void", "reject", "archive")},
 }
 

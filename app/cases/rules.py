@@ -100,7 +100,8 @@ def _check_helpers(session: Session, helpers: object) -> list[str]:
 
 
 SCORE_PARTS = ("filed_count", "closure_rate", "on_time_disposal_rate", "no_rework_rate", "on_time_dispatch_rate",
-               "on_time_closure_rate", "filing_rate", "satisfaction_rate")  # what app.analysis.scores weighs
+               "on_time_closure_rate", "filing_rate", "satisfaction_rate",
+               "evaluator_rating")  # what app.analysis.scores weighs
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 

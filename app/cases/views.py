@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from app import inputs, params, schemas
 from app.accounts.auth import current_user, login_required, roles_required
-from app.cases import intake, reading, reference, rules, supervision, workflow
+from app.cases import intake, media, reading, reference, rules, supervision, workflow
 from app.cases.intake import REPORTERS, SPLITTERS
 from app.cases.supervision import SUPERVISORS
 from app.db import db
@@ -35,7 +35,7 @@ def _report_body() -> tuple[dict, list[intake.Upload]]:
         uploads = [
             intake.check_upload(f.filename, f.read(), current_app.config["MAX_ATTACHMENT_BYTES"])
             for name in PHOTO_FIELDS for f in request.files.getlist(name)
-        ]
+        ] + media.clips(request.files, current_app.config.get("MAX_CLIP_BYTES", media.MAX_CLIP_BYTES))
     else:
         if request.mimetype != "application/json":
             raise InputError("body", f"send JSON (Content-Type: application/json), not {request.mimetype or 'nothing'}",
@@ -92,6 +92,7 @@ def get_attachment(attachment_id: int):
     """The bytes of an uploaded photo (URL attachments redirect nowhere: their URL is in the report)."""
     a = reading.attachment(db.session(), current_user(), attachment_id)
     response = Response(a.data, mimetype=a.content_type)
+    response.make_conditional(request, accept_ranges=True, complete_length=len(a.data))  # a video seeks by ranges
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Disposition"] = "inline"
     response.headers["Cache-Control"] = "private, max-age=86400"

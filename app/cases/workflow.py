@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import audit
 from app.accounts.models import Department, User
-from app.cases import machine
+from app.cases import machine, tiers
 from app.cases.models import CalendarDay, Case, CaseEvent, Category, DispatchRule, Report, Setting
 from app.cases.scope import check_visible, may_act
 from app.cases.worktime import NEAR_DUE_SHARE, WorkCalendar, light
@@ -234,7 +234,8 @@ def _check_helpers(session: Session, helpers: object) -> list[str]:
 def view(case: Case) -> machine.CaseView:
     """What the state machine sees of a case."""
     return machine.CaseView(case.state, case.extension_pending, case.suspension_pending, case.resume_state,
-                            case.escalation_level)
+                            case.escalation_level, case.assignee is not None, bool(case.self_handled),
+                            bool(case.check_pending))
 
 
 STEP_GUARDS: list[Callable[[Session, Case, machine.Step, dict], None]] = []  # other packages' rules on a step
@@ -382,6 +383,7 @@ def _dispatch(session: Session, case: Case, fields: dict, user: User, now: datet
     case.owner_kind, case.owner_code, case.helpers = owner["kind"], owner["code"], helpers
     case.dispatch_rule_id = suggestion["rule_id"] if not overridden else None
     case.dispatched_at = now
+    tiers.record_first_unit(case, owner["code"], now)
     if case.first_dispatched_at is None:
         case.first_dispatched_at = now
         limit = timedelta(hours=float(ctx.settings["dispatch_limit_hours"]))
@@ -397,8 +399,9 @@ def _accept(session: Session, case: Case, fields: dict, user: User, now: datetim
 
 
 def _return(session: Session, case: Case, fields: dict, user: User, now: datetime, ctx: Context) -> dict:
+    tiers.refuse_member_return(case, user)
     before = {"kind": case.owner_kind, "code": case.owner_code}
-    case.owner_kind = case.owner_code = None
+    case.owner_kind = case.owner_code = case.assignee = None
     case.helpers = []
     case.return_count += 1
     case.clock_started_at = case.limit_hours = None
@@ -513,5 +516,5 @@ _EFFECTS = {
     "verify": _verify, "file": _file, "dispatch": _dispatch, "accept": _accept, "return": _return,
     "feedback": _feedback, "check": _check, "rework": _rework, "close": _close, "rate": _rate,
     "archive": _archive, "request_extension": _request_extension, "approve_extension": _approve_extension,
-    "escalate": _escalate,
+    "escalate": _escalate, **tiers.EFFECTS,
 }

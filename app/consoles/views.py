@@ -43,7 +43,10 @@ ACTION_LABELS = {
     "approve_extension": _l("Approve extension"), "deny_extension": _l("Deny extension"),
     "request_suspension": _l("Request suspension"), "approve_suspension": _l("Approve suspension"),
     "deny_suspension": _l("Deny suspension"), "resume": _l("Resume"), "void": _l("Void"),
-    "escalate": _l("Escalate"),
+    "escalate": _l("Escalate"), "assign": _l("Assign to a team member"), "take_back": _l("Take back"),
+    "hand_back": _l("Hand back to the station chief"), "self_handle": _l("Handled by ourselves"),
+    "report_to_station": _l("Report to the station"), "report_to_center": _l("Report to the center"),
+    "reopen": _l("Reopen"), "spot_check": _l("Spot check passed"),
 }
 LIGHT_LABELS = {
     "green": _l("Green: under 80 per cent of the limit"), "yellow": _l("Yellow: 80 to 100 per cent of the limit"),
@@ -109,7 +112,9 @@ UI = {
     "kpi_cases": _l("Cases"), "kpi_filed": _l("Filed"), "kpi_on_time_dispatch_rate": _l("On-time dispatch"),
     "kpi_on_time_disposal_rate": _l("On-time disposal"), "kpi_closure_rate": _l("Closure rate"),
     "kpi_rework_rate": _l("Rework rate"), "kpi_satisfaction_mean": _l("Satisfaction"), "kpi_score": _l("Score"),
-    "kpi_grade": _l("Grade"),
+    "assignee": _l("Team member (user name)"), "kpi_grade": _l("Grade"), "kpi_self_handled": _l("Self-handled"),
+    "kpi_self_handled_share": _l("Self-handled share"), "kpi_evaluator_rating_mean": _l("Evaluators' rating"),
+    "ranking_workstation": _l("Workstations"),
     # patrol
     "route_today": _l("Today's route"), "no_route": _l("No route planned for today"), "stops": _l("Stops"),
     "visited": _l("Visited"), "report_here": _l("Report a problem here"), "my_location": _l("My location"),

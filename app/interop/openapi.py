@@ -432,6 +432,7 @@ BODY_OF = {
     ("/planning/drafts", "post"): "DraftCreate",
     ("/patrols/{route_id}/assign", "post"): "AssignInput",
     ("/district/orders", "post"): "DistrictOrder", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
+    ("/cases/{case_id}/reviews", "post"): "ReviewInput",
 }
 
 

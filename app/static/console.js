@@ -172,6 +172,10 @@
 
   function photos(report) {
     return (report.attachments || []).map(function (a) {
+      if (a.kind === "upload" && /^(audio|video)\//.test(a.content_type || "")) {
+        return el(a.content_type.indexOf("audio/") === 0 ? "audio" : "video",
+                  {src: a.url, controls: true, preload: "metadata", class: "clip", title: a.filename || ""});
+      }
       if (a.kind === "upload") {
         return el("a", {href: a.url, target: "_blank", rel: "noopener"},
                   el("img", {src: a.url, alt: a.filename || "", class: "thumb"}));
@@ -732,8 +736,15 @@
     categories = data.categories;
     home();
     renderQueue();
+    openFromHash();
   }).catch(function (err) { console.warn("categories not loaded:", err.message); home(); });
   loadCases();
   loadQueue();
+  // #case=ID opens that case: a link from another page (the station queue) or a changed address
+  function openFromHash() {
+    var wanted = /^#case=(\d+)$/.exec(window.location.hash);
+    if (wanted) { openCase(Number(wanted[1])); }
+  }
+  window.addEventListener("hashchange", openFromHash);
   window.nhConsole = {openCase: openCase, loadCases: loadCases, newCase: newCase, loadQueue: loadQueue};
 })();

@@ -3,12 +3,14 @@
 (function () {
   "use strict";
   var NH = window.NH, el = NH.el, t = NH.t, map = window.nhMap;
-  var today = new Date();
+  // the town's day (Beijing), not the browser's: for eight hours a day they differ, and a case reported this
+  // morning would fall after the period's end
+  var today = NH.ctx.today ? new Date(NH.ctx.today + "T00:00:00") : new Date();
   var first = new Date(today.getFullYear(), today.getMonth(), 1);
   var period = {from: iso(new Date(first.getFullYear(), first.getMonth() - 2, 1)), to: iso(new Date(today.getTime() + 86400000))};
   var choropleth = L.layerGroup().addTo(map);
   var COLUMNS = ["cases", "filed", "on_time_dispatch_rate", "on_time_disposal_rate", "closure_rate", "rework_rate",
-                 "satisfaction_mean", "score", "grade"];
+                 "satisfaction_mean", "self_handled", "self_handled_share", "evaluator_rating_mean", "score", "grade"];
 
   function iso(d) { return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0"); }
   function pct(v) { return v === null || v === undefined ? "" : typeof v === "number" && v <= 1 && v >= 0 && String(v).indexOf(".") >= 0 ? Math.round(v * 1000) / 10 + "%" : String(v); }
@@ -23,8 +25,10 @@
           return el("th", {text: t("kpi_" + c)}); }))),
           body.rows.map(function (r) {
             return el("tr", {}, [el("td", {text: r.name})].concat(COLUMNS.map(function (c) {
-              return el("td", {text: c === "grade" || c === "cases" || c === "filed" ? String(r[c] === null ? "" : r[c]) :
-                                     c === "score" || c === "satisfaction_mean" ? String(r[c] === null ? "" : r[c]) : pct(r[c])}); })));
+              return el("td", {text: c === "grade" || c === "cases" || c === "filed" || c === "self_handled" ?
+                                       String(r[c] === null ? "" : r[c]) :
+                                     c === "score" || c === "satisfaction_mean" || c === "evaluator_rating_mean" ?
+                                       String(r[c] === null ? "" : r[c]) : pct(r[c])}); })));
           })),
         el("p", {}, el("a", {href: "/api/v1/kpi.csv?" + query({by: by}), text: "CSV"}), " · ",
           el("a", {href: "/api/v1/kpi.xlsx?" + query({by: by}), text: "XLSX"})));
@@ -84,7 +88,7 @@
 
   function render() {
     NH.show(el("div", {class: "reports-page"},
-      el("h3", {text: t("reports_title")}), periodForm(), trend(), table("department"), table("station"),
+      el("h3", {text: t("reports_title")}), periodForm(), trend(), table("department"), table("station"), table("workstation"),
       el("p", {}, el("a", {href: "/digest", text: t("digest")}))));
     drawChoropleth();
   }

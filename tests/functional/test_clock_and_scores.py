@@ -223,6 +223,8 @@ def test_demo_history_scores_agree_with_the_events(app, settings):
         g["closed"] += "close" in actions
         g["reworked"] += "rework" in actions
     assert by_hand, "the demo week dispatched nothing to a department"
+    steps = {e.action for evs in events.values() for e in evs}  # the tiers take part (app/tiers/demo.py)
+    assert {"assign", "self_handle", "report_to_station"} <= steps
     for code, g in by_hand.items():
         r = table[code]
         assert (r["cases"], r["reports"], r["filed"], r["handled"], r["closed"]) == \

@@ -86,6 +86,7 @@ WRITES = [
     ("/api/v1/patrols/{route}/assign", "post", "dispatcher", "AssignInput", {"assignee": "nobody"}),
     ("/api/v1/district/orders", "post", "intake", "DistrictOrder",
      {"order_no": "PD-CORPUS", "category": "06010", "description": "语料", "lon": 121.93, "lat": 30.90}),
+    ("/api/v1/cases/{case}/reviews", "post", "evaluator", "ReviewInput", {"rating": 4, "review": "评议"}),
 ]
 
 

@@ -292,7 +292,7 @@ def test_a_body_that_is_not_a_json_object_is_refused(app, live_server, auth, dat
 def test_channels_and_categories_are_listed(live_server, auth):
     channels = requests.get(f"{live_server}/api/v1/channels", headers=auth, timeout=10).json()["channels"]
     assert {c["code"] for c in channels} == {"hotline", "12345", "video", "app", "patrol", "citizen", "media",
-                                             "third_party", "sensor", "district"}
+                                             "third_party", "sensor", "district", "workstation"}
     categories = requests.get(f"{live_server}/api/v1/categories", headers=auth, timeout=10).json()["categories"]
     assert any(c["code"] == CATEGORY for c in categories)
 

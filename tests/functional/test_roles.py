@@ -11,11 +11,12 @@ import pytest
 import requests
 
 ROLES = ("intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader")
+ROLES += ("station_chief", "workstation", "evaluator")  # the tiers (issue 19)
 ANY = frozenset(ROLES)
 PUBLIC = "public"
 MISSING = 999_999_999
 
-REPORTERS = {"intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin"}
+REPORTERS = {"intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin", "workstation"}
 PATROL_PLANNERS = {"shift_leader", "dispatcher", "supervisor", "admin"}
 TABLE: dict[tuple[str, str], object] = {
     # pages
@@ -68,6 +69,15 @@ TABLE: dict[tuple[str, str], object] = {
     ("GET", "connectors.camera_layer"): ANY, ("GET", "connectors.camera"): ANY, ("GET", "connectors.sensor_list"): ANY,
     ("GET", "connectors.sensor_page"): ANY, ("POST", "connectors.district_order"): {"intake", "admin"},
     ("GET", "connectors.outbox_list"): {"admin"}, ("POST", "connectors.outbox_replay"): {"admin"},
+    # the tiers: the station chief's queue, the workstation's page and filing, evaluators' reviews
+    ("GET", "tiers.station_page"): {"station_chief"},
+    ("GET", "tiers.station_queue"): {"station_chief"}, ("GET", "tiers.workstation_page"): {"workstation"},
+    ("POST", "tiers.self_handled"): {"workstation"},
+    ("GET", "tiers.workstation_cases"): {"workstation"}, ("POST", "tiers.add_review"): {"evaluator"},
+    ("GET", "tiers.list_reviews"): ANY,
+    **{("GET", e): {"admin", "shift_leader", "dispatcher", "supervisor", "leader", "station_chief"}
+       for e in ("tiers.list_people", "tiers.export_people")},
+    ("POST", "tiers.import_people"): {"admin"}, ("GET", "tiers.evaluator_page"): {"evaluator"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),

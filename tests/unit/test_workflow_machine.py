@@ -11,7 +11,9 @@ from app.cases import machine
 from app.cases.machine import ACTIONS, STATES, ActionRefused, CaseView, allowed, plan
 
 ROLES = ("intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader")
-FIELDS = {"reason": "r", "note": "n", "hours": 8, "level": 1, "satisfaction": 5, "photos": ["https://x/p.jpg"]}
+ROLES += ("station_chief", "workstation", "evaluator")  # the tiers (issue 19)
+FIELDS = {"reason": "r", "note": "n", "hours": 8, "level": 1, "satisfaction": 5, "photos": ["https://x/p.jpg"],
+          "assignee": "someone"}
 
 # The twelve states, typed out.
 EVERY_STATE = ("reported", "verified", "filed", "not_filed", "dispatched", "in_progress", "handled", "checked",
@@ -29,7 +31,7 @@ EXPECTED: dict[str, tuple[set[str], set[str], str]] = {
     "reject": ({"reported", "verified"}, {"intake", "shift_leader", "dispatcher"}, "not_filed"),
     "dispatch": ({"filed"}, {"dispatcher", "shift_leader"}, "dispatched"),
     "accept": ({"dispatched"}, {"handler", "patrol"}, "in_progress"),
-    "return": (WORKING, {"handler", "patrol"}, "filed"),
+    "return": (WORKING, {"handler", "patrol", "station_chief"}, "filed"),
     "feedback": ({"in_progress"}, {"handler", "patrol"}, "handled"),
     "check": ({"handled"}, {"patrol", "intake", "supervisor", "shift_leader"}, "checked"),
     "rework": ({"handled"}, {"patrol", "intake", "supervisor", "shift_leader"}, "dispatched"),
@@ -45,15 +47,26 @@ EXPECTED: dict[str, tuple[set[str], set[str], str]] = {
     "resume": ({"suspended"}, {"shift_leader", "dispatcher"}, BACK),
     "void": (NOT_FINAL, {"shift_leader", "admin"}, "void"),
     "escalate": ({"filed", "dispatched", "in_progress", "handled", "suspended"},
-                 {"shift_leader", "leader", "supervisor"}, STAYS),
+                 {"shift_leader", "leader", "supervisor", "station_chief"}, STAYS),
+    "assign": ({"dispatched"}, {"station_chief"}, STAYS),
+    "take_back": (WORKING, {"station_chief"}, "dispatched"),
+    "hand_back": (WORKING, {"handler", "patrol"}, "dispatched"),
+    "self_handle": ({"reported", "verified"}, {"workstation"}, "closed"),
+    "report_to_station": ({"reported"}, {"workstation"}, "dispatched"),
+    "report_to_center": ({"reported"}, {"workstation"}, "verified"),
+    "reopen": ({"closed"}, {"shift_leader", "dispatcher"}, "filed"),
+    "spot_check": ({"closed", "archived"}, {"shift_leader", "dispatcher", "supervisor"}, STAYS),
 }
 # action: (flag, the value it must have); the other actions do not look at the pending flags.
 GATED = {
     "request_extension": ("extension_pending", False), "approve_extension": ("extension_pending", True),
     "deny_extension": ("extension_pending", True), "request_suspension": ("suspension_pending", False),
     "approve_suspension": ("suspension_pending", True), "deny_suspension": ("suspension_pending", True),
+    "assign": ("assigned", False), "take_back": ("assigned", True), "hand_back": ("assigned", True),
+    "reopen": ("self_handled", True), "spot_check": ("check_pending", True),
 }
-PENDING = [{"extension_pending": e, "suspension_pending": s} for e, s in product((False, True), repeat=2)]
+FLAGS = ("extension_pending", "suspension_pending", "assigned", "self_handled", "check_pending")
+PENDING = [dict(zip(FLAGS, values, strict=True)) for values in product((False, True), repeat=len(FLAGS))]
 
 
 def expected(action: str, state: str, role: str, flags: dict) -> tuple[bool, str | None]:
@@ -166,3 +179,12 @@ def test_allowed_lists_buttons_for_a_role():
     assert set(allowed(CaseView("handled"), "patrol")) == {"check", "rework"}
     assert allowed(CaseView("closed"), "planner") == []
     assert machine.OPEN.isdisjoint(machine.FINAL)
+
+
+def test_the_check_sample_of_self_handled_cases_is_fixed_and_near_its_share():
+    from app.cases.tiers import sampled
+
+    picked = [sampled(i, 0.2) for i in range(1, 5001)]
+    assert 0.18 < sum(picked) / len(picked) < 0.22
+    assert picked == [sampled(i, 0.2) for i in range(1, 5001)]  # the same case is always in or out
+    assert not any(sampled(i, 0.0) for i in range(1, 200)) and all(sampled(i, 1.0) for i in range(1, 200))
