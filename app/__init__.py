@@ -54,11 +54,12 @@ def blueprints() -> list[Blueprint]:
     from app.analysis import views as analysis
     from app.cases import views as cases
     from app.consoles import views as consoles
+    from app.field import app_views as fieldapp
     from app.field import views as field
     from app.interop.views import BLUEPRINTS as interop
     from app.territory import views as territory
 
-    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, *interop]
+    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, fieldapp.bp, analysis.bp, *interop]
 
 
 def _warm(app: Flask) -> None:

@@ -68,6 +68,8 @@ class Settings:
     OPEN311_PUBLIC_READ: bool = True  # Open311 GET requests without an api_key (the spec's public fields)
     METRICS_TOKEN: str = ""  # a scrape secret for GET /metrics (at least 16 characters), or empty
     METRICS_LOOPBACK: bool = False  # GET /metrics from this host straight to gunicorn without a token
+    POSITION_RETENTION_DAYS: float = 30.0  # staff positions older than this are deleted by the scheduler
+    POSITION_MAX_AGE_HOURS: float = 48.0  # a position may arrive this late (a phone offline for a shift)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +97,8 @@ class Settings:
             OPEN311_PUBLIC_READ=_bool("OPEN311_PUBLIC_READ", True),
             METRICS_TOKEN=os.environ.get("METRICS_TOKEN", ""),
             METRICS_LOOPBACK=_bool("METRICS_LOOPBACK", False),
+            POSITION_RETENTION_DAYS=_float("POSITION_RETENTION_DAYS", 30.0),
+            POSITION_MAX_AGE_HOURS=_float("POSITION_MAX_AGE_HOURS", 48.0),
         )
 
     def validate(self) -> None:
@@ -110,6 +114,8 @@ class Settings:
             raise ConfigError("REPORTED_AT_MAX_AGE_DAYS must be positive")
         if self.NEAR_BOUNDARY_M < 0 or self.MERGE_DISTANCE_M < 0 or self.MERGE_HOURS < 0:
             raise ConfigError("NEAR_BOUNDARY_M, MERGE_DISTANCE_M and MERGE_HOURS must not be negative")
+        if self.POSITION_RETENTION_DAYS <= 0 or self.POSITION_MAX_AGE_HOURS <= 0:
+            raise ConfigError("POSITION_RETENTION_DAYS and POSITION_MAX_AGE_HOURS must be positive")
         if self.METRICS_TOKEN and len(self.METRICS_TOKEN) < 16:
             raise ConfigError("METRICS_TOKEN must be at least 16 characters (or empty to turn it off)")
         self.PUBLIC_COLLECTIONS = parse_public(self.PUBLIC_COLLECTIONS)

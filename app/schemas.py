@@ -352,6 +352,16 @@ BODIES: dict[str, dict] = {
         speed_kph=number(2, 80), stop_minutes=number(0, 120), max_stops=number(1, 150, integer=True),
         hotspot_days=number(7, 365, integer=True), time_limit_s=number(0.2, 30), assignee=text(60)),
     "AssignInput": obj(("assignee",), assignee=text(60, required=True)),
+    # the field app (app/field): positions in batches, a stop visited, a case action from the phone
+    "PositionsInput": obj(("positions",), positions=array(obj(
+        ("lon", "lat", "recorded_at"), lon={"type": "number", "minimum": -180, "maximum": 180},
+        lat={"type": "number", "minimum": -90, "maximum": 90}, recorded_at=text(40, required=True, format="date-time"),
+        accuracy_m=number(0, 100_000)), 500, 1)),
+    "StopVisit": obj(at=DATETIME, lon=number(-180, 180), lat=number(-90, 90)),
+    "FieldAction": obj(("action", "version"),
+                       action={"type": "string", "enum": ["accept", "feedback", "check", "rework", "return"]},
+                       version=number(1, 2**31 - 1, integer=True), note=text(2000), reason=text(2000),
+                       photos=array(text(2000, required=True), 10)),
     "RestoreInput": obj(("reason", "base_version"), reason=text(500, required=True),
                         base_version=number(1, 2**31 - 1, integer=True),
                         reassign={"type": "string", "enum": ["move", "keep"], "nullable": True}),
