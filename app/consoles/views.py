@@ -23,6 +23,7 @@ from app.cases import machine
 from app.cases.worktime import BEIJING
 from app.consoles import lists, queue, supervision
 from app.db import db
+from app.field.strings import CONSOLE_UI
 from layers.town_map import town_map
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +125,7 @@ def _script_data(extra: dict | None = None) -> dict:
         "user": {"username": user.username, "role": user.role, "station": user.station_code,
                  "department": user.department_code},
         "csrf": generate_csrf(),
-        "strings": {k: str(v) for k, v in UI.items()},
+        "strings": {k: str(v) for k, v in {**UI, **CONSOLE_UI}.items()},
         "states": {k: str(v) for k, v in STATE_LABELS.items()},
         "actions": {k: str(v) for k, v in ACTION_LABELS.items()},
         "lights": {k: str(v) for k, v in LIGHT_LABELS.items()},

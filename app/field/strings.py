@@ -13,7 +13,8 @@ FIELD_UI = {
     "no_track": _l("No position recorded for this visit"), "all_visited": _l("Every stop visited"),
     "my_tasks": _l("My tasks"), "no_tasks": _l("No cases waiting for you"), "case": _l("Case"),
     "deadline": _l("Deadline"), "address": _l("Address"), "description": _l("Description"),
-    "category": _l("Category"), "state": _l("State"), "photos_before": _l("Before"), "photos_after": _l("After"),
+    "category": _l("Category"), "state": _l("State"), "photos_before": _l("Before the work"),
+    "photos_after": _l("After the work"),
     "no_photo": _l("No photo"), "note": _l("Note"), "reason": _l("Reason"),
     "take_photo": _l("Take a photo"), "choose_photo": _l("Choose a photo"),
     "photo_before": _l("Photo before the work"), "photo_after": _l("Photo after the work"),
@@ -21,7 +22,8 @@ FIELD_UI = {
     "confirm_no_photo": _l("The result has no photo. Decide without evidence?"),
     "report_here": _l("Report a problem here"), "sent": _l("Sent"), "queued": _l("Saved on the phone: it is sent "
                                                                                  "when the network returns"),
-    "waiting": _l("waiting to be sent"), "outbox_empty": _l("Nothing waits to be sent"),
+    "waiting": _l("waiting to be sent"), "state_waiting": _l("Waiting to be sent"),
+    "outbox_empty": _l("Nothing waits to be sent"),
     "conflict": _l("Conflict: the case changed meanwhile"), "failed": _l("Refused"), "discard": _l("Discard"),
     "retry": _l("Send again"), "send_now": _l("Send now"), "offline": _l("Offline"), "online": _l("Online"),
     "kind_report": _l("Report"), "kind_visit": _l("Stop visited"), "kind_action": _l("Case action"),
@@ -33,13 +35,13 @@ FIELD_UI = {
     "sign_out": _l("Sign out"), "consoles": _l("Consoles"), "km": _l("km"), "minutes": _l("min"),
     "visited_at": _l("Visited at"), "stale": _l("Position older than 10 minutes"), "staff": _l("Field staff"),
     "track": _l("Track of the day"), "positions_layer": _l("Staff positions"), "show_track": _l("Show the track"),
-    "gpx": _l("GPX"), "evidence": _l("Evidence"), "installed": _l("Ready offline"),
+    "gpx": _l("GPX"), "evidence": _l("Evidence"), "installed": _l("Ready offline"), "photo": _l("Photo"),
 }
 
 # the dispatcher console's staff positions layer (app/static/positions.js) and evidence (app/static/evidence.js)
 CONSOLE_UI = {
     "positions_layer": _l("Staff positions"), "stale": _l("Position older than 10 minutes"),
     "minutes_ago": _l("min ago"), "show_track": _l("Track of the day"), "evidence": _l("Evidence"),
-    "photos_before": _l("Before"), "photos_after": _l("After"), "no_photo": _l("No photo"),
+    "photos_before": _l("Before the work"), "photos_after": _l("After the work"), "no_photo": _l("No photo"),
     "confirm_no_photo": _l("The result has no photo. Decide without evidence?"),
 }

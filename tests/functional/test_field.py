@@ -115,7 +115,8 @@ def _route(app, username: str, station: str, stops: list) -> int:
         route = PatrolRoute(station_code=station, day=datetime.now(BEIJING).date() - timedelta(days=400 + len(stops)),
                             shift_minutes=240, speed_kph=15, assignee=username, length_m=1000, duration_s=600, value=1,
                             stops=[{"seq": i + 1, "kind": "cell", "ref": f"c{i}", "label": f"热点网格 c{i}",
-                                    "lon": p.x, "lat": p.y, "value": 1, "arrive_s": 60 * i} for i, p in enumerate(stops)],
+                                    "lon": p.x, "lat": p.y, "value": 1, "arrive_s": 60 * i}
+                                   for i, p in enumerate(stops)],
                             solver={}, created_by="test")
         s.add(route)
         s.flush()
@@ -172,7 +173,8 @@ def test_feedback_photos_as_files_checked_and_nothing_half_written(app, live_ser
     # a file that is no image: refused, and neither the step nor any photo is stored
     refused = requests.post(url, headers=handler, timeout=10, data={
         "action": json.dumps({"action": "feedback", "version": version, "note": "已修复"})},
-        files=[("before", ("a.jpg", factories.png(4, 4), "image/png")), ("after", ("b.jpg", b"not an image", "image/jpeg"))])
+        files=[("before", ("a.jpg", factories.png(4, 4), "image/png")),
+               ("after", ("b.jpg", b"not an image", "image/jpeg"))])
     assert refused.status_code == 422 and refused.json()["field"] == "photos", refused.text
     stale = requests.post(url, headers=handler, timeout=10, data={
         "action": json.dumps({"action": "feedback", "version": version - 1})},
