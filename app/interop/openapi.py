@@ -431,6 +431,8 @@ BODY_OF = {
     ("/planning/drafts/{draft_id}", "put"): "DraftInput", ("/patrols/plan", "post"): "PatrolPlanInput",
     ("/planning/drafts", "post"): "DraftCreate",
     ("/patrols/{route_id}/assign", "post"): "AssignInput", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
+    ("/positions", "post"): "PositionsInput", ("/patrols/{route_id}/stops/{seq}/visited", "post"): "StopVisit",
+    ("/field/cases/{case_id}/actions", "post"): "FieldAction",
 }
 
 

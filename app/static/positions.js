@@ -59,7 +59,7 @@
     }).catch(function (err) { console.warn("positions:", err.message); });
   }
 
-  var Box = L.Control.extend({options: {position: "bottomright"}, onAdd: function () {
+  var Box = L.Control.extend({options: {position: "topleft"}, onAdd: function () {
     count = el("span", {class: "count", text: "0"});
     list = el("ul", {class: "staff-list"});
     var toggle = el("input", {type: "checkbox", checked: true, onchange: function () {

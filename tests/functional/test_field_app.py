@@ -177,7 +177,7 @@ def test_handler_gives_feedback_with_photos_and_the_checker_sees_them(browser, a
     _tap_tab(page, "tasks")
     card = page.locator(f".f-task[data-case='{case_id}']")
     card.wait_for(timeout=20_000)
-    assert "井盖缺失" in card.inner_text(stripped=False) or card.locator("details").count() == 1
+    assert "井盖缺失" in card.text_content() and "01001" in card.inner_text()
     page.screenshot(path=str(artifacts / "field_task.png"))
     assert_fits(page, "tasks")
     card.locator("button[data-action=accept]").tap()

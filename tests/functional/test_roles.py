@@ -64,6 +64,12 @@ TABLE: dict[tuple[str, str], object] = {
     ("POST", "territory.sites"): {"planner", "admin"}, ("POST", "territory.territories"): {"planner", "admin"},
     ("PUT", "territory.draft_update"): {"planner", "admin"},
     ("POST", "territory.draft_create"): {"planner", "admin"},
+    # the field app (app/field/app_views.py): the page, its manifest and service worker, its API and positions
+    ("GET", "fieldapp.page"): ANY, ("GET", "fieldapp.manifest"): PUBLIC, ("GET", "fieldapp.service_worker"): PUBLIC,
+    **{("GET", e): ANY for e in ("fieldapp.day", "fieldapp.case_photo", "fieldapp.case_evidence",
+                                 "fieldapp.latest_positions", "fieldapp.track", "fieldapp.track_gpx")},
+    ("POST", "fieldapp.field_action"): ANY,  # then the state machine's role table, as for cases.case_action
+    ("POST", "fieldapp.post_positions"): {"patrol", "handler"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),
