@@ -113,6 +113,7 @@ UI = {
     "route_today": _l("Today's route"), "no_route": _l("No route planned for today"), "stops": _l("Stops"),
     "visited": _l("Visited"), "report_here": _l("Report a problem here"), "my_location": _l("My location"),
     "photo": _l("Photo"), "sent": _l("Report sent"), "minutes": _l("min"), "km": _l("km"),
+    "mark_visited": _l("Mark as visited"),
 }
 
 

@@ -238,3 +238,21 @@ def test_manifest_and_service_worker_are_served(live_server):
     worker = requests.get(f"{live_server}/field/sw.js", timeout=10)
     assert worker.status_code == 200 and worker.headers["Service-Worker-Allowed"] == "/field"
     assert "javascript" in worker.headers["Content-Type"] and "/api/v1/layers/roads" in worker.text
+
+
+def test_the_field_app_in_chinese_and_english(live_server, make_user):
+    username, password, _ = make_user("handler")
+    s = requests.Session()
+    csrf = s.get(f"{live_server}/login", timeout=10).text.split('name="csrf_token" value="')[1].split('"')[0]
+    page = s.post(f"{live_server}/login", data={"username": username, "password": password, "csrf_token": csrf},
+                  timeout=10)
+    assert page.url.endswith("/field") and "现场巡查" in page.text
+    assert _context(page.text)["strings"]["next_stop"] == "下一站"
+    assert "script-src 'self' 'nonce-" in page.headers["Content-Security-Policy"]
+    assert "<script>" not in page.text  # no inline script: the context is JSON data, the code comes from /static
+    english = s.get(f"{live_server}/field?lang=en", timeout=10)
+    assert "Field app" in english.text and _context(english.text)["strings"]["next_stop"] == "Next stop"
+
+
+def _context(html: str) -> dict:
+    return json.loads(html.split('id="nh-context">')[1].split("</script>")[0])

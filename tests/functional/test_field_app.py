@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from app.accounts.models import AuditEntry, User
 from app.cases.models import Attachment, Case, Report
 from app.cases.worktime import BEIJING
-from app.field.models import CasePhoto, PatrolRoute
+from app.field.models import CasePhoto, PatrolRoute, StaffPosition
 from tests import factories
 from tests.browser import check_clean, open_page, sign_in, wait_data
 
@@ -56,10 +56,10 @@ def wait_until(page, script: str, timeout: float = 10.0) -> None:
         page.wait_for_timeout(100)
 
 
-def check_clean_offline(page) -> None:
+def check_clean_offline(page, *expected: str) -> None:
     """check_clean, but the requests that failed while the phone was offline are expected (the outbox's tries, the
-    service worker's answer for what it had not cached)."""
-    offline = ("net::ERR_INTERNET_DISCONNECTED", "status of 503")
+    service worker's answer for what it had not cached), and the `expected` refusals."""
+    offline = ("net::ERR_INTERNET_DISCONNECTED", "status of 503", *expected)
     page.errors[:] = [e for e in page.errors if not (e.startswith("Failed to load resource") and
                                                      any(o in e for o in offline))]
     check_clean(page)
@@ -160,6 +160,18 @@ def test_patrol_offline_reports_and_visits_are_sent_once_when_back_online(browse
     _tap_tab(page, "route")
     wait_data(page, "stops", lambda v: v == "3")
     assert page.locator(".f-stop.done").count() == 2 and "已巡查" in page.locator("#tab-route").inner_text()
+    # on shift, with consent: the phone sends its position; the first stop was marked far from it and is flagged
+    page.locator("#share-position").check()
+    context.set_geolocation({"latitude": stops[1].y, "longitude": stops[1].x})
+    wait_until(page, "() => document.getElementById('share-position').checked")
+    page.wait_for_timeout(500)
+    page.evaluate("nhField.sendPositions() && null")
+    wait_data(page, "sent", lambda v: int(v) >= 6, timeout=20)
+    with app.extensions["db"].transaction() as s:
+        assert s.scalar(select(func.count()).select_from(StaffPosition).where(StaffPosition.user_id == uid)) >= 1
+    wait_until(page, "() => document.querySelector(\".f-stop[data-seq='1']\").textContent.includes('远离本人轨迹')", 20)
+    assert page.locator(".f-stop[data-seq='2'] .f-flag").count() == 0
+    page.screenshot(path=str(artifacts / "field_route_flagged.png"))
     check_clean_offline(page)
     context.close()
 
@@ -180,7 +192,23 @@ def test_handler_gives_feedback_with_photos_and_the_checker_sees_them(browser, a
     assert "井盖缺失" in card.text_content() and "01001" in card.inner_text()
     page.screenshot(path=str(artifacts / "field_task.png"))
     assert_fits(page, "tasks")
+    # accepted offline while the center escalates the case: the queued accept meets a 409, shown and kept
+    context.set_offline(True)
+    wait_data(page, "online", lambda v: v == "0")
     card.locator("button[data-action=accept]").tap()
+    wait_data(page, "outbox", lambda v: v == "1")
+    factories.act(app, case_id, factories.actor(app, "shift_leader"), "escalate", level=1, note="督办")
+    context.set_offline(False)
+    wait_data(page, "conflicts", lambda v: v == "1", timeout=30)
+    _tap_tab(page, "outbox")
+    conflict = page.locator(".f-out[data-state=conflict]")
+    assert "冲突" in conflict.inner_text() and page.get_attribute("body", "data-outbox") == "1"
+    page.screenshot(path=str(artifacts / "field_outbox_conflict.png"))
+    with app.extensions["db"].transaction() as s:
+        assert s.get(Case, case_id).state == "dispatched"
+    conflict.locator("button", has_text="重新发送").tap()  # sent again against the case as it is now
+    wait_data(page, "outbox", lambda v: v == "0", timeout=30)
+    _tap_tab(page, "tasks")
     page.locator(f".f-task[data-case='{case_id}'][data-state='in_progress']").wait_for(timeout=20_000)
     card = page.locator(f".f-task[data-case='{case_id}']")
     card.locator("button[data-action=feedback]").tap()
@@ -201,7 +229,7 @@ def test_handler_gives_feedback_with_photos_and_the_checker_sees_them(browser, a
         stages = sorted(s.scalars(select(CasePhoto.stage).where(CasePhoto.case_id == case_id)).all())
         assert stages == ["after", "before"]
         station = case.station_code
-    check_clean(page)
+    check_clean_offline(page, "status of 409")  # the stale accept
     context.close()
 
     checker, password, _ = factories.user(app, "patrol", station_code=station, display_name="核查员")
