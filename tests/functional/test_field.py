@@ -91,21 +91,21 @@ def test_latest_goes_stale_and_the_track_exports_as_gpx(app, live_server, make_u
     assert len(got) == 4 and abs(got[0].longitude - points[0].x) < 1e-6 and got[0].time is not None
 
 
-def test_the_scheduler_deletes_positions_past_the_retention(app, officer):
-    username = officer[0]
-    with app.extensions["db"].transaction() as s:
-        from app.accounts.models import User
+def test_the_scheduler_deletes_positions_past_the_retention(session, officer):
+    """In the test's own transaction (rolled back): the scheduler's other jobs must not touch the shared cases."""
+    from app.accounts.models import User
 
-        uid = s.scalar(select(User.id).where(User.username == username))
-        old = datetime.now(UTC) - timedelta(days=40)
-        s.add(StaffPosition(user_id=uid, recorded_at=old, received_at=old, geom="SRID=4326;POINT(121.9 30.9)"))
-    with app.extensions["db"].transaction() as s:
-        result = scheduler.run_once(s, retention_days=30)
-    assert result["positions"]["deleted"] >= 1
-    with app.extensions["db"].transaction() as s:
-        assert s.scalar(select(func.count()).select_from(StaffPosition).where(
-            StaffPosition.user_id == uid, StaffPosition.recorded_at < datetime.now(UTC) - timedelta(days=30))) == 0
-        assert s.scalar(select(func.count()).select_from(StaffPosition).where(StaffPosition.user_id == uid)) >= 2
+    uid = session.scalar(select(User.id).where(User.username == officer[0]))
+    now = datetime.now(UTC)
+    for days in (40, 31, 29, 1):
+        at = now - timedelta(days=days)
+        session.add(StaffPosition(user_id=uid, recorded_at=at, received_at=at, geom="SRID=4326;POINT(121.9 30.9)"))
+    session.flush()
+    result = scheduler.run_once(session, now, retention_days=30)
+    assert result["positions"]["deleted"] >= 2
+    left = session.scalars(select(StaffPosition.recorded_at).where(StaffPosition.user_id == uid)).all()
+    assert left and min(left) >= now - timedelta(days=30)
+    assert sum(1 for at in left if at < now - timedelta(days=28)) == 1  # the one 29 days old stays
 
 
 def _route(app, username: str, station: str, stops: list) -> int:
