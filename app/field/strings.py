@@ -22,7 +22,7 @@ FIELD_UI = {
     "confirm_no_photo": _l("The result has no photo. Decide without evidence?"),
     "report_here": _l("Report a problem here"), "sent": _l("Sent"), "queued": _l("Saved on the phone: it is sent "
                                                                                  "when the network returns"),
-    "waiting": _l("waiting to be sent"), "state_waiting": _l("Waiting to be sent"),
+    "waiting": _l("queued"), "state_waiting": _l("Waiting to be sent"),
     "outbox_empty": _l("Nothing waits to be sent"),
     "conflict": _l("Conflict: the case changed meanwhile"), "failed": _l("Refused"), "discard": _l("Discard"),
     "retry": _l("Send again"), "send_now": _l("Send now"), "offline": _l("Offline"), "online": _l("Online"),

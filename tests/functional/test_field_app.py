@@ -172,6 +172,12 @@ def test_patrol_offline_reports_and_visits_are_sent_once_when_back_online(browse
     wait_until(page, "() => document.querySelector(\".f-stop[data-seq='1']\").textContent.includes('远离本人轨迹')", 20)
     assert page.locator(".f-stop[data-seq='2'] .f-flag").count() == 0
     page.screenshot(path=str(artifacts / "field_route_flagged.png"))
+    page.goto(f"{live_server}/field?lang=en")
+    wait_data(page, "ready", timeout=30)
+    assert "Next stop" in page.locator("#tab-route").inner_text() and "Visited far from your track" in \
+        page.locator("#tab-route").inner_text()
+    assert_fits(page, "route in English")
+    page.screenshot(path=str(artifacts / "field_route_en.png"))
     check_clean_offline(page)
     context.close()
 
