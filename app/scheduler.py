@@ -33,16 +33,17 @@ def run_once(session: Session, now: datetime | None = None, retention_days: floa
         return None
     ctx = workflow.Context.load(session)
     results = {}
+    started = datetime.now(UTC)
+    kept = retention_days if retention_days is not None else positions.PositionSettings().retention_days
+    results["positions"] = positions.purge(session, now, kept)
+    session.add(SchedulerRun(job="positions", started_at=started, finished_at=datetime.now(UTC),
+                             host=socket.gethostname(), result={**results["positions"], "clock": now.isoformat()}))
     for name, job in JOBS:
         started = datetime.now(UTC)
         result = job(session, now, ctx) if name == "fallback" else job(session, now)
         session.add(SchedulerRun(job=name, started_at=started, finished_at=datetime.now(UTC),
                                  host=socket.gethostname(), result={**result, "clock": now.isoformat()}))
         results[name] = result
-    kept = retention_days if retention_days is not None else positions.PositionSettings().retention_days
-    results["positions"] = positions.purge(session, now, kept)
-    session.add(SchedulerRun(job="positions", started_at=now, finished_at=datetime.now(UTC), host=socket.gethostname(),
-                             result={**results["positions"], "clock": now.isoformat()}))
     session.flush()
     return results
 
