@@ -56,12 +56,14 @@ def blueprints() -> list[Blueprint]:
     from app.cases import views as cases
     from app.connectors import views as connectors
     from app.consoles import views as consoles
+    from app.field import app_views as fieldapp
     from app.field import views as field
     from app.interop.views import BLUEPRINTS as interop
     from app.territory import views as territory
     from app.tiers import views as tiers
 
-    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, connectors.bp, tiers.bp, *interop]
+    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, fieldapp.bp, analysis.bp, connectors.bp,
+            tiers.bp, *interop]
 
 
 def _warm(app: Flask) -> None:

@@ -291,7 +291,7 @@ def scheduler_run(now: str | None) -> None:
 
     clock = datetime.fromisoformat(now) if now else None
     with db.transaction() as session:
-        result = scheduler.run_once(session, clock)
+        result = scheduler.run_once(session, clock, float(current_app.config["POSITION_RETENTION_DAYS"]))
     click.echo("another runner holds the lock; skipped" if result is None else json.dumps(result))
 
 

@@ -75,6 +75,8 @@ class Settings:
     DISTRICT_WEBHOOK_SECRET: str = ""  # the HMAC-SHA256 key of those posts (at least 16 characters)
     DISTRICT_OUTBOX_ALL: bool = False  # every case's state changes go upward, not only the district's orders
     DISTRICT_MAX_ATTEMPTS: int = 8  # failed posts of one event before it goes to the dead-letter list
+    POSITION_RETENTION_DAYS: float = 30.0  # staff positions older than this are deleted by the scheduler
+    POSITION_MAX_AGE_HOURS: float = 48.0  # a position may arrive this late (a phone offline for a shift)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -108,6 +110,8 @@ class Settings:
             DISTRICT_WEBHOOK_SECRET=os.environ.get("DISTRICT_WEBHOOK_SECRET", ""),
             DISTRICT_OUTBOX_ALL=_bool("DISTRICT_OUTBOX_ALL", False),
             DISTRICT_MAX_ATTEMPTS=_int("DISTRICT_MAX_ATTEMPTS", 8),
+            POSITION_RETENTION_DAYS=_float("POSITION_RETENTION_DAYS", 30.0),
+            POSITION_MAX_AGE_HOURS=_float("POSITION_MAX_AGE_HOURS", 48.0),
         )
 
     def validate(self) -> None:
@@ -123,6 +127,8 @@ class Settings:
             raise ConfigError("REPORTED_AT_MAX_AGE_DAYS must be positive")
         if self.NEAR_BOUNDARY_M < 0 or self.MERGE_DISTANCE_M < 0 or self.MERGE_HOURS < 0:
             raise ConfigError("NEAR_BOUNDARY_M, MERGE_DISTANCE_M and MERGE_HOURS must not be negative")
+        if self.POSITION_RETENTION_DAYS <= 0 or self.POSITION_MAX_AGE_HOURS <= 0:
+            raise ConfigError("POSITION_RETENTION_DAYS and POSITION_MAX_AGE_HOURS must be positive")
         if self.METRICS_TOKEN and len(self.METRICS_TOKEN) < 16:
             raise ConfigError("METRICS_TOKEN must be at least 16 characters (or empty to turn it off)")
         self._validate_connectors()

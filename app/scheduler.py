@@ -18,19 +18,26 @@ from sqlalchemy.orm import Session
 
 from app.cases import supervision, workflow
 from app.cases.models import SchedulerRun
+from app.field import positions
 
 LOCK_KEY = 7_310_115_145  # any constant shared by every process of this platform
 JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue))
 log = logging.getLogger(__name__)
 
 
-def run_once(session: Session, now: datetime | None = None) -> dict | None:
-    """Run every job once if no other runner holds the lock; None when another one does. The caller commits."""
+def run_once(session: Session, now: datetime | None = None, retention_days: float | None = None) -> dict | None:
+    """Run every job once if no other runner holds the lock; None when another one does. The caller commits.
+    `retention_days`: how long staff positions are kept (POSITION_RETENTION_DAYS; the default of app/config.py)."""
     now = now or datetime.now(UTC)
     if not session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
         return None
     ctx = workflow.Context.load(session)
     results = {}
+    started = datetime.now(UTC)
+    kept = retention_days if retention_days is not None else positions.PositionSettings().retention_days
+    results["positions"] = positions.purge(session, now, kept)
+    session.add(SchedulerRun(job="positions", started_at=started, finished_at=datetime.now(UTC),
+                             host=socket.gethostname(), result={**results["positions"], "clock": now.isoformat()}))
     for name, job in JOBS:
         started = datetime.now(UTC)
         result = job(session, now, ctx) if name == "fallback" else job(session, now)
@@ -50,7 +57,7 @@ def start_background(app) -> threading.Thread:
         while not stop.wait(interval):
             try:
                 with app.extensions["db"].transaction() as session:
-                    run_once(session)
+                    run_once(session, retention_days=float(app.config["POSITION_RETENTION_DAYS"]))
             except Exception:
                 log.exception("scheduler round failed")
 

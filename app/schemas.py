@@ -360,6 +360,16 @@ BODIES: dict[str, dict] = {
         category=text(5, required=True, pattern=r"^[0-9]{5}$"), description=text(4000, required=True), urgency=URGENCY,
         lon=number(), lat=number(), crs=text(10), address=text(200), reported_at=DATETIME, reporter_name=text(80),
         reporter_phone=text(40), attachments=array(text(2000, required=True), 10)),
+    # the field app (app/field): positions in batches, a stop visited, a case action from the phone
+    "PositionsInput": obj(("positions",), positions=array(obj(
+        ("lon", "lat", "recorded_at"), lon={"type": "number", "minimum": -180, "maximum": 180},
+        lat={"type": "number", "minimum": -90, "maximum": 90}, recorded_at=text(40, required=True, format="date-time"),
+        accuracy_m=number(0, 100_000)), 500, 1)),
+    "StopVisit": obj(at=DATETIME, lon=number(-180, 180), lat=number(-90, 90)),
+    "FieldAction": obj(("action", "version"),
+                       action={"type": "string", "enum": ["accept", "feedback", "check", "rework", "return"]},
+                       version=number(1, 2**31 - 1, integer=True), note=text(2000), reason=text(2000),
+                       photos=array(text(2000, required=True), 10)),
     "RestoreInput": obj(("reason", "base_version"), reason=text(500, required=True),
                         base_version=number(1, 2**31 - 1, integer=True),
                         reassign={"type": "string", "enum": ["move", "keep"], "nullable": True}),

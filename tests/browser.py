@@ -22,14 +22,15 @@ def open_page(browser, live_server, **options):
     return context, page
 
 
-def sign_in(page, live_server, username, password):
-    """Sign in on the login page and wait for the map."""
+def sign_in(page, live_server, username, password) -> str:
+    """Sign in on the login page and wait for the map; the path landed on ("/", or "/field" for field staff)."""
     page.goto(f"{live_server}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
-    page.wait_for_selector(".leaflet-container")
+    page.wait_for_url(lambda url: url in (f"{live_server}/", f"{live_server}/field"))
+    page.wait_for_selector(".leaflet-container", state="attached")  # the field app's map waits in its own tab
+    return urlparse(page.url).path
 
 
 def _attribute(key: str) -> str:

@@ -32,7 +32,7 @@ def login():
     if request.method == "GET":
         return render_template("login.html", error=None)
     address = request.remote_addr or "unknown"
-    target = _safe_next(request.args.get("next"))
+    asked = request.args.get("next")
     outcome = db.write(lambda s: users.sign_in(s, request.form.get("username", ""), request.form.get("password", ""),
                                                 address, current_app.config["LOGIN_RATE_LIMIT"]))
     if outcome.user is None:
@@ -44,7 +44,9 @@ def login():
     session["user_id"], session["session_version"] = outcome.user.id, outcome.user.session_version
     if lang:
         session["lang"] = lang
-    return redirect(target)
+    if asked in (None, "", "/") and outcome.user.role in ("patrol", "handler"):  # field staff: the field app
+        return redirect(url_for("fieldapp.page"))
+    return redirect(_safe_next(asked))
 
 
 @bp.post("/logout")

@@ -47,6 +47,8 @@ URGENCIES = ("normal", "urgent", "emergency")
 MAX_DESCRIPTION = 4000
 MAX_ATTACHMENTS = 10
 MIN_GEOCODE_SCORE = 0.5
+FIELD_CHANNELS = ("patrol",)  # reports from the street: their point gets the nearest address (reverse geocoding)
+FIELD_ADDRESS_M = 300.0
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_AGE_DAYS = 365.0  # reported_at may lie this far back (REPORTED_AT_MAX_AGE_DAYS): a backlog, not garbage
 LOCK_TILE = 0.005  # degrees, about 500 m
@@ -319,10 +321,13 @@ def submit_report(
     else:
         case = target
         _join_case(case, urgency, reported_at)
+    geocoded = _field_address(session, inp, lon, lat)
+    if geocoded and not case.address:
+        case.address = geocoded
     report = Report(
         case_id=case.id, channel=inp.channel, reference=inp.reference, reporter_name=inp.reporter_name,
         reporter_phone=inp.reporter_phone, category_code=inp.category, urgency=urgency,
-        description=inp.description, address_text=inp.address, geom=point,
+        description=inp.description, address_text=inp.address, geocoded_address=geocoded, geom=point,
         location_source=_source(inp),
         input_crs=inp.crs if inp.lon is not None else None, input_lon=inp.lon, input_lat=inp.lat,
         geocode_score=found.score if found else None, geocode_address_id=found.address_id if found else None,
@@ -421,6 +426,14 @@ def _place(session: Session, inp: ReportInput):
     return best.lon, best.lat, best
 
 
+def _field_address(session: Session, inp: ReportInput, lon: float, lat: float) -> str | None:
+    """The nearest address of a field report's point (within FIELD_ADDRESS_M), or None."""
+    if inp.channel not in FIELD_CHANNELS or inp.lon is None:
+        return None
+    near = territory_caches.geocoder(session).reverse(lon, lat, max_distance_m=FIELD_ADDRESS_M)
+    return near.address[:200] if near is not None else None
+
+
 def _apart(a: Candidate, b: Candidate) -> float:
     return gcrs.distance_m(a.lon, a.lat, b.lon, b.lat)
 
@@ -517,6 +530,7 @@ def report_answer(report: Report) -> dict:
         "inside_town": owners.get("inside_town"),
         "location_source": report.location_source,
         "geocode_score": report.geocode_score,
+        "geocoded_address": report.geocoded_address,
     }
 
 

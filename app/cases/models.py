@@ -163,6 +163,7 @@ class Report(Base):
     urgency: Mapped[str] = mapped_column(String(10))
     description: Mapped[str] = mapped_column(Text)
     address_text: Mapped[str | None] = mapped_column(String(200))
+    geocoded_address: Mapped[str | None] = mapped_column(String(200))  # a field report's point, reverse-geocoded
     geom = mapped_column(geom("POINT"), nullable=False)
     location_source: Mapped[str] = mapped_column(String(10))  # point | address | both
     input_crs: Mapped[str | None] = mapped_column(String(10))

@@ -23,6 +23,7 @@ from app.cases import machine
 from app.cases.worktime import BEIJING
 from app.consoles import lists, queue, supervision
 from app.db import db
+from app.field.strings import CONSOLE_UI
 from layers.town_map import town_map
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +120,7 @@ UI = {
     "route_today": _l("Today's route"), "no_route": _l("No route planned for today"), "stops": _l("Stops"),
     "visited": _l("Visited"), "report_here": _l("Report a problem here"), "my_location": _l("My location"),
     "photo": _l("Photo"), "sent": _l("Report sent"), "minutes": _l("min"), "km": _l("km"),
+    "mark_visited": _l("Mark as visited"),
 }
 
 
@@ -131,7 +133,7 @@ def _script_data(extra: dict | None = None) -> dict:
         "user": {"username": user.username, "role": user.role, "station": user.station_code,
                  "department": user.department_code},
         "csrf": generate_csrf(),
-        "strings": {k: str(v) for k, v in UI.items()},
+        "strings": {k: str(v) for k, v in {**UI, **CONSOLE_UI}.items()},
         "states": {k: str(v) for k, v in STATE_LABELS.items()},
         "actions": {k: str(v) for k, v in ACTION_LABELS.items()},
         "lights": {k: str(v) for k, v in LIGHT_LABELS.items()},

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    REAL,
     BigInteger,
     Date,
     DateTime,
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from app.db import Base, geom
 
@@ -38,4 +40,50 @@ class PatrolRoute(Base):
     solver = mapped_column(JSONB, nullable=False, default=dict)
     geom = mapped_column(geom("LINESTRING"))
     created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StaffPosition(Base):
+    """One position a field officer's phone reported (the live layer and the day's track)."""
+
+    __tablename__ = "staff_positions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    geom = mapped_column(geom("POINT"), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(REAL)
+
+
+class CasePhoto(Base):
+    """An evidence photo of a handler's feedback: before or after the work, stored with the case."""
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(8))  # before | after
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(80))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data = deferred(mapped_column(LargeBinary))
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FieldRequest(Base):
+    """The answer to a field write sent with an Idempotency-Key: a replay from the phone's outbox gets it again."""
+
+    __tablename__ = "field_requests"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(80))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    answer = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -342,8 +342,10 @@ def gpx(route: PatrolRoute, station_name: str | None = None) -> str:
     return doc.to_xml(version="1.1")
 
 
-def mark_visited(session: Session, user: User, route_id: int, seq: int, now: datetime | None = None) -> dict:
-    """Record a visit of stop `seq`; only the assignee or patrol staff of the station may."""
+def mark_visited(session: Session, user: User, route_id: int, seq: int, now: datetime | None = None,
+                 at: datetime | None = None, where: tuple[float, float] | None = None) -> dict:
+    """Record a visit of stop `seq` (`at`: when the phone saw it, if it was offline; `where`: the phone's position);
+    only the assignee or patrol staff of the station may. A stop already visited keeps its first visit."""
     route = session.scalar(select(PatrolRoute).where(PatrolRoute.id == route_id).with_for_update())
     if route is None:
         raise NotFound("patrol route", route_id)
@@ -353,8 +355,15 @@ def mark_visited(session: Session, user: User, route_id: int, seq: int, now: dat
     stop = next((s for s in stops if s.get("seq") == seq), None)
     if stop is None:
         raise NotFound("stop", seq)
-    stop["visited_at"] = (now or datetime.now(UTC)).isoformat()
+    if stop.get("visited_at"):
+        return {**stop, "already_visited": True}
+    now = now or datetime.now(UTC)
+    if at is not None and at > now + timedelta(minutes=5):
+        raise InputError("at", "the visit cannot lie in the future")
+    stop["visited_at"] = (at or now).isoformat()
     stop["visited_by"] = user.username
+    if where is not None:
+        stop["visited_lon"], stop["visited_lat"] = where
     route.stops = stops  # a new list, so the JSONB column is written
     audit.record(session, user.username, "patrol_route.visit", "patrol_route", route.id,
                  after={"seq": seq, "at": stop["visited_at"]})

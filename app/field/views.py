@@ -12,7 +12,7 @@ from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
 from app.db import db
 from app.errors import InputError
-from app.field import network, patrols
+from app.field import idempotency, network, patrols, positions
 from gis.points import PointError, check_point
 from routing.network import WEIGHTS
 
@@ -45,6 +45,10 @@ def route():
 
 def _route_body(route) -> dict:
     body = patrols.detail_geojson(route, patrols.station_name(db.session(), route.station_code))
+    checks = positions.visit_checks(db.session(), route.stops or [], route.day)
+    for f in body["features"]:
+        if f["properties"].get("feature") == "stop" and f["properties"].get("seq") in checks:
+            f["properties"].update(checks[f["properties"]["seq"]])  # far_from_track: visited far from the track
     body["links"] = {"gpx": f"/api/v1/patrols/{route.id}.gpx", "geojson": f"/api/v1/patrols/{route.id}.geojson"}
     return body
 
@@ -102,8 +106,22 @@ def assign_patrol(route_id: int):
 @bp.post("/patrols/<int:route_id>/stops/<int:seq>/visited")
 @roles_required(*VISITORS)
 def stop_visited(route_id: int, seq: int):
-    """A patrol officer marks a stop of the route as visited."""
-    return jsonify(db.write(lambda s: patrols.mark_visited(s, current_user(), route_id, seq)))
+    """A patrol officer marks a stop of the route as visited: {"at"?, "lon"?, "lat"?} (a visit queued offline says
+    when and where); an Idempotency-Key makes the outbox's retries safe."""
+    payload = inputs.json_body("StopVisit", optional=True)
+    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    at = params.instant("at", payload["at"]) if payload.get("at") else None
+    where = (payload["lon"], payload["lat"]) if payload.get("lon") is not None and payload.get("lat") is not None \
+        else None
+    user = current_user()
+    digest = idempotency.digest(route_id, seq, payload)
+    answer = db.write(lambda s: idempotency.once(
+        s, user, key, "stop_visited", digest,
+        lambda s2: (200, patrols.mark_visited(s2, user, route_id, seq, at=at, where=where))))
+    response = jsonify(answer.body)
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @bp.cli.command("import-roads")

@@ -433,6 +433,8 @@ BODY_OF = {
     ("/patrols/{route_id}/assign", "post"): "AssignInput",
     ("/district/orders", "post"): "DistrictOrder", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
     ("/cases/{case_id}/reviews", "post"): "ReviewInput",
+    ("/positions", "post"): "PositionsInput", ("/patrols/{route_id}/stops/{seq}/visited", "post"): "StopVisit",
+    ("/field/cases/{case_id}/actions", "post"): "FieldAction",
 }
 
 

@@ -235,7 +235,8 @@
       return el("button", {"data-action": a, onclick: function () { actionForm(c, a); }, text: NH.action(a)});
     }));
     NH.show(el("div", {class: "case", "data-case": c.id, "data-state": c.state, "data-version": c.version},
-      head, note ? NH.message(note) : null, facts, el("h4", {text: t("actions")}), actions,
+      head, note ? NH.message(note) : null, facts, window.nhEvidence ? window.nhEvidence.panel(c) : null,
+      el("h4", {text: t("actions")}), actions,
       el("div", {id: "action-form"}), reports, el("h4", {text: t("history")}), history));
   }
 
@@ -300,6 +301,7 @@
       el("button", {type: "button", onclick: function () { form.remove(); }, text: t("cancel")}));
     form.addEventListener("submit", function (e) {
       e.preventDefault();
+      if (window.nhEvidence && !window.nhEvidence.confirm(c, action)) { return; }  // no photo of the result
       var body = collect(new FormData(form), names, false);
       body.action = action; body.version = c.version;
       NH.api("/api/v1/cases/" + c.id + "/actions", {method: "POST", json: body})

@@ -19,7 +19,7 @@
   function stopItem(route, f) {
     var p = f.properties;
     var done = !!p.visited_at;
-    var button = el("button", {type: "button", "data-seq": p.seq, disabled: done, text: done ? t("visited") + " ✓" : t("visited"),
+    var button = el("button", {type: "button", "data-seq": p.seq, disabled: done, text: done ? t("visited") + " ✓" : t("mark_visited"),
       onclick: function () {
         NH.api("/api/v1/patrols/" + route + "/stops/" + p.seq + "/visited", {method: "POST", json: {}})
           .then(function () { button.textContent = t("visited") + " ✓"; button.disabled = true; })
@@ -46,7 +46,7 @@
                        " · " + Math.round(fc.duration_s / 60) + " " + t("minutes")}),
         el("p", {}, el("a", {href: "/api/v1/patrols/" + summary.id + ".gpx", text: "GPX"}), " · ",
                     el("a", {href: "/api/v1/patrols/" + summary.id + ".geojson", text: "GeoJSON"})),
-        el("h4", {text: t("stops")}), el("ol", {class: "stops"}, stops.map(function (f) { return stopItem(summary.id, f); })));
+        el("h4", {text: t("stops")}), el("ul", {class: "stops"}, stops.map(function (f) { return stopItem(summary.id, f); })));
     });
   }
 

@@ -15,7 +15,10 @@ ROLES = ["intake", "shift_leader", "dispatcher", "handler", "patrol", "superviso
 def test_each_role_signs_in_and_sees_the_map(browser, live_server, make_user, artifacts, role):
     username, password, _ = make_user(role)
     context, page = open_page(browser, live_server)
-    sign_in(page, live_server, username, password)
+    landed = sign_in(page, live_server, username, password)
+    assert landed == ("/field" if role in ("patrol", "handler") else "/")  # field staff land on the field app
+    if landed == "/field":
+        page.goto(f"{live_server}/")  # and may still open the consoles
     page.wait_for_selector(".leaflet-container")
     wait_data(page, "layer_communities", lambda v: v == "3", timeout=20)
     wait_data(page, "layer_stations", lambda v: int(v) == 17, timeout=20)

@@ -78,6 +78,12 @@ TABLE: dict[tuple[str, str], object] = {
     **{("GET", e): {"admin", "shift_leader", "dispatcher", "supervisor", "leader", "station_chief"}
        for e in ("tiers.list_people", "tiers.export_people")},
     ("POST", "tiers.import_people"): {"admin"}, ("GET", "tiers.evaluator_page"): {"evaluator"},
+    # the field app (app/field/app_views.py): the page, its manifest and service worker, its API and positions
+    ("GET", "fieldapp.page"): ANY, ("GET", "fieldapp.manifest"): PUBLIC, ("GET", "fieldapp.service_worker"): PUBLIC,
+    **{("GET", e): ANY for e in ("fieldapp.day", "fieldapp.case_photo", "fieldapp.case_evidence",
+                                 "fieldapp.latest_positions", "fieldapp.track", "fieldapp.track_gpx")},
+    ("POST", "fieldapp.field_action"): ANY,  # then the state machine's role table, as for cases.case_action
+    ("POST", "fieldapp.post_positions"): {"patrol", "handler"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),

@@ -515,7 +515,8 @@ def test_close_button_label_my_tasks_and_english(browser, live_server, make_user
     context.close()
     handler, password, _ = make_user("handler", department_code="LGJT")
     context, page = open_page(browser, live_server)
-    sign_in(page, live_server, handler, password)
+    if sign_in(page, live_server, handler, password) == "/field":  # handlers land on the field app
+        page.goto(f"{live_server}/")
     wait_data(page, "queueLoaded")
     before = page.get_attribute("body", "data-queue-loaded")
     page.check("#queue-mine")
