@@ -25,12 +25,13 @@ def create_app(config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from app import cli, errorhandlers, i18n, inputs, security
+    from app import cli, errorhandlers, i18n, inputs, live, security
     from app.accounts import auth
     from app.db import db, load_models
 
     load_models()
     db.init_app(app)
+    live.init_app(app)
     i18n.init_app(app)
     inputs.init_app(app)
     auth.init_app(app)
@@ -56,9 +57,10 @@ def blueprints() -> list[Blueprint]:
     from app.consoles import views as consoles
     from app.field import views as field
     from app.interop.views import BLUEPRINTS as interop
+    from app.live import views as live
     from app.territory import views as territory
 
-    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, *interop]
+    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, live.bp, *interop]
 
 
 def _warm(app: Flask) -> None:
