@@ -215,6 +215,8 @@ def test_a_case_filed_elsewhere_appears_with_a_toast_within_two_seconds(browser,
     assert page.title() == f"(1) {base_title}"
     assert page.get_attribute("body", "data-live-beeps") == "1"
     page.screenshot(path=str(artifacts / "live_toast.png"))
+    toast.locator(".toast-open").click()  # the toast opens the case; the panel then follows its changes
+    page.wait_for_selector(f"#side .case[data-case='{case_id}'][data-state='reported']")
     # muted: the next alert shows, counts, but makes no sound; a click on the page (this one too) clears the badge
     page.click(".live-mute")
     assert page.get_attribute("body", "data-live-muted") == "1" and page.title() == base_title
@@ -225,6 +227,7 @@ def test_a_case_filed_elsewhere_appears_with_a_toast_within_two_seconds(browser,
     factories.act(app, case_id, factories.actor(app, "handler", department_code="CGZF"), "return",
                   reason="不属于本部门")
     page.locator(f".toast-returned[data-case='{case_id}']").wait_for(timeout=5000)
+    page.wait_for_selector(f"#side .case[data-case='{case_id}'][data-state='filed']", timeout=5000)  # no reload
     assert page.title() == f"(1) {base_title}" and page.get_attribute("body", "data-live-beeps") == "1"
     page.keyboard.press("Shift")
     assert page.title() == base_title
