@@ -105,6 +105,8 @@ class Hub:
                     if self._listen(conn):
                         return
             except psycopg.Error:
+                if self._idle():  # nobody listens (the database may be gone for good): the next stream starts anew
+                    return
                 log.warning("event listener lost its connection; retrying in %.1f s", delay, exc_info=True)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
