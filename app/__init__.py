@@ -25,12 +25,13 @@ def create_app(config: dict | None = None) -> Flask:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from app import cli, connectors, errorhandlers, i18n, inputs, security
+    from app import cli, connectors, errorhandlers, i18n, inputs, live, security
     from app.accounts import auth
     from app.db import db, load_models
 
     load_models()
     db.init_app(app)
+    live.init_app(app)
     i18n.init_app(app)
     inputs.init_app(app)
     auth.init_app(app)
@@ -59,11 +60,12 @@ def blueprints() -> list[Blueprint]:
     from app.field import app_views as fieldapp
     from app.field import views as field
     from app.interop.views import BLUEPRINTS as interop
+    from app.live import views as live
     from app.territory import views as territory
     from app.tiers import views as tiers
 
     return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, fieldapp.bp, analysis.bp, connectors.bp,
-            tiers.bp, *interop]
+            tiers.bp, live.bp, *interop]
 
 
 def _warm(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""The scheduler: supervision and fallback jobs, one runner at a time across every worker and host.
+"""The scheduler: supervision and fallback jobs, the live feed's red lights and pruning; one runner at a time
+across every worker and host.
 
 Each worker process may start a daemon thread (SCHEDULER=true, as `make run` does) that wakes
 every SCHEDULER_INTERVAL_S seconds; whoever takes the PostgreSQL advisory lock runs the jobs in
@@ -19,9 +20,11 @@ from sqlalchemy.orm import Session
 from app.cases import supervision, workflow
 from app.cases.models import SchedulerRun
 from app.field import positions
+from app.live import services as live
 
 LOCK_KEY = 7_310_115_145  # any constant shared by every process of this platform
-JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue))
+JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue),
+        ("lights", live.watch_lights), ("prune_events", live.prune))
 log = logging.getLogger(__name__)
 
 

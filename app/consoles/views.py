@@ -21,7 +21,7 @@ from flask_wtf.csrf import generate_csrf
 from app.accounts.auth import current_user, login_required
 from app.cases import machine
 from app.cases.worktime import BEIJING
-from app.consoles import lists, queue, supervision
+from app.consoles import lists, live, queue, supervision
 from app.db import db
 from app.field.strings import CONSOLE_UI
 from layers.town_map import town_map
@@ -185,8 +185,8 @@ def _analysis_layers() -> list[tuple]:
 @login_required
 def dispatcher():
     """The dispatcher console: boundaries, cases of the viewport, filters, the case panel, new cases by click."""
-    return render_template("console.html", console="dispatcher", script="console.js", context=_script_data(),
-                           **_map(_analysis_layers()))
+    return render_template("console.html", console="dispatcher", script="console.js",
+                           context=_script_data(live.script_data()), **_map(_analysis_layers()))
 
 
 @bp.get("/planner")

@@ -362,6 +362,14 @@ def _api_paths() -> dict:
             "one action on many cases, a result per case (done, 409 stale, 422 refused, 404 not in scope)",
             _json(_obj(("action", "results", "counts"), action=_STR, results=_arr(_obj(("id", "status", "outcome"))),
                        counts=_obj())), [], (400, 403, 422), _ref("BulkAction"), tag="cases")},
+        "/events": {"get": _op(
+            "the live feed of case changes the caller may see: Server-Sent Events (`event: case`, resumable with "
+            "Last-Event-ID, a heartbeat comment every 15 s) for `Accept: text/event-stream`, otherwise the events "
+            "after `after` as JSON",
+            _json(_obj(("events", "last_id", "reset"), events=_arr(_obj(("id", "kind", "case_id"))), last_id=_INT,
+                       reset=_BOOL)),
+            [_q("after", {"type": "integer", "minimum": 0}, description="the last event id the client has")],
+            (400,), tag="cases")},
         "/cases/{case_id}": {"get": _op("one case with its reports, clock, history and the caller's actions",
                                         _json(_ref("Case")), [_p("case_id")], (404,), tag="cases")},
         "/cases/{case_id}/actions": {"post": _op("take a workflow action", _json(_ref("Case")), [_p("case_id")],

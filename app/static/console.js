@@ -96,7 +96,8 @@
   }
 
   map.on("moveend", loadCases);
-  setInterval(function () { if (!document.hidden) { loadCases(); loadQueue(); } }, 15000);
+  // the fallback: live.js sets data-live="open" while the event stream works, and this polling then rests
+  setInterval(function () { if (!document.hidden && document.body.dataset.live !== "open") { loadCases(); loadQueue(); } }, 15000);
 
   // ---- filters and legend -----------------------------------------------------------------
   function select(name, options, value) {
@@ -748,5 +749,6 @@
     if (wanted) { openCase(Number(wanted[1])); }
   }
   window.addEventListener("hashchange", openFromHash);
-  window.nhConsole = {openCase: openCase, loadCases: loadCases, newCase: newCase, loadQueue: loadQueue};
+  window.nhConsole = {openCase: openCase, loadCases: loadCases, newCase: newCase, loadQueue: loadQueue,
+                      categoryName: categoryName, stationName: stationName};
 })();
