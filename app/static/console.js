@@ -717,5 +717,7 @@
   }).catch(function (err) { console.warn("categories not loaded:", err.message); home(); });
   loadCases();
   loadQueue();
+  var asked = /^#case=(\d+)$/.exec(window.location.hash);  // a link from the reports, the digest or a pack
+  if (asked) { openCase(Number(asked[1])); }
   window.nhConsole = {openCase: openCase, loadCases: loadCases, newCase: newCase, loadQueue: loadQueue};
 })();
