@@ -7,8 +7,8 @@ filed), `dispatched`, `dispatch_on_time`, `handled` (it has a current feedback),
 Rates are shares (0..1) of the cases the indicator applies to, None when there are none. The on-time
 rates count the open overdue cases as late: closed on time / (closed + open overdue), and handled on
 time / (handled + open overdue not yet handled). A group with fewer than `min_cases` cases is scored
-but not graded (`graded` false, `grade` None). The score is a weighted sum of rates x 100 (weights and grades are settings);
-`filed_count` scores each group's filed cases against the group with the most.
+but not graded (`graded` false, `grade` None). The score is a weighted sum of rates x 100 (weights
+and grades are settings); `filed_count` scores each group's filed cases against the group with the most.
 """
 
 from __future__ import annotations

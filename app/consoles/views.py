@@ -113,8 +113,8 @@ UI = {
     "hidden_cases": _l("%(n)s of these cases are outside your scope and not listed."),
     "trend_days": _l("Cases per day"), "cases_per_cell": _l("Cases per grid cell"), "no_cases": _l("No case"),
     "map_total": _l("%(n)s cases on the map; %(m)s without a grid cell"),
-    "totals_note": _l("%(n)s cases in the period: %(g)s in grid cells (the map), %(m)s without a grid cell (outside the "
-                      "town grid). Tables by department count only the cases a department owns."),
+    "totals_note": _l("%(n)s cases in the period: %(g)s in grid cells (the map), %(m)s without a grid cell (outside "
+                      "the town grid). Tables by department count only the cases a department owns."),
     "bulletins": _l("Monthly bulletins"),
     # patrol
     "route_today": _l("Today's route"), "no_route": _l("No route planned for today"), "stops": _l("Stops"),
