@@ -65,7 +65,8 @@ def rules(session: Session) -> dict:
     """The scoring rules in force: weights, grades and the fewest cases a graded group has."""
     settings = {s.key: s.value for s in session.scalars(select(Setting).where(
         Setting.key.in_(("kpi_weights", "kpi_grades", "kpi_min_cases"))))}
-    return {"weights": settings.get("kpi_weights", DEFAULT_WEIGHTS), "grades": settings.get("kpi_grades", DEFAULT_GRADES),
+    return {"weights": settings.get("kpi_weights", DEFAULT_WEIGHTS),
+            "grades": settings.get("kpi_grades", DEFAULT_GRADES),
             "min_cases": int(settings.get("kpi_min_cases", DEFAULT_MIN_CASES))}
 
 
