@@ -1,4 +1,5 @@
-"""The scheduler: supervision and fallback jobs, one runner at a time across every worker and host.
+"""The scheduler: supervision and fallback jobs, the chronic problems and last month's bulletin (on the first
+working day of a month), one runner at a time across every worker and host.
 
 Each worker process may start a daemon thread (SCHEDULER=true, as `make run` does) that wakes
 every SCHEDULER_INTERVAL_S seconds; whoever takes the PostgreSQL advisory lock runs the jobs in
@@ -16,11 +17,16 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.analysis import bulletin, chronic
 from app.cases import supervision, workflow
 from app.cases.models import SchedulerRun
 
 LOCK_KEY = 7_310_115_145  # any constant shared by every process of this platform
-JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue))
+JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue),
+        ("chronic", lambda s, now, ctx: chronic.refresh(s, "scheduler", now)),
+        ("bulletin", lambda s, now, ctx: bulletin.scheduled(s, now, ctx.calendar)))
+WITH_CONTEXT = {"fallback", "chronic", "bulletin"}
+ISOLATED = {"chronic", "bulletin"}  # in a savepoint: a failure there is logged and never stops supervision
 log = logging.getLogger(__name__)
 
 
@@ -33,12 +39,22 @@ def run_once(session: Session, now: datetime | None = None) -> dict | None:
     results = {}
     for name, job in JOBS:
         started = datetime.now(UTC)
-        result = job(session, now, ctx) if name == "fallback" else job(session, now)
+        result = _isolated(session, name, job, now, ctx) if name in ISOLATED else \
+            job(session, now, ctx) if name in WITH_CONTEXT else job(session, now)
         session.add(SchedulerRun(job=name, started_at=started, finished_at=datetime.now(UTC),
                                  host=socket.gethostname(), result={**result, "clock": now.isoformat()}))
         results[name] = result
     session.flush()
     return results
+
+
+def _isolated(session: Session, name: str, job, now: datetime, ctx) -> dict:
+    try:
+        with session.begin_nested():
+            return job(session, now, ctx)
+    except Exception as exc:
+        log.exception("scheduler job %s failed", name)
+        return {"error": f"{exc.__class__.__name__}: {exc}"[:500]}
 
 
 def start_background(app) -> threading.Thread:

@@ -100,7 +100,7 @@ def kpi_table(fmt: str = "json"):
 
 
 def _digest() -> dict:
-    return digest.build(db.session(), _today_or(), request.args.get("span", "day"), current_user())
+    return digest.build(db.session(), _today_or(), request.args.get("span", "day"), current_user(), lang=_lang())
 
 
 @bp.get("/api/v1/digest")
@@ -115,7 +115,9 @@ def digest_json():
 @page("digest.html")
 def digest_page():
     """The same digest as a printable page (a bad date or span is said on the page)."""
-    return render_template("digest.html", data=_digest(), error=None)
+    from app.consoles.views import STATE_LABELS
+
+    return render_template("digest.html", data=_digest(), error=None, states=STATE_LABELS)
 
 
 @bp.get("/api/v1/kpi/cases")
@@ -150,3 +152,6 @@ def monthly():
     with how many were closed and closed on time: the trend chart."""
     start, end = kpi.period(request.args.get("from"), request.args.get("to"))
     return jsonify(kpi.trend(db.session(), start, end))
+
+
+from app.analysis import leader_views  # noqa: E402,F401  (its routes are on this blueprint)

@@ -115,7 +115,9 @@ UI = {
     "map_total": _l("%(n)s cases on the map; %(m)s without a grid cell"),
     "totals_note": _l("%(n)s cases in the period: %(g)s in grid cells (the map), %(m)s without a grid cell (outside "
                       "the town grid). Tables by department count only the cases a department owns."),
-    "bulletins": _l("Monthly bulletins"),
+    "bulletins": _l("Monthly bulletins"), "reported_on": _l("First reported"), "chronic": _l("Chronic problems"),
+    "plan": _l("Plan"), "review_on": _l("Review date"), "control": _l("Control"),
+    "chronic_open": _l("Open"), "chronic_controlled": _l("Under control"), "chronic_resolved": _l("Resolved"),
     # patrol
     "route_today": _l("Today's route"), "no_route": _l("No route planned for today"), "stops": _l("Stops"),
     "visited": _l("Visited"), "report_here": _l("Report a problem here"), "my_location": _l("My location"),

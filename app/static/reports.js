@@ -18,9 +18,9 @@
   var sorts = {};
 
   function iso(d) { return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0"); }
-  function pct(v) { return v === null || v === undefined ? "–" : (Math.round(v * 1000) / 10).toFixed(1) + " %"; }
+  function pct(v) { return v === null || v === undefined ? "–" : (Math.round(v * 1000) / 10).toFixed(1) + "\u00a0%"; }
   function query(extra) { return new URLSearchParams(Object.assign({}, period, {lang: ctx.lang}, extra || {})).toString(); }
-  function name(key) { return (defs && defs.names[key]) || t("kpi_" + key); }
+  function name(key) { return key === "name" ? t("name") : (defs && defs.names[key]) || t("kpi_" + key); }
 
   function shown(row, c) {
     if (c === "grade") { return row.graded ? String(row.grade || "–") : defs.not_graded; }
@@ -65,7 +65,7 @@
   function cell(by, row, c) {
     var text = shown(row, c);
     if ((COUNTS.indexOf(c) >= 0 || RATES.indexOf(c) >= 0) && row[c] !== null && row[c] !== undefined) {
-      return el("td", {class: "num"}, el("a", {href: "#", class: "drill", "data-indicator": c, text: text,
+      return el("td", {class: "num"}, el("a", {href: "#", class: "drill-link", "data-indicator": c, text: text,
         onclick: function (e) { e.preventDefault(); drill(by, row.group, row.name, c); }}));
     }
     return el("td", {class: c === "grade" && !row.graded ? "ungraded" : "num", text: text});
@@ -109,7 +109,7 @@
         body.hidden ? NH.message(t("hidden_cases").replace("%(n)s", body.hidden)) : null,
         el("table", {class: "drill-list"},
           el("tr", {}, el("th", {text: t("case")}), el("th", {text: t("category")}), el("th", {text: t("state")}),
-             el("th", {text: t("from")}), body.of === null ? null : el("th", {text: t("counted")})),
+             el("th", {text: t("reported_on")}), body.of === null ? null : el("th", {text: t("counted")})),
           body.cases.map(function (c) {
             return el("tr", {class: c.counted ? "counted" : "", "data-case": c.id},
               el("td", {}, el("a", {href: "/#case=" + c.id, text: "#" + c.id})),
@@ -238,13 +238,71 @@
       el("p", {text: defs.min_cases.replace("%(n)s", defs.min_cases_value)}));
   }
 
+  // chronic problems (管理顽症): on the map as diamonds, listed with their control, editable by the controllers
+  var chronicLayer = L.layerGroup().addTo(map);
+  var CONTROLLERS = ["admin", "leader", "shift_leader", "supervisor"];
+
+  function controlForm(p, done) {
+    var form = el("form", {class: "chronic-form", "data-problem": p.id},
+      el("label", {}, t("owner"), el("input", {name: "owner", value: p.owner || "", maxlength: 120})),
+      el("label", {}, t("plan"), el("textarea", {name: "plan", rows: 2, maxlength: 4000, text: p.plan || ""})),
+      el("label", {}, t("review_on"), el("input", {type: "date", name: "review_on", value: p.review_on || ""})),
+      el("label", {}, t("state"), el("select", {name: "status"}, ["open", "controlled", "resolved"].map(function (v) {
+        return el("option", {value: v, selected: v === p.status, text: t("chronic_" + v)}); }))),
+      el("label", {}, t("note"), el("input", {name: "note", maxlength: 2000})),
+      el("button", {type: "submit", text: t("submit")}));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var data = new FormData(form), body = {version: p.version, status: data.get("status")};
+      ["owner", "plan", "review_on", "note"].forEach(function (k) { if (data.get(k)) { body[k] = data.get(k); } });
+      NH.api("/api/v1/chronic/" + p.id, {method: "POST", json: body}).then(done)
+        .catch(function (err) { form.appendChild(NH.message(err.message, "error")); });
+    });
+    return form;
+  }
+
+  function chronicList() {
+    var box = el("div", {id: "chronic"}, el("h4", {text: t("chronic")}));
+    var may = CONTROLLERS.indexOf(ctx.user.role) >= 0;
+    var load = function () {
+      NH.api("/api/v1/chronic?lang=" + ctx.lang).then(function (body) {
+        box.replaceChildren(el("h4", {text: t("chronic") + " (" + body.problems.length + ")"}),
+          el("table", {class: "drill-list"},
+            el("tr", {}, el("th", {text: t("grid")}), el("th", {text: t("category")}), el("th", {text: t("state")}),
+               el("th", {text: t("owner")}), el("th", {text: t("review_on")}), el("th", {text: t("kpi_cases")}), el("th")),
+            body.problems.map(function (p) {
+              var row = el("tr", {"data-problem": p.id}, el("td", {text: p.grid_code}), el("td", {text: p.category}),
+                el("td", {text: t("chronic_" + p.status)}), el("td", {text: p.owner || "–"}),
+                el("td", {text: p.review_on || "–"}), el("td", {class: "num", text: String(p.now ? p.now.cases : 0)}),
+                el("td", {}, may ? el("button", {type: "button", text: t("control"), onclick: function () {
+                  row.after(el("tr", {}, el("td", {colspan: 7}, controlForm(p, load))));
+                }}) : null));
+              return row;
+            })));
+        document.body.dataset.chronic = String(body.problems.length);
+      }).catch(function (err) { box.appendChild(NH.message(err.message, "error")); });
+      NH.api("/api/v1/chronic.geojson?lang=" + ctx.lang).then(function (fc) {
+        chronicLayer.clearLayers();
+        L.geoJSON(fc, {pointToLayer: function (f, latlng) {
+          return L.marker(latlng, {icon: L.divIcon({className: "chronic-icon", html: "", iconSize: [14, 14]}),
+                                   pane: "choropleth"});
+        }, onEachFeature: function (f, layer) {
+          NH.tip(layer, t("chronic") + ": " + f.properties.category + " · " + f.properties.grid_code + " · " +
+                 t("chronic_" + f.properties.status));
+        }}).addTo(chronicLayer);
+      }).catch(function (err) { console.warn("chronic problems not drawn:", err.message); });
+    };
+    load();
+    return box;
+  }
+
   function render() {
     var note = el("p", {class: "period-note", id: "period-note"});
     NH.show(el("div", {class: "reports-page"},
       el("h3", {text: t("reports_title")}), periodForm(),
       el("p", {class: "definition", text: defs.period}), note, definitions(), trend(),
       el("div", {id: "drill", class: "drill", hidden: true}),
-      table("department"), table("station"), table("workstation"),
+      table("department"), table("station"), table("workstation"), chronicList(),
       el("p", {}, el("a", {href: "/digest", text: t("digest")}), " · ", el("a", {href: "/bulletins", text: t("bulletins")}))));
     drawChoropleth(note);
   }
