@@ -431,6 +431,7 @@ BODY_OF = {
     ("/planning/drafts/{draft_id}", "put"): "DraftInput", ("/patrols/plan", "post"): "PatrolPlanInput",
     ("/planning/drafts", "post"): "DraftCreate",
     ("/patrols/{route_id}/assign", "post"): "AssignInput", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
+    ("/chronic/{problem_id}", "post"): "ChronicControl",
 }
 
 
