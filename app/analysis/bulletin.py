@@ -91,7 +91,7 @@ def _pictures(session: Session, start: date, end: date, groups: dict, daily: dic
         cells = None
     pictures = {}
     if cells is not None:
-        hot = [str(c) == "hot_99" for c in gi.classes]
+        hot = hotspots.clustered(cells, y, gi)
         pictures["map"] = charts.grid_map(cells.polygons, [int(v) for v in y], text(_l("Cases per grid cell")),
                                           text(_l("Cases")), text(_l("No case")), hot, text(_l("Hot spot (Gi*, 99%)")))
         pictures["hot_cells"] = int(np.sum(hot))

@@ -91,6 +91,10 @@ def classes(counts: Sequence[int], k: int = len(PALETTE)) -> list[int]:
     return tops
 
 
+def _class(n: int, tops: Sequence[int]) -> int:
+    return next((i for i, t in enumerate(tops) if n <= t), len(tops) - 1)
+
+
 def grid_map(polygons: Sequence, counts: Sequence[int], title: str, legend_title: str, none_label: str,
              hot: Sequence[bool] = (), hot_label: str = "", outline: object = None) -> str:
     """Grid cells coloured by their count in classes (zero: outline only), hot spots edged in black."""
@@ -108,6 +112,10 @@ def grid_map(polygons: Sequence, counts: Sequence[int], title: str, legend_title
         filled = PolyCollection([r for r, _ in full], array=[c for _, c in full], cmap=cmap, norm=norm,
                                 edgecolor="#5a1a00", linewidth=0.2)
         ax.add_collection(filled)
+        # a one-hectare cell is a speck on a page of the whole town: a dot of its class's colour marks it
+        marked = [(p.centroid, c) for p, c in zip(polygons, counts, strict=True) if c > 0]
+        ax.scatter([m.x for m, _ in marked], [m.y for m, _ in marked], c=[c for _, c in marked], cmap=cmap, norm=norm,
+                   s=[14 + 10 * _class(c, tops) for _, c in marked], edgecolors="#5a1a00", linewidths=0.4, zorder=3)
     if hot:
         ax.add_collection(PolyCollection([r for r, h in zip(rings, hot, strict=True) if h], facecolor="#2b6cb022",
                                          edgecolor="#1a3f73", linewidth=0.5))

@@ -3,14 +3,14 @@ problems (list, map, control). Thin: the work is in app.analysis.bulletin, diges
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from flask import Response, jsonify, render_template, request
+from flask import Response, jsonify, render_template, request, url_for
 from flask_babel import get_locale
 
 from app import inputs
 from app.accounts.auth import current_user, login_required, roles_required
-from app.analysis import bulletin, chronic, digest, documents
+from app.analysis import bulletin, chronic, digest, documents, kpi, packs
 from app.analysis.views import _today_or, bp
 from app.cases.worktime import BEIJING
 from app.db import db
@@ -45,9 +45,12 @@ def _recent_months(count: int = 12) -> list[str]:
 @page("bulletins.html")
 def bulletins_page() -> str:
     """The archive of monthly bulletins, and the last twelve months to open (made on demand)."""
-    stored = bulletin.listing(db.session())
-    return render_template("bulletins.html", stored=stored, months=_recent_months(), error=None,
-                           may_make=current_user().role in WRITERS)
+    session, lang = db.session(), _lang()
+    today = datetime.now(UTC).astimezone(BEIJING).date()
+    return render_template("bulletins.html", stored=bulletin.listing(session), months=_recent_months(), error=None,
+                           may_make=current_user().role in WRITERS, **packs.choices(session, lang),
+                           topic_from=(today - timedelta(days=14)).isoformat(),
+                           topic_to=(today + timedelta(days=1)).isoformat())
 
 
 @bp.get("/api/v1/bulletins")
@@ -73,7 +76,8 @@ def bulletin_html(month: str) -> str:
     first = bulletin.month_of(month)
     bulletin.check_complete(first)
     lang = _lang()
-    return documents.html("bulletin.html", lang, d=bulletin.build(db.session(), first, lang))
+    return documents.html("bulletin.html", lang, d=bulletin.build(db.session(), first, lang), web=True, base="",
+                          pdf_url=url_for("analysis.bulletin_pdf", month=month, lang=lang))
 
 
 @bp.post("/api/v1/bulletins/<month>")
@@ -126,3 +130,49 @@ def chronic_refresh() -> Response:
     return jsonify(db.write(lambda s: chronic.refresh(s, actor)))
 
 
+
+
+def _topic() -> tuple[dict, str]:
+    a, lang = request.args, _lang()
+    start, end = kpi.period(a.get("from"), a.get("to"))
+    return packs.topic(db.session(), start, end, a.get("category") or None, a.get("area") or None, lang), lang
+
+
+@bp.get("/packs/topic")
+@login_required
+def topic_pack() -> str:
+    """The topic meeting's pack as a page: ?from=&to=&category=&area=&lang= (links to the cases, a PDF link)."""
+    data, lang = _topic()
+    return documents.html("topic.html", lang, d=data, web=True, base="",
+                          pdf_url=url_for("analysis.topic_pack_pdf", **request.args))
+
+
+@bp.get("/packs/topic.pdf")
+@login_required
+def topic_pack_pdf() -> Response:
+    """The topic meeting's pack as PDF."""
+    data, lang = _topic()
+    return _pdf(documents.pdf("topic.html", lang, d=data, base=request.host_url.rstrip("/")), "topic.pdf")
+
+
+def _quarterly() -> tuple[dict, str]:
+    lang = _lang()
+    return packs.quarterly(db.session(), request.args.get("quarter") or packs.current_quarter(), lang), lang
+
+
+@bp.get("/packs/quarterly")
+@login_required
+def quarterly_pack() -> str:
+    """The quarterly leadership meeting's pack as a page: ?quarter=YYYY-Qn&lang=."""
+    data, lang = _quarterly()
+    return documents.html("quarterly.html", lang, d=data, web=True, base="",
+                          pdf_url=url_for("analysis.quarterly_pack_pdf", **request.args))
+
+
+@bp.get("/packs/quarterly.pdf")
+@login_required
+def quarterly_pack_pdf() -> Response:
+    """The quarterly leadership meeting's pack as PDF."""
+    data, lang = _quarterly()
+    return _pdf(documents.pdf("quarterly.html", lang, d=data, base=request.host_url.rstrip("/")),
+                f"quarterly-{data['quarter']}.pdf")

@@ -198,8 +198,14 @@
                     fillOpacity: 0.85};
           },
           onEachFeature: function (f, layer) {
-            NH.tip(layer, f.properties.code + ": " + counts[f.properties.code] + " " + t("cases_word"));
-            layer.on("click", function () { drill("grid", f.properties.code, f.properties.code, "cases"); });
+            var n = counts[f.properties.code], k = classOf(n, tops), label = f.properties.code + ": " + n + " " + t("cases_word");
+            var open = function () { drill("grid", f.properties.code, f.properties.code, "cases"); };
+            NH.tip(layer, label);
+            layer.on("click", open);
+            // a one-hectare cell is a speck at the town's zoom: a dot of its class's colour marks it
+            var dot = L.circleMarker(layer.getBounds().getCenter(), {pane: "choropleth", radius: 4 + 2 * k, weight: 1,
+              color: "#5a1a00", fillColor: fills[k], fillOpacity: 0.9}).on("click", open).addTo(choropleth);
+            NH.tip(dot, label);
           }
         }).addTo(choropleth);
         drawLegend(tops, fills, answers[0]);

@@ -208,6 +208,67 @@ def test_reports_page_percentages_legend_and_drill_down(browser, history, live_s
     assert page.locator("#drill tr[data-case]").count() == number
     page.locator("#kpi-department th[data-col=on_time_disposal_rate] button.def").click()
     assert "超期未处置" in page.locator("#kpi-department p.definition").inner_text()
-    page.screenshot(path=str(artifacts / "reports_trusted_zh.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "reports_trusted_zh.png"))
+    page.goto(f"{live_server}/reports?lang=en")
+    wait_data(page, "choropleth", timeout=60)
+    assert "Cases per grid cell" in page.locator("#choropleth-legend").inner_text()
+    page.screenshot(path=str(artifacts / "reports_trusted_en.png"))
+    page.goto(f"{live_server}/bulletins?lang=zh")
+    page.screenshot(path=str(artifacts / "bulletins_archive_zh.png"), full_page=True)
+    page.goto(f"{live_server}/packs/topic?from={FROM}&to={TO}&category=01004")
+    assert page.locator("#topic-total").is_visible(), page.content()[:3000]
+    page.screenshot(path=str(artifacts / "pack_topic_zh.png"), full_page=True)
+    page.goto(f"{live_server}/packs/quarterly?quarter=2026-Q4&lang=en")
+    page.screenshot(path=str(artifacts / "pack_quarterly_en.png"), full_page=True)
     check_clean(page)
     context.close()
+
+
+def test_meeting_packs_as_pages_and_pdf(history, live_server, leader, app):
+    from sqlalchemy import func, select
+
+    from app.analysis import kpi as kpi_service
+    from app.cases.models import Case
+
+    with app.extensions["db"].transaction() as s:
+        expected = s.scalar(select(func.count()).select_from(Case).where(
+            kpi_service.of_period(date(2026, 11, 1), date(2026, 12, 1)), Case.category_code == "01004"))
+    params = {"from": FROM, "to": TO, "category": "01004"}
+    page = requests.get(f"{live_server}/packs/topic", params=params, headers=leader, timeout=120)
+    assert page.status_code == 200 and "专题研判" in page.text
+    assert re.search(rf'id="topic-total">\s*本期间案件 {expected} 件', page.text), page.text[:2000]
+    assert f'href="/#case={history[0]}"' in page.text  # the first case of the month (01004, closed)
+    pdf = requests.get(f"{live_server}/packs/topic.pdf", params={**params, "lang": "en"}, headers=leader, timeout=120)
+    assert pdf.headers["Content-Type"] == "application/pdf" and "Topic meeting pack" in _text(pdf.content)
+    bad = requests.get(f"{live_server}/packs/topic", params={**params, "category": "1x"}, headers=leader, timeout=30)
+    assert bad.status_code in (400, 422)
+    quarter = requests.get(f"{live_server}/packs/quarterly", params={"quarter": "2026-Q4"}, headers=leader,
+                           timeout=120)
+    suspended = [i for i, (state, _) in zip(history, PLAN * 3, strict=True) if state == "suspended"]
+    assert quarter.status_code == 200 and all(f"#case={i}" in quarter.text for i in suspended)
+    assert "批准挂账" in quarter.text and "approve_suspension" not in quarter.text  # each step named, not coded
+    pdf = requests.get(f"{live_server}/packs/quarterly.pdf", params={"quarter": "2026-Q4"}, headers=leader,
+                       timeout=120)
+    assert "领导小组" in _bare(_text(pdf.content))
+    assert requests.get(f"{live_server}/packs/quarterly", params={"quarter": "2026-Q5"}, headers=leader,
+                        timeout=30).status_code in (400, 422)
+
+
+def test_the_digest_names_owners_links_cases_and_speaks_english(history, live_server, leader):
+    zh = requests.get(f"{live_server}/api/v1/digest", params={"date": "2026-11-20", "span": "week"}, headers=leader,
+                      timeout=60).json()
+    en = requests.get(f"{live_server}/api/v1/digest", params={"date": "2026-11-20", "span": "week", "lang": "en"},
+                      headers=leader, timeout=60).json()
+    owners = {r["owner"] for r in zh["overdue"] if r["owner"]}
+    assert owners and not any(":" in o for o in owners)
+    if "临港集团" in owners:
+        assert "Lingang Group" in {r["owner"] for r in en["overdue"]}
+    assert any(r["name"] != r["code"] and re.search(r"[A-Za-z]", r["name"]) for r in en["rising_categories"])
+    pdf = requests.get(f"{live_server}/digest.pdf", params={"date": "2026-11-20", "span": "week"}, headers=leader,
+                       timeout=120)
+    links = [a.get_object()["/A"]["/URI"] for p in PdfReader(io.BytesIO(pdf.content)).pages
+             for a in p.get("/Annots") or [] if "/A" in a.get_object()]
+    assert any(re.search(r"/#case=\d+$", str(u)) for u in links)
+    page = requests.get(f"{live_server}/digest", params={"date": "2026-11-20", "span": "week"}, headers=leader,
+                        timeout=60).text
+    assert 'class="case-link" href="/#case=' in page and 'href="/reports"' in page and "digest.pdf" in page

@@ -45,7 +45,8 @@ TABLE: dict[tuple[str, str], object] = {
     **{("GET", e): ANY for e in (
         "analysis.bulletins_page", "analysis.bulletins_json", "analysis.bulletin_pdf", "analysis.bulletin_html",
         "analysis.digest_pdf", "analysis.chronic_list", "analysis.chronic_map", "analysis.kpi_cases",
-        "analysis.kpi_definitions")},
+        "analysis.kpi_definitions", "analysis.topic_pack", "analysis.topic_pack_pdf", "analysis.quarterly_pack",
+        "analysis.quarterly_pack_pdf")},
     ("POST", "analysis.bulletin_make"): {"admin", "leader", "shift_leader"},
     ("POST", "analysis.chronic_control"): {"admin", "leader", "shift_leader", "supervisor"},
     ("POST", "analysis.chronic_refresh"): {"admin", "leader", "shift_leader", "supervisor"},
