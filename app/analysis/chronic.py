@@ -1,9 +1,9 @@
 """Chronic problems (管理顽症): a category that keeps coming back in one grid cell, under dynamic control.
 
-Found: over the `WEEKS` weeks before a day, the same category in the same cell reported (or sent back for rework)
-at least `MIN_TIMES` times in at least two different weeks, or one of its cases suspended (挂账). Each found pair
-becomes a problem (once) that people put under control: an owner, a plan, a review date, a status (open,
-controlled, resolved), with a history of every step; every write is audited."""
+Found: over the `WEEKS` weeks before a day, the same category in the same cell reported (new cases, reports
+joining them, rework) at least `MIN_TIMES` times in at least two different weeks, or one of its cases suspended
+(挂账). Each found pair becomes a problem (once) that people put under control: an owner, a plan, a review
+date, a status (open, controlled, resolved), with a history of every step; every write is audited."""
 
 from __future__ import annotations
 
@@ -36,30 +36,32 @@ def detect(session: Session, end: date | datetime, weeks: int = WEEKS, lang: str
     lo = hi - timedelta(weeks=weeks)
     rows = session.execute(
         select(Case.id, Case.grid_code, Case.category_code, Case.first_reported_at, Case.rework_count, Case.state,
-               Case.address, func.ST_X(Case.geom), func.ST_Y(Case.geom))
+               Case.address, func.ST_X(Case.geom), func.ST_Y(Case.geom), Case.report_count)
         .where(Case.grid_code.is_not(None), Case.state != "void",
                ((Case.first_reported_at >= lo) & (Case.first_reported_at < hi)) | (Case.state == "suspended"))
     ).all()
-    pairs: dict = defaultdict(lambda: {"cases": [], "weeks": set(), "reworks": 0, "suspended": 0})
+    pairs: dict = defaultdict(lambda: {"cases": [], "weeks": set(), "reworks": 0, "suspended": 0, "reports": 0})
     for r in rows:
         p = pairs[(r.grid_code, r.category_code)]
         p["cases"].append(r)
         p["weeks"].add((r.first_reported_at - lo).days // 7)
         p["reworks"] += r.rework_count
+        p["reports"] += max(1, r.report_count or 1)
         p["suspended"] += r.state == "suspended"
     names = _names(session, lang)
     found = []
     for (cell, category), p in pairs.items():
-        times = len(p["cases"]) + p["reworks"]
+        times = p["reports"] + p["reworks"]
         if not (p["suspended"] or (times >= MIN_TIMES and len(p["weeks"]) >= 2)):
             continue
         last = max(p["cases"], key=lambda r: r.first_reported_at)
         found.append({"grid_code": cell, "category_code": category, "category": names.get(category, category),
-                      "cases": len(p["cases"]), "reworks": p["reworks"], "weeks": len(p["weeks"]),
+                      "cases": len(p["cases"]), "reports": p["reports"], "reworks": p["reworks"],
+                      "weeks": len(p["weeks"]),
                       "suspended": p["suspended"], "case_ids": sorted(r.id for r in p["cases"]),
                       "address": last.address, "lon": last[7], "lat": last[8],
                       "last_reported_at": last.first_reported_at.isoformat()})
-    found.sort(key=lambda f: (-(f["cases"] + f["reworks"]), -f["suspended"], f["grid_code"], f["category_code"]))
+    found.sort(key=lambda f: (-(f["reports"] + f["reworks"]), -f["suspended"], f["grid_code"], f["category_code"]))
     return found
 
 
