@@ -178,6 +178,7 @@
       return el("div", {class: "nh-legend choropleth-legend", id: "choropleth-legend"},
         el("strong", {text: t("cases_per_cell")}), rows,
         el("div", {class: "legend-row"}, el("i", {class: "none"}), t("no_cases")),
+        el("div", {class: "legend-row"}, el("i", {class: "chronic-mark"}), t("chronic")),
         el("small", {text: t("map_total").replace("%(n)s", body.total - body.without_grid_cell)
                                           .replace("%(m)s", body.without_grid_cell)}));
     };
