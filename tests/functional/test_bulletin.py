@@ -206,6 +206,13 @@ def test_reports_page_percentages_legend_and_drill_down(browser, history, live_s
     page.wait_for_selector("#drill[data-count]", timeout=30_000)
     assert int(page.locator("#drill").get_attribute("data-count")) == number
     assert page.locator("#drill tr[data-case]").count() == number
+    # sortable: the stations by number of cases, most first, then fewest first
+    page.locator("#kpi-station th[data-col=cases] button.sort").click()
+    counts = [int(x) for x in page.locator("#kpi-station a.drill-link[data-indicator=cases]").all_inner_texts()]
+    assert len(counts) >= 2 and counts == sorted(counts, reverse=True)
+    page.locator("#kpi-station th[data-col=cases] button.sort").click()
+    counts = [int(x) for x in page.locator("#kpi-station a.drill-link[data-indicator=cases]").all_inner_texts()]
+    assert counts == sorted(counts)
     page.locator("#kpi-department th[data-col=on_time_disposal_rate] button.def").click()
     assert "超期未处置" in page.locator("#kpi-department p.definition").inner_text()
     page.screenshot(path=str(artifacts / "reports_trusted_zh.png"))
