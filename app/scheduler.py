@@ -23,7 +23,8 @@ from app.cases.models import SchedulerRun
 
 LOCK_KEY = 7_310_115_145  # any constant shared by every process of this platform
 JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue),
-        ("chronic", lambda s, now, ctx: chronic.refresh(s, "scheduler", now)),
+        ("chronic", lambda s, now, ctx: chronic.refresh(s, "scheduler", now) if _due(s, "chronic", now, 3600)
+         else {"skipped": "ran within the hour"}),
         ("bulletin", lambda s, now, ctx: bulletin.scheduled(s, now, ctx.calendar)))
 WITH_CONTEXT = {"fallback", "chronic", "bulletin"}
 ISOLATED = {"chronic", "bulletin"}  # in a savepoint: a failure there is logged and never stops supervision
@@ -46,6 +47,13 @@ def run_once(session: Session, now: datetime | None = None) -> dict | None:
         results[name] = result
     session.flush()
     return results
+
+
+def _due(session: Session, name: str, now: datetime, every_s: float) -> bool:
+    """Whether job `name` has not run in the `every_s` seconds before `now` (a scan too heavy for every round)."""
+    last = session.scalar(select(func.max(SchedulerRun.started_at)).where(
+        SchedulerRun.job == name, SchedulerRun.result["added"].is_not(None)))
+    return last is None or (now - last).total_seconds() >= every_s or last > now
 
 
 def _isolated(session: Session, name: str, job, now: datetime, ctx) -> dict:
