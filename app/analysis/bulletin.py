@@ -118,7 +118,7 @@ def build(session: Session, month: date, lang: str = "zh", now: datetime | None 
         "month": month.strftime("%Y-%m"), "from": start.isoformat(), "to": end.isoformat(),
         "headline": _headline(session, start, end, now), "previous": _headline(session, before, start, now),
         "groups": groups, "rules": rules, "commend": commend, "criticise": criticise,
-        "chronic": chronic.detect(session, end, lang=lang)[:15],
+        "chronic": chronic.detect(session, end, lang=lang)[:15], "chronic_rule": chronic.rule(session),
         "generated_at": (now or datetime.now(UTC)).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M"),
     }
     daily, prior = kpi.trend(session, start, end), kpi.trend(session, before, start)

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from app.accounts import audit
 from app.analysis.models import ChronicEvent, ChronicProblem
-from app.cases.models import Case, Category
+from app.cases.models import Case, Category, Setting
 from app.cases.worktime import BEIJING
 from app.errors import Conflict, InputError, NotFound
 
-WEEKS = 8
+WEEKS = 8  # settings chronic_weeks and chronic_min_times override these
 MIN_TIMES = 3
 STATUSES = ("open", "controlled", "resolved")
 
@@ -30,8 +30,22 @@ def _names(session: Session, lang: str) -> dict:
     return {c: (en or zh) if lang == "en" else zh for c, zh, en in rows}
 
 
-def detect(session: Session, end: date | datetime, weeks: int = WEEKS, lang: str = "zh") -> list[dict]:
-    """The (grid cell, category) pairs that keep coming back in the `weeks` weeks before `end`, worst first."""
+def _setting(session: Session, key: str, default: int) -> int:
+    row = session.get(Setting, key)
+    return int(row.value) if row is not None else default
+
+
+def rule(session: Session) -> dict:
+    """The detection rule in force: {weeks, times}."""
+    return {"weeks": _setting(session, "chronic_weeks", WEEKS),
+            "times": _setting(session, "chronic_min_times", MIN_TIMES)}
+
+
+def detect(session: Session, end: date | datetime, weeks: int | None = None, lang: str = "zh") -> list[dict]:
+    """The (grid cell, category) pairs that keep coming back in the `weeks` weeks (setting `chronic_weeks`) before
+    `end`, worst first."""
+    weeks = weeks or _setting(session, "chronic_weeks", WEEKS)
+    least = _setting(session, "chronic_min_times", MIN_TIMES)
     hi = end if isinstance(end, datetime) else datetime.combine(end, datetime.min.time(), BEIJING)
     lo = hi - timedelta(weeks=weeks)
     rows = session.execute(
@@ -52,7 +66,7 @@ def detect(session: Session, end: date | datetime, weeks: int = WEEKS, lang: str
     found = []
     for (cell, category), p in pairs.items():
         times = p["reports"] + p["reworks"]
-        if not (p["suspended"] or (times >= MIN_TIMES and len(p["weeks"]) >= 2)):
+        if not (p["suspended"] or (times >= least and len(p["weeks"]) >= 2)):
             continue
         last = max(p["cases"], key=lambda r: r.first_reported_at)
         found.append({"grid_code": cell, "category_code": category, "category": names.get(category, category),

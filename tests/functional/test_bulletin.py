@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from app.accounts.models import AuditEntry
 from app.analysis import bulletin, chronic, documents
 from app.analysis.models import Bulletin, ChronicProblem
+from app.cases import rules
 from app.cases.worktime import BEIJING, WorkCalendar
 from app.errors import Conflict
 from tests import factories
@@ -164,6 +165,9 @@ def test_chronic_problems_are_found_and_put_under_control(session):
     mine = [f for f in found if f["grid_code"] == code]
     assert len(mine) == 1 and mine[0]["cases"] == 3 and mine[0]["weeks"] == 3
     assert not [f for f in chronic.detect(session, bj(2024, 6, 20), weeks=2) if f["grid_code"] == code]
+    rules.set_setting(session, "tester", "chronic_min_times", 4)  # three times are no longer enough
+    assert not [f for f in chronic.detect(session, bj(2024, 6, 20)) if f["grid_code"] == code]
+    rules.set_setting(session, "tester", "chronic_min_times", 3)
     chronic.refresh(session, "tester", bj(2024, 6, 20))
     problem = session.query(ChronicProblem).filter_by(grid_code=code).one()
     done = chronic.control(session, "leader1", problem.id, {"version": 1, "owner": "绿化市容所", "plan": "每日巡查",
