@@ -69,8 +69,12 @@ def _headline(session: Session, start: date, end: date, now: datetime | None) ->
     return {k: town.get(k) for k in HEADLINE}
 
 
+FALL = 10.0  # a graded unit whose score fell by this many points or more is criticised too
+
+
 def _verdicts(groups: dict, grades: list) -> tuple[list[dict], list[dict]]:
-    """Commended: graded units of the top grade; criticised: graded units of the two lowest grades."""
+    """Commended: graded units of the top grade; criticised: graded units of the two lowest grades, or whose score
+    fell by `FALL` points or more from the month before."""
     ordered = [g for g, _ in sorted(grades, key=lambda g: -g[1])]
     top, low = ordered[:1], ordered[-2:] if len(ordered) > 2 else ordered[-1:]
     commend, criticise = [], []
@@ -78,7 +82,7 @@ def _verdicts(groups: dict, grades: list) -> tuple[list[dict], list[dict]]:
         for r in rows:
             if r["graded"] and r["grade"] in top:
                 commend.append({"by": by, **r})
-            elif r["graded"] and r["grade"] in low:
+            elif r["graded"] and (r["grade"] in low or (r["score_change"] is not None and r["score_change"] <= -FALL)):
                 criticise.append({"by": by, **r})
     return commend, criticise
 

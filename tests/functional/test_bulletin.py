@@ -283,3 +283,14 @@ def test_the_digest_names_owners_links_cases_and_speaks_english(history, live_se
     page = requests.get(f"{live_server}/digest", params={"date": "2026-11-20", "span": "week"}, headers=leader,
                         timeout=60).text
     assert 'class="case-link" href="/#case=' in page and 'href="/reports"' in page and "digest.pdf" in page
+
+
+def test_who_is_commended_and_who_is_criticised():
+    grades = [["A", 90], ["B", 75], ["C", 60], ["D", 40], ["E", 0]]
+    rows = [{"name": "a", "graded": True, "grade": "A", "score_change": -11.0},  # still top: commended
+            {"name": "b", "graded": True, "grade": "B", "score_change": -12.5},  # fell 12.5 points
+            {"name": "c", "graded": True, "grade": "C", "score_change": -9.9},
+            {"name": "d", "graded": True, "grade": "D", "score_change": None},
+            {"name": "e", "graded": False, "grade": None, "score_change": -40.0}]  # not graded: neither
+    commend, criticise = bulletin._verdicts({"station": rows}, grades)
+    assert [r["name"] for r in commend] == ["a"] and [r["name"] for r in criticise] == ["b", "d"]
