@@ -1,5 +1,5 @@
-"""The scheduler: supervision and fallback jobs, the live feed's red lights and pruning; one runner at a time
-across every worker and host.
+"""The scheduler: supervision and fallback jobs, the live feed's red lights and pruning, the chronic problems and
+last month's bulletin (on the first working day of a month); one runner at a time across every worker and host.
 
 Each worker process may start a daemon thread (SCHEDULER=true, as `make run` does) that wakes
 every SCHEDULER_INTERVAL_S seconds; whoever takes the PostgreSQL advisory lock runs the jobs in
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.analysis import bulletin, chronic
 from app.cases import supervision, workflow
 from app.cases.models import SchedulerRun
 from app.field import positions
@@ -24,7 +25,12 @@ from app.live import services as live
 
 LOCK_KEY = 7_310_115_145  # any constant shared by every process of this platform
 JOBS = (("fallback", supervision.fallback), ("supervise", supervision.supervise_overdue),
-        ("lights", live.watch_lights), ("prune_events", live.prune))
+        ("lights", live.watch_lights), ("prune_events", live.prune),
+        ("chronic", lambda s, now, ctx: chronic.refresh(s, "scheduler", now) if _due(s, "chronic", now, 3600)
+         else {"skipped": "ran within the hour"}),
+        ("bulletin", lambda s, now, ctx: bulletin.scheduled(s, now, ctx.calendar)))
+WITH_CONTEXT = {"fallback", "chronic", "bulletin"}
+ISOLATED = {"chronic", "bulletin"}  # in a savepoint: a failure there is logged and never stops supervision
 log = logging.getLogger(__name__)
 
 
@@ -43,12 +49,29 @@ def run_once(session: Session, now: datetime | None = None, retention_days: floa
                              host=socket.gethostname(), result={**results["positions"], "clock": now.isoformat()}))
     for name, job in JOBS:
         started = datetime.now(UTC)
-        result = job(session, now, ctx) if name == "fallback" else job(session, now)
+        result = _isolated(session, name, job, now, ctx) if name in ISOLATED else \
+            job(session, now, ctx) if name in WITH_CONTEXT else job(session, now)
         session.add(SchedulerRun(job=name, started_at=started, finished_at=datetime.now(UTC),
                                  host=socket.gethostname(), result={**result, "clock": now.isoformat()}))
         results[name] = result
     session.flush()
     return results
+
+
+def _due(session: Session, name: str, now: datetime, every_s: float) -> bool:
+    """Whether job `name` has not run in the `every_s` seconds before `now` (a scan too heavy for every round)."""
+    last = session.scalar(select(func.max(SchedulerRun.started_at)).where(
+        SchedulerRun.job == name, SchedulerRun.result["added"].is_not(None)))
+    return last is None or (now - last).total_seconds() >= every_s or last > now
+
+
+def _isolated(session: Session, name: str, job, now: datetime, ctx) -> dict:
+    try:
+        with session.begin_nested():
+            return job(session, now, ctx)
+    except Exception as exc:
+        log.exception("scheduler job %s failed", name)
+        return {"error": f"{exc.__class__.__name__}: {exc}"[:500]}
 
 
 def start_background(app) -> threading.Thread:

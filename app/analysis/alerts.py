@@ -177,17 +177,19 @@ def geojson(session: Session, day: date, box: BBox | None =None, only: list[str]
             "modules": [as_dict(m) for m in modules(session, active_only=True) if not only or m.code in only]}
 
 
-def for_digest(session: Session, day: date) -> list[dict]:
-    """Alerts grouped by module for the morning digest; empty when no boundaries are loaded."""
+def for_digest(session: Session, day: date, lang: str = "zh") -> list[dict]:
+    """Alerts grouped by module for the morning digest (names and messages in `lang`); empty when no boundaries are
+    loaded."""
     try:
         _, alerts = evaluate(session, day)
     except InputError:
         return []
     grouped: dict[str, dict] = {}
     for a in alerts:
-        g = grouped.setdefault(a["module"], {"module": a["module"], "name": a["module_name"], "rule": a["rule"],
-                                             "cells": []})
-        g["cells"].append({k: a[k] for k in ("cell", "count", "station_code", "message") if k in a})
+        name = a["module_name_en"] if lang == "en" else a["module_name"]
+        g = grouped.setdefault(a["module"], {"module": a["module"], "name": name, "rule": a["rule"], "cells": []})
+        g["cells"].append({**{k: a[k] for k in ("cell", "count", "station_code") if k in a},
+                           "message": a["message_en"] if lang == "en" else a["message"]})
     for g in grouped.values():
         g["count"] = len(g["cells"])
         g["cells"] = g["cells"][:10]

@@ -11,20 +11,21 @@ from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.analysis import alerts
+from app.analysis import alerts, kpi
 from app.cases import machine, reading, scope
-from app.cases.models import Case, CaseEvent, Category, Report
+from app.cases.models import Case, CaseEvent, Report
 from app.cases.worktime import BEIJING
 from app.errors import InputError
-from app.territory.models import AdminArea, Station
 from app.tiers import services as tier_services
 
 SPANS = {"day": 1, "week": 7}
 TOP = 5
 
 
-def build(session: Session, day: date, span: str, user: User | None = None, now: datetime | None = None) -> dict:
-    """The digest of the `span` ending with `day` (Beijing dates), compared with the span before.
+def build(session: Session, day: date, span: str, user: User | None = None, now: datetime | None = None,
+          lang: str = "zh") -> dict:
+    """The digest of the `span` ending with `day` (Beijing dates), compared with the span before; names of
+    categories, places, stations and owners in `lang` (English where the data has it).
 
     The counts are the town's for everyone; the lists of cases (overdue, escalated, chronic: with their
     addresses and notes) are those the user may see."""
@@ -37,8 +38,9 @@ def build(session: Session, day: date, span: str, user: User | None = None, now:
     at = min(end, now)
     mine = literal(True) if user is None else scope.visible_to(user)
     current, previous = _cases(session, start, end), _cases(session, before, start)
-    categories = dict(session.execute(select(Category.code, Category.name)).all())
-    areas = dict(session.execute(select(AdminArea.code, AdminArea.name).where(AdminArea.level == "workstation")).all())
+    categories, areas = kpi.names_of(session, "category", lang), kpi.names_of(session, "workstation", lang)
+    owners = {("department", k): v for k, v in kpi.names_of(session, "department", lang).items()} | \
+        {("station", k): v for k, v in kpi.names_of(session, "station", lang).items()}
     return {
         "from": start.date().isoformat(), "to": (end - timedelta(days=1)).date().isoformat(), "span": span,
         "totals": {
@@ -51,10 +53,10 @@ def build(session: Session, day: date, span: str, user: User | None = None, now:
         "rising_categories": _rising(current, previous, lambda c: c.category_code, categories),
         "rising_places": _rising(current, previous, lambda c: c.workstation_code, areas),
         "rising_grid_cells": _rising(current, previous, lambda c: c.grid_code, {}),
-        "overdue": _overdue(session, at, categories, mine),
+        "overdue": _overdue(session, at, categories, owners, mine),
         "escalations": _escalations(session, start, end, mine),
         "chronic": _chronic(session, at, categories, mine),
-        "alerts": alerts.for_digest(session, day),
+        "alerts": alerts.for_digest(session, day, lang),
         "unaccepted": tier_services.unaccepted(session, at, mine=mine),
     }
 
@@ -71,15 +73,14 @@ def _rising(current: list[Case], previous: list[Case], key: Callable[[Case], str
     return [r for r in rows if r["rise"] > 0][:TOP]
 
 
-def _overdue(session: Session, at: datetime, categories: dict, mine: ColumnElement[bool]) -> list[dict]:
+def _overdue(session: Session, at: datetime, categories: dict, owners: dict, mine: ColumnElement[bool]) -> list[dict]:
     light = reading.lights(session, at)
     rows = session.execute(
         select(Case).where(Case.state.not_in(machine.FINAL), light == "red", mine).order_by(Case.deadline_at).limit(20)
     ).scalars().all()
-    stations = dict(session.execute(select(Station.code, Station.name)).all())
     return [{"case_id": c.id, "category": categories.get(c.category_code, c.category_code), "state": c.state,
-             "station": stations.get(c.station_code, c.station_code),
-             "owner": f"{c.owner_kind}:{c.owner_code}" if c.owner_code else None,
+             "station": owners.get(("station", c.station_code), c.station_code),
+             "owner": owners.get((c.owner_kind, c.owner_code), c.owner_code) if c.owner_code else None,
              "deadline": c.deadline_at.isoformat() if c.deadline_at else None,
              "hours_late": round((at - c.deadline_at).total_seconds() / 3600, 1) if c.deadline_at else None,
              "escalation_level": c.escalation_level} for c in rows]

@@ -217,6 +217,14 @@ def hotspots(session: Session, start: date, end: date, prefixes: list[str], dist
     return cells, y, cells.gi_star(y, distance_m, permutations)
 
 
+def clustered(cells: CellSet, y: np.ndarray, g: gh.GiStar, distance_m: float = DEFAULT_DISTANCE_M,
+              least: int = 3) -> list[bool]:
+    """The 99 per cent hot cells whose neighbourhood (the cell and its neighbours) holds at least `least` cases:
+    on a sparse month, one lone case makes its empty neighbours "significant", which a printed map must not show."""
+    local = cells.weights(distance_m).sparse @ y + y
+    return [str(c) == "hot_99" and n >= least for c, n in zip(g.classes, local, strict=True)]
+
+
 def hotspots_geojson(session: Session, start: date, end: date, prefixes: list[str], distance_m: float,
                      permutations: int, box: BBox | None =None, everything: bool = False) -> dict:
     """GET /api/v1/hotspots: the cells (with cases or significant; all with `everything`) as GeoJSON."""

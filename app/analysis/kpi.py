@@ -1,7 +1,12 @@
 """Monthly (or any period) evaluation per department, station, community, workstation, grid cell or person.
 
-The cases of a period are those first reported in it; their facts come from the milestones the
-workflow records on each case (`app.cases.workflow`), the arithmetic from `app.analysis.scores`.
+The cases of a period (one definition for the tables, the trend, the map and the drill-down lists): every
+case whose first report falls in [from, to), Beijing dates, whatever its state now (not filed and void
+included: they count in the filing rate). A table by department has the cases a department owns; the map
+and the grid table the cases with a grid cell (a case outside the town grid has none). Counts are the
+town's for everyone; a list of cases shows those the user may see. Their facts come from the milestones
+the workflow records on each case (`app.cases.workflow`), the arithmetic from `app.analysis.scores`;
+"open overdue" is judged at the time of the evaluation.
 """
 
 from __future__ import annotations
@@ -10,14 +15,14 @@ import csv
 import io
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import ColumnElement, Integer, cast, func, select
 from sqlalchemy.orm import Session
 
 from app import params
 from app.accounts.models import Department, User
 from app.analysis import scores
-from app.cases import scope
-from app.cases.models import Case, Setting
+from app.cases import reading, scope
+from app.cases.models import Case, Category, Setting
 from app.cases.worktime import BEIJING
 from app.errors import InputError
 from app.interop.exports import csv_safe
@@ -42,6 +47,31 @@ HEADERS_ZH = {
 }
 
 
+DEFAULT_WEIGHTS = {"filed_count": 0.1, "closure_rate": 0.3, "on_time_disposal_rate": 0.3, "no_rework_rate": 0.3}
+DEFAULT_GRADES = [["A", 90], ["B", 75], ["C", 60], ["D", 40], ["E", 0]]
+DEFAULT_MIN_CASES = 5  # fewer cases than this in the period: scored, not graded
+
+
+def bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start, end) Beijing dates as instants."""
+    return datetime.combine(start, time.min, BEIJING), datetime.combine(end, time.min, BEIJING)
+
+
+def of_period(start: date, end: date) -> ColumnElement[bool]:
+    """The cases of a period: first reported in [start, end) Beijing dates (see the module's docstring)."""
+    lo, hi = bounds(start, end)
+    return (Case.first_reported_at >= lo) & (Case.first_reported_at < hi)
+
+
+def rules(session: Session) -> dict:
+    """The scoring rules in force: weights, grades and the fewest cases a graded group has."""
+    settings = {s.key: s.value for s in session.scalars(select(Setting).where(
+        Setting.key.in_(("kpi_weights", "kpi_grades", "kpi_min_cases"))))}
+    return {"weights": settings.get("kpi_weights", DEFAULT_WEIGHTS),
+            "grades": settings.get("kpi_grades", DEFAULT_GRADES),
+            "min_cases": int(settings.get("kpi_min_cases", DEFAULT_MIN_CASES))}
+
+
 def period(raw_from: str | None, raw_to: str | None, today: date | None = None) -> tuple[date, date]:
     """[from, to) in Beijing dates; default the current month. InputError names a bad bound."""
     today = today or datetime.now(BEIJING).date()
@@ -50,11 +80,14 @@ def period(raw_from: str | None, raw_to: str | None, today: date | None = None) 
     return params.check_period(start, end)
 
 
-def facts(case: Case, by: str, evaluator_rating: float | None = None) -> dict:
-    """The per-case facts scores.indicators() needs (`evaluator_rating`: the mean of the evaluators' ratings)."""
+def facts(case: Case, by: str, light: str | None = None, evaluator_rating: float | None = None) -> dict:
+    """The per-case facts scores.indicators() needs (`light`: the case's traffic light when evaluated;
+    `evaluator_rating`: the mean of the outside evaluators' ratings)."""
     filed = case.filed_at is not None
     return {
+        "id": case.id,
         "group": GROUPS[by](case),
+        "overdue_open": light == "red",
         "reports": case.report_count,
         "filed": filed,
         "decided": filed or case.state == "not_filed" or (case.state == "archived" and not filed),
@@ -72,33 +105,38 @@ def facts(case: Case, by: str, evaluator_rating: float | None = None) -> dict:
     }
 
 
-def evaluate(session: Session, start: date, end: date, by: str, user: User | None = None) -> dict:
-    """Indicators, scores and grades of every group for the cases first reported in [start, end).
+def _check_by(by: str) -> None:
+    if by not in GROUPS:
+        raise InputError("by", f"by must be one of {', '.join(GROUPS)}")
+
+
+def period_facts(session: Session, start: date, end: date, by: str, now: datetime | None = None) -> list[dict]:
+    """The facts of every case of the period that belongs to a group of `by`."""
+    light = reading.lights(session, now)
+    rows = session.execute(select(Case, light).where(of_period(start, end)).order_by(Case.id)).all()
+    reviews = review_means(session, [c.id for c, _lit in rows])
+    return [f for f in (facts(c, by, lit, reviews.get(c.id)) for c, lit in rows) if f["group"] is not None]
+
+
+def evaluate(session: Session, start: date, end: date, by: str, user: User | None = None,
+             lang: str = "zh", now: datetime | None = None) -> dict:
+    """Indicators, scores and grades of every group for the cases of the period [start, end).
 
     Groups are the town's for everyone (published monthly), except people: a handler or patrol officer
     sees their own row only."""
-    if by not in GROUPS:
-        raise InputError("by", f"by must be one of {', '.join(GROUPS)}")
-    lo = datetime.combine(start, datetime.min.time(), BEIJING)
-    hi = datetime.combine(end, datetime.min.time(), BEIJING)
-    cases = session.scalars(select(Case).where(Case.first_reported_at >= lo, Case.first_reported_at < hi)).all()
-    settings = {s.key: s.value for s in session.scalars(select(Setting))}
-    weights = settings.get("kpi_weights", {"filed_count": 0.1, "closure_rate": 0.3, "on_time_disposal_rate": 0.3,
-                                           "no_rework_rate": 0.3})
-    grades = settings.get("kpi_grades", [["A", 90], ["B", 75], ["C", 60], ["D", 40], ["E", 0]])
-    reviews = review_means(session, [c.id for c in cases])
-    rows = scores.evaluate((f for f in (facts(c, by, reviews.get(c.id)) for c in cases) if f["group"] is not None),
-                           weights, grades)
+    _check_by(by)
+    rule = rules(session)
+    rows = scores.evaluate(period_facts(session, start, end, by, now), rule["weights"], rule["grades"],
+                           rule["min_cases"])
     if by == "person" and scope.scoped(user):
         rows = [r for r in rows if r["group"] == user.username]
-    names = _names(session, by)
+    names = names_of(session, by, lang)
     staff = _staff(session) if by == "person" else {}
     for r in rows:
         r["name"] = names.get(r["group"], r["group"])
         if r["group"] in staff:  # the person's registry entry (统一编码): staff code and station
             r["staff_code"], r["staff_station"] = staff[r["group"]]
-    return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "weights": weights, "grades": grades,
-            "rows": rows}
+    return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **rule, "rows": rows}
 
 
 def review_means(session: Session, case_ids: list[int]) -> dict[int, float]:
@@ -119,16 +157,58 @@ def _staff(session: Session) -> dict[str, tuple[str, str]]:
     return {name: (p.code, p.station_code) for name, p in by_username(session).items()}
 
 
-def _names(session: Session, by: str) -> dict:
+def _pick(zh: str, en: str | None, lang: str) -> str:
+    return en or zh if lang == "en" else zh
+
+
+def names_of(session: Session, by: str, lang: str = "zh") -> dict:
+    """Code -> name of the groups of `by` (departments, stations, areas, people) in `lang`, English where the
+    data has it."""
     if by == "department":
-        return dict(session.execute(select(Department.code, Department.name)).all())
-    if by == "station":
-        return dict(session.execute(select(Station.code, Station.name)).all())
-    if by in ("community", "workstation"):
-        return dict(session.execute(select(AdminArea.code, AdminArea.name).where(AdminArea.level == by)).all())
-    if by == "person":
+        rows = session.execute(select(Department.code, Department.name, Department.name_en)).all()
+    elif by == "station":
+        rows = session.execute(select(Station.code, Station.name, Station.name_en)).all()
+    elif by in ("community", "workstation"):
+        rows = session.execute(select(AdminArea.code, AdminArea.name, AdminArea.name_en)
+                               .where(AdminArea.level == by)).all()
+    elif by == "category":
+        rows = session.execute(select(Category.code, Category.name, Category.name_en)).all()
+    elif by == "person":
         return dict(session.execute(select(User.username, User.display_name)).all())
-    return {}
+    else:
+        return {}
+    return {code: _pick(zh, en, lang) for code, zh, en in rows}
+
+
+DRILLABLE = ("cases", "filed", "filing_rate", "dispatched", "on_time_dispatch_rate", "handled",
+             "on_time_disposal_rate", "closed", "closure_rate", "on_time_closure_rate", "overdue_open", "rework_rate",
+             "ratings", "satisfaction_rate")
+
+
+def drill(session: Session, user: User, start: date, end: date, by: str, group: str, indicator: str,
+          lang: str = "zh", now: datetime | None = None) -> dict:
+    """The cases behind one number of a table: those the indicator counts and, for a rate, those it is a share
+    of; the counts are the town's, the listed cases those the user may see."""
+    _check_by(by)
+    if indicator not in DRILLABLE:
+        raise InputError("indicator", f"indicator must be one of {', '.join(DRILLABLE)}")
+    mine = [f for f in period_facts(session, start, end, by, now) if str(f["group"]) == group]
+    if by == "person" and scope.scoped(user) and group != user.username:
+        mine = []
+    part, whole = scores.members(mine, indicator)
+    ids = sorted(set(part) | set(whole or []))
+    rows = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids), scope.visible_to(user)))} \
+        if ids else {}
+    categories = names_of(session, "category", lang)
+    counted = set(part)
+    cases = [{"id": i, "counted": i in counted, "state": rows[i].state,
+              "category": categories.get(rows[i].category_code, rows[i].category_code),
+              "first_reported_at": rows[i].first_reported_at.isoformat(), "address": rows[i].address}
+             for i in ids if i in rows]
+    return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "group": group, "indicator": indicator,
+            "count": len(part), "of": None if whole is None else len(whole),
+            "value": round(len(part) / len(whole), 4) if whole else (None if whole is not None else len(part)),
+            "hidden": len(ids) - len(cases), "cases": cases}
 
 
 def columns(lang: str = "zh") -> list[tuple[str, str]]:
@@ -165,23 +245,35 @@ def to_xlsx(result: dict, lang: str = "zh") -> bytes:
     return buffer.getvalue()
 
 
-def grid_counts(session: Session, user: User, start: date, end: date) -> dict:
-    """Cases the user may see, first reported in [start, end), per grid cell: the choropleth."""
-    lo, hi = (datetime.combine(d, time.min, BEIJING) for d in (start, end))
+def grid_counts(session: Session, start: date, end: date) -> dict:
+    """The cases of the period per grid cell (the choropleth), with the period's total and how many of its cases
+    have no grid cell (outside the town grid), so that the map's total and the tables' can be told apart."""
     rows = session.execute(
-        select(Case.grid_code, func.count()).where(Case.first_reported_at >= lo, Case.first_reported_at < hi,
-                                                   Case.grid_code.is_not(None), scope.visible_to(user))
-        .group_by(Case.grid_code)
+        select(Case.grid_code, func.count()).where(of_period(start, end)).group_by(Case.grid_code)
     ).all()
-    return {"from": start.isoformat(), "to": end.isoformat(), "counts": dict(rows)}
+    counts = {code: n for code, n in rows if code is not None}
+    outside = sum(n for code, n in rows if code is None)
+    return {"from": start.isoformat(), "to": end.isoformat(), "counts": counts,
+            "total": sum(counts.values()) + outside, "without_grid_cell": outside}
 
 
-def monthly(session: Session, user: User) -> list[dict]:
-    """Cases the user may see per month (by first report), closed and closed on time: the trend chart."""
-    month = func.date_trunc("month", func.timezone("Asia/Shanghai", Case.first_reported_at))
+def trend(session: Session, start: date, end: date) -> dict:
+    """The cases of the period per month (per day when the period is two months or shorter), with how many of
+    them were closed and closed on time: the trend chart follows the chosen period."""
+    unit = "day" if (end - start).days <= 62 else "month"
+    bucket = func.date_trunc(unit, func.timezone("Asia/Shanghai", Case.first_reported_at))
     rows = session.execute(
-        select(month, func.count(), func.count(Case.closed_at), func.sum(cast(Case.closed_on_time, Integer)))
-        .where(scope.visible_to(user)).group_by(month).order_by(month)
+        select(bucket, func.count(), func.count(Case.closed_at), func.sum(cast(Case.closed_on_time, Integer)))
+        .where(of_period(start, end)).group_by(bucket).order_by(bucket)
     ).all()
-    return [{"month": m.strftime("%Y-%m"), "cases": n, "closed": c, "closed_on_time": int(t or 0)}
-            for m, n, c, t in rows]
+    fmt = "%Y-%m-%d" if unit == "day" else "%Y-%m"
+    found = {b.strftime(fmt): (n, c, int(t or 0)) for b, n, c, t in rows}
+    keys, d = [], start
+    while d < end:  # every bucket of the period, empty ones too
+        keys.append(d.strftime(fmt))
+        d = d + timedelta(days=1) if unit == "day" else (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    keys = list(dict.fromkeys(keys))
+    buckets = [{"period": k, "cases": found.get(k, (0, 0, 0))[0], "closed": found.get(k, (0, 0, 0))[1],
+                "closed_on_time": found.get(k, (0, 0, 0))[2]} for k in keys]
+    return {"from": start.isoformat(), "to": end.isoformat(), "unit": unit, "buckets": buckets,
+            "total": sum(b["cases"] for b in buckets)}

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import get_locale, gettext
 
 from app import inputs, params
 from app.accounts.auth import current_user, login_required, roles_required
-from app.analysis import alerts, digest, hotspots, kpi
+from app.analysis import alerts, definitions, digest, hotspots, kpi
 from app.cases.worktime import BEIJING
 from app.db import db
 from app.errorhandlers import page
@@ -77,6 +78,10 @@ def alert_module_update(code: str):
     return jsonify(db.write(lambda s: alerts.update(s, current_user().username, code, payload)))
 
 
+def _lang() -> str:
+    return "en" if request.args.get("lang") == "en" or str(get_locale() or "zh") == "en" else "zh"
+
+
 @bp.get("/api/v1/kpi")
 @bp.get("/api/v1/kpi.<fmt>")
 @login_required
@@ -85,7 +90,7 @@ def kpi_table(fmt: str = "json"):
     if fmt not in ("json", "csv", "xlsx"):
         raise InputError("format", "format must be json, csv or xlsx", 404)
     start, end = kpi.period(request.args.get("from"), request.args.get("to"))
-    result = kpi.evaluate(db.session(), start, end, request.args.get("by", "department"), current_user())
+    result = kpi.evaluate(db.session(), start, end, request.args.get("by", "department"), current_user(), _lang())
     if fmt == "json":
         return jsonify(result)
     lang = request.args.get("lang", "zh")
@@ -95,7 +100,7 @@ def kpi_table(fmt: str = "json"):
 
 
 def _digest() -> dict:
-    return digest.build(db.session(), _today_or(), request.args.get("span", "day"), current_user())
+    return digest.build(db.session(), _today_or(), request.args.get("span", "day"), current_user(), lang=_lang())
 
 
 @bp.get("/api/v1/digest")
@@ -110,19 +115,43 @@ def digest_json():
 @page("digest.html")
 def digest_page():
     """The same digest as a printable page (a bad date or span is said on the page)."""
-    return render_template("digest.html", data=_digest(), error=None)
+    from app.consoles.views import STATE_LABELS
+
+    return render_template("digest.html", data=_digest(), error=None, states=STATE_LABELS)
+
+
+@bp.get("/api/v1/kpi/cases")
+@login_required
+def kpi_cases():
+    """The cases behind one number: ?from=&to=&by=&group=&indicator= (its count equals the number)."""
+    a = request.args
+    start, end = kpi.period(a.get("from"), a.get("to"))
+    return jsonify(kpi.drill(db.session(), current_user(), start, end, a.get("by", "department"),
+                             a.get("group", ""), a.get("indicator", "cases"), _lang()))
+
+
+@bp.get("/api/v1/kpi/definitions")
+@login_required
+def kpi_definitions():
+    """What each indicator means, the scoring rules in force and the definition of the cases of a period."""
+    return jsonify({**definitions.translated(gettext), **kpi.rules(db.session())})
 
 
 @bp.get("/api/v1/stats/grid-counts")
 @login_required
 def grid_counts():
-    """Cases per grid cell first reported in [from, to) (default this month), for the choropleth."""
+    """The cases of the period [from, to) (default this month) per grid cell, for the choropleth."""
     start, end = kpi.period(request.args.get("from"), request.args.get("to"))
-    return jsonify(kpi.grid_counts(db.session(), current_user(), start, end))
+    return jsonify(kpi.grid_counts(db.session(), start, end))
 
 
 @bp.get("/api/v1/stats/monthly")
 @login_required
 def monthly():
-    """Cases per month (by first report) with how many were closed and closed on time: the trend chart."""
-    return jsonify(months=kpi.monthly(db.session(), current_user()))
+    """The cases of the period [from, to) (default this month) per month, or per day for two months or less,
+    with how many were closed and closed on time: the trend chart."""
+    start, end = kpi.period(request.args.get("from"), request.args.get("to"))
+    return jsonify(kpi.trend(db.session(), start, end))
+
+
+from app.analysis import leader_views  # noqa: E402,F401  (its routes are on this blueprint)

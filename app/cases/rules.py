@@ -174,6 +174,12 @@ SETTING_CHECKS = {
     "near_due_share": lambda v: _number(v, 0, 1, low_open=True),
     "kpi_weights": _kpi_weights,
     "kpi_grades": _kpi_grades,
+    "kpi_min_cases": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000
+    else "must be a whole number of cases from 0 to 1000",
+    "chronic_weeks": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and 2 <= v <= 52
+    else "must be a whole number of weeks from 2 to 52",
+    "chronic_min_times": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and 2 <= v <= 100
+    else "must be a whole number from 2 to 100",
     "self_check_categories": _prefixes,
 }
 

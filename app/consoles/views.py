@@ -115,7 +115,17 @@ UI = {
     "kpi_rework_rate": _l("Rework rate"), "kpi_satisfaction_mean": _l("Satisfaction"), "kpi_score": _l("Score"),
     "assignee": _l("Team member (user name)"), "kpi_grade": _l("Grade"), "kpi_self_handled": _l("Self-handled"),
     "kpi_self_handled_share": _l("Self-handled share"), "kpi_evaluator_rating_mean": _l("Evaluators' rating"),
-    "ranking_workstation": _l("Workstations"),
+    "ranking_workstation": _l("Workstations"), "sort": _l("Sort by this column"),
+    "definition": _l("Definition"), "definitions": _l("Definitions, weights and grades"), "weights": _l("Weights"),
+    "grades": _l("Grades"), "cases_word": _l("cases"), "counted": _l("Counted"),
+    "hidden_cases": _l("%(n)s of these cases are outside your scope and not listed."),
+    "trend_days": _l("Cases per day"), "cases_per_cell": _l("Cases per grid cell"), "no_cases": _l("No case"),
+    "map_total": _l("%(n)s cases on the map; %(m)s without a grid cell"),
+    "totals_note": _l("%(n)s cases in the period: %(g)s in grid cells (the map), %(m)s without a grid cell (outside "
+                      "the town grid). Tables by department count only the cases a department owns."),
+    "bulletins": _l("Monthly bulletins"), "reported_on": _l("First reported"), "chronic": _l("Chronic problems"),
+    "plan": _l("Plan"), "review_on": _l("Review date"), "control": _l("Control"),
+    "chronic_open": _l("Open"), "chronic_controlled": _l("Under control"), "chronic_resolved": _l("Resolved"),
     # patrol
     "route_today": _l("Today's route"), "no_route": _l("No route planned for today"), "stops": _l("Stops"),
     "visited": _l("Visited"), "report_here": _l("Report a problem here"), "my_location": _l("My location"),

@@ -442,7 +442,7 @@ BODY_OF = {
     ("/district/orders", "post"): "DistrictOrder", ("/alerts/modules/{code}", "put"): "AlertModuleInput",
     ("/cases/{case_id}/reviews", "post"): "ReviewInput",
     ("/positions", "post"): "PositionsInput", ("/patrols/{route_id}/stops/{seq}/visited", "post"): "StopVisit",
-    ("/field/cases/{case_id}/actions", "post"): "FieldAction",
+    ("/field/cases/{case_id}/actions", "post"): "FieldAction", ("/chronic/{problem_id}", "post"): "ChronicControl",
 }
 
 

@@ -743,7 +743,8 @@
   }).catch(function (err) { console.warn("categories not loaded:", err.message); home(); });
   loadCases();
   loadQueue();
-  // #case=ID opens that case: a link from another page (the station queue) or a changed address
+  // #case=ID opens that case: a link from another page (the station queue, the reports, the digest, a pack)
+  // or a changed address
   function openFromHash() {
     var wanted = /^#case=(\d+)$/.exec(window.location.hash);
     if (wanted) { openCase(Number(wanted[1])); }

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app import demo, scheduler
 from app.analysis import kpi
-from app.cases import intake
+from app.cases import intake, machine, rules
 from app.cases.models import Case, CaseEvent, SchedulerRun, SupervisionOrder
 from app.cases.worktime import BEIJING
 from tests import factories
@@ -173,13 +173,28 @@ def test_scores_on_a_small_history_by_hand(app, story):
     assert (r["cases"], r["reports"], r["valid_reports"], r["filed"], r["dispatched"]) == (3, 3, 3, 3, 3)
     assert r["filing_rate"] == 1.0
     assert r["on_time_dispatch_rate"] == pytest.approx(2 / 3, abs=1e-4)
-    assert r["handled"] == 2 and r["on_time_disposal_rate"] == 0.5
+    # c is still open, long past its deadline (2 working days from 2 March): it counts as late in both on-time
+    # rates, closed (or handled) on time / (closed (or handled) + open overdue)
+    assert r["overdue_open"] == 1
+    assert r["handled"] == 2 and r["on_time_disposal_rate"] == pytest.approx(1 / 3, abs=1e-4)  # a / (a, b + c)
     assert r["closed"] == 2 and r["closure_rate"] == pytest.approx(2 / 3, abs=1e-4)
-    assert r["on_time_closure_rate"] == 0.5
+    assert r["on_time_closure_rate"] == pytest.approx(1 / 3, abs=1e-4)  # a / (a, b + c)
     assert r["rework_rate"] == 0.5
     assert r["satisfaction_mean"] == 3.5 and r["satisfaction_rate"] == 0.5
-    # 10% x 3/3 + 30% x 2/3 + 30% x 1/2 + 30% x (1 - 1/2) = 0.1 + 0.2 + 0.15 + 0.15 = 60
-    assert r["score"] == pytest.approx(60.0, abs=0.01) and r["grade"] == "C"
+    # 10% x 3/3 + 30% x 2/3 + 30% x 1/3 + 30% x (1 - 1/2) = 10 + 20 + 10 + 15 = 55, but 3 cases are fewer than
+    # the 5 a unit needs to be graded: scored, not graded
+    assert r["score"] == pytest.approx(55.0, abs=0.01) and r["grade"] is None and r["graded"] is False
+    with app.extensions["db"].transaction() as s:
+        rules.set_setting(s, "test", "kpi_min_cases", 3)
+        graded = {r["group"]: r for r in kpi.evaluate(s, bj(2026, 3, 2).date(), bj(2026, 3, 9).date(),
+                                                      "department")["rows"]}["LGJT"]
+        rules.set_setting(s, "test", "kpi_min_cases", 5)
+    assert graded["graded"] and graded["grade"] == "D" and graded["rank"] == 1  # 40 <= 55 < 60
+    # before the deadline c was not yet late: evaluated on 2 March at noon, only handled cases count
+    with app.extensions["db"].transaction() as s:
+        early = {r["group"]: r for r in kpi.evaluate(s, bj(2026, 3, 2).date(), bj(2026, 3, 9).date(), "department",
+                                                     now=bj(2026, 3, 2, 12, 0))["rows"]}["LGJT"]
+    assert early["overdue_open"] == 0
     with app.extensions["db"].transaction() as s:
         stations = kpi.evaluate(s, bj(2026, 3, 2).date(), bj(2026, 3, 9).date(), "station")["rows"]
     assert sum(x["cases"] for x in stations) == 5
@@ -192,8 +207,9 @@ def test_demo_history_scores_agree_with_the_events(app, settings):
     result = demo.seed(app.extensions["db"].sessionmaker, settings, days=6, per_day=12, seed_value=3, now=now)
     assert result["cases"] > 40 and result["steps"] > 200
     start, end = bj(2026, 6, 24).date(), bj(2026, 7, 1).date()
+    later = bj(2026, 8, 1, 9, 0)  # evaluated a month on: every case still open is past its deadline
     with app.extensions["db"].transaction() as s:
-        table = {r["group"]: r for r in kpi.evaluate(s, start, end, "department")["rows"]}
+        table = {r["group"]: r for r in kpi.evaluate(s, start, end, "department", now=later)["rows"]}
         cases = s.scalars(select(Case).where(Case.first_reported_at >= bj(2026, 6, 24),
                                              Case.first_reported_at < bj(2026, 7, 1))).all()
         events = defaultdict(list)
@@ -221,6 +237,9 @@ def test_demo_history_scores_agree_with_the_events(app, settings):
         current = [e for e in feedbacks if evs.index(e) > last_rework]
         g["handled"] += bool(current)
         g["handled_on_time"] += bool(current) and current[-1].data["on_time"]
+        still_open = c.state not in machine.FINAL and c.deadline_at is not None
+        late = (c.frozen_share > 1) if c.frozen_share is not None else still_open and c.deadline_at < later
+        g["late_unhandled"] += still_open and late and not current
         g["closed"] += "close" in actions
         g["reworked"] += "rework" in actions
     assert by_hand, "the demo week dispatched nothing to a department"
@@ -231,7 +250,8 @@ def test_demo_history_scores_agree_with_the_events(app, settings):
         assert (r["cases"], r["reports"], r["filed"], r["handled"], r["closed"]) == \
             (g["cases"], g["reports"], g["filed"], g["handled"], g["closed"]), code
         if g["handled"]:
-            assert r["on_time_disposal_rate"] == pytest.approx(g["handled_on_time"] / g["handled"], abs=1e-4)
+            assert r["on_time_disposal_rate"] == pytest.approx(
+                g["handled_on_time"] / (g["handled"] + g["late_unhandled"]), abs=1e-4)
         if g["filed"]:
             assert r["closure_rate"] == pytest.approx(g["closed"] / g["filed"], abs=1e-4)
     assert sum(g["cases"] for g in by_hand.values()) == sum(r["cases"] for r in table.values())

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.accounts.models import AuditEntry, User
-from app.analysis.models import WarningModule
+from app.analysis.models import ChronicEvent, ChronicProblem, WarningModule
 from app.cases.models import Case, CaseEvent, DispatchRule, Report, Setting, SupervisionOrder
 from app.errors import InputError
 from app.field.models import PatrolRoute
@@ -23,7 +23,7 @@ from app.schemas import BODIES, body, parse_json
 from app.territory.models import BoundaryDraft, BoundaryVersion, Station
 
 TABLES = (Report, Case, CaseEvent, SupervisionOrder, DispatchRule, Setting, BoundaryVersion, Station, BoundaryDraft,
-          PatrolRoute, WarningModule, User)
+          PatrolRoute, WarningModule, User, ChronicProblem, ChronicEvent)
 
 NESTED = json.loads("[" * 40 + "]" * 40)  # beyond the depth limit once serialised inside a body
 TEXTS = ["a\x00b", "lone \ud800 surrogate", "x" * 100_000]
@@ -87,6 +87,7 @@ WRITES = [
     ("/api/v1/district/orders", "post", "intake", "DistrictOrder",
      {"order_no": "PD-CORPUS", "category": "06010", "description": "语料", "lon": 121.93, "lat": 30.90}),
     ("/api/v1/cases/{case}/reviews", "post", "evaluator", "ReviewInput", {"rating": 4, "review": "评议"}),
+    ("/api/v1/chronic/{chronic}", "post", "supervisor", "ChronicControl", {"version": 1, "note": "n"}),
 ]
 
 
@@ -109,10 +110,11 @@ def ids(app, make_user, spots):
                               updated_by="t", proposal={"coverage": {"type": "FeatureCollection", "features": []}})
         route = PatrolRoute(station_code="JS-001", day=__import__("datetime").date(2026, 1, 1), shift_minutes=60,
                             speed_kph=15, stops=[], length_m=0, duration_s=0, value=0, solver={}, created_by="t")
-        s.add_all([draft, route])
+        chronic = ChronicProblem(grid_code="310115145999999", category_code="06010", status="open")
+        s.add_all([draft, route, chronic])
         s.flush()
         return {"case": answer["case_id"], "report": answer["report_id"], "order": order["id"], "rule": rule,
-                "module": module, "draft": draft.id, "route": route.id}
+                "module": module, "draft": draft.id, "route": route.id, "chronic": chronic.id}
 
 
 def counts(app) -> tuple:

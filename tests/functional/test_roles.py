@@ -43,6 +43,15 @@ TABLE: dict[tuple[str, str], object] = {
     **{("GET", e): PUBLIC for e in (
         "ogc.landing", "ogc.api", "ogc.conformance", "ogc.collections", "ogc.collection", "ogc.queryables",
         "ogc.tilesets", "ogc.tileset")},
+    # leaders' outputs (tests/functional/test_bulletin.py)
+    **{("GET", e): ANY for e in (
+        "analysis.bulletins_page", "analysis.bulletins_json", "analysis.bulletin_pdf", "analysis.bulletin_html",
+        "analysis.digest_pdf", "analysis.chronic_list", "analysis.chronic_map", "analysis.kpi_cases",
+        "analysis.kpi_definitions", "analysis.topic_pack", "analysis.topic_pack_pdf", "analysis.quarterly_pack",
+        "analysis.quarterly_pack_pdf")},
+    ("POST", "analysis.bulletin_make"): {"admin", "leader", "shift_leader"},
+    ("POST", "analysis.chronic_control"): {"admin", "leader", "shift_leader", "supervisor"},
+    ("POST", "analysis.chronic_refresh"): {"admin", "leader", "shift_leader", "supervisor"},
     ("GET", "territory.drafts"): {"planner", "admin", "leader"},
     ("GET", "territory.draft"): {"planner", "admin", "leader"},
     ("GET", "territory.version_diff"): {"planner", "admin", "leader"},
