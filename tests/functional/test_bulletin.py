@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -200,6 +201,10 @@ def test_reports_page_percentages_legend_and_drill_down(browser, history, live_s
     page.click("form.period button[type=submit]")
     wait_data(page, "trendFirst", lambda v: v == FROM, timeout=30)
     wait_data(page, "choropleth", timeout=60)
+    deadline = time.monotonic() + 30  # the rankings of the new period load on their own
+    while "加载中" in page.locator("#side").inner_text():
+        assert time.monotonic() < deadline, "the rankings did not load"
+        page.wait_for_timeout(100)
     side = page.locator("#side").inner_text()
     assert re.search(r"\d+\.\d\s%", side) and not re.search(r"\b0\.\d{2,}\b", side)  # 33.3 %, never 0.333
     legend = page.locator("#choropleth-legend")

@@ -249,7 +249,8 @@ def test_handler_gives_feedback_with_photos_and_the_checker_sees_them(browser, a
     evidence.wait_for()
     cols = evidence.locator(".f-photos-col")
     assert cols.count() == 2 and cols.nth(0).locator("img").count() == 1 and cols.nth(1).locator("img").count() == 1
-    wait_until(page, "() => Array.from(document.querySelectorAll('.f-evidence img')).every(i => i.naturalWidth > 0)")
+    wait_until(page, "() => Array.from(document.querySelectorAll('.f-evidence img')).every(i => i.naturalWidth > 0)",
+               timeout=30)  # a loaded CI machine
     left, right = cols.nth(0).bounding_box(), cols.nth(1).bounding_box()
     assert abs(left["y"] - right["y"]) < 2 and left["x"] + left["width"] <= right["x"] + 1  # side by side
     assert "已补装井盖" in card.inner_text()
