@@ -53,12 +53,13 @@ def blueprints() -> list[Blueprint]:
     from app.accounts import views as accounts
     from app.analysis import views as analysis
     from app.cases import views as cases
+    from app.command import views as command
     from app.consoles import views as consoles
     from app.field import views as field
     from app.interop.views import BLUEPRINTS as interop
     from app.territory import views as territory
 
-    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, *interop]
+    return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, analysis.bp, command.bp, *interop]
 
 
 def _warm(app: Flask) -> None:

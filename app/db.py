@@ -20,7 +20,7 @@ from app.config import normalise_db_url
 from gis.crs import STORAGE_EPSG
 
 MODEL_MODULES = ("app.accounts.models", "app.territory.models", "app.cases.models", "app.field.models",
-                 "app.analysis.models")
+                 "app.analysis.models", "app.command.models")
 
 
 class Base(DeclarativeBase):
