@@ -43,7 +43,8 @@ STRINGS = {
     "st_declared": _l("Declared"), "st_responding": _l("Responding"), "st_stabilised": _l("Stabilised"),
     "st_closed": _l("Closed"), "to_responding": _l("Start the response"), "to_stabilised": _l("Mark stabilised"),
     "to_closed": _l("Close the incident"), "pdf": _l("PDF"), "printable": _l("Printable page"),
-    "redraw": _l("Redraw the area"), "buffer_case": _l("Buffer around the case"),
+    "redraw": _l("Redraw the area"), "kind_first": _l("First report"), "kind_followup": _l("Follow-up report"),
+    "kind_final": _l("Final report"),
 }
 LOG_LABELS = {
     "declared": _l("Incident declared"), "status": _l("Status changed"), "area": _l("Affected area changed"),
@@ -98,9 +99,13 @@ def _header():
             db.session().rollback()
             return []
 
-    return {"duty_board": board, "duty_inbox": inbox,
-            "command_strings": lambda: {k: str(v) for k, v in {**STRINGS, **{f"log_{k}": v for k, v in
-                                                                              LOG_LABELS.items()}}.items()}}
+    def context() -> dict:
+        user = current_user()
+        strings = {**STRINGS, **{f"log_{k}": v for k, v in LOG_LABELS.items()}}
+        return {"strings": {k: str(v) for k, v in strings.items()},
+                "may_command": user is not None and user.role in COMMANDERS}
+
+    return {"duty_board": board, "duty_inbox": inbox, "command_context": context}
 
 
 # --------------------------------------------------------------------------------------------

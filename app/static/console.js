@@ -232,6 +232,7 @@
     NH.show(el("div", {class: "case", "data-case": c.id, "data-state": c.state, "data-version": c.version},
       head, note ? NH.message(note) : null, facts, el("h4", {text: t("actions")}), actions,
       el("div", {id: "action-form"}), reports, el("h4", {text: t("history")}), history));
+    if (window.nhCommand) { window.nhCommand.onCase(c); }  // emergency command (command.js): declare from a case
   }
 
   function input(name, c) {
@@ -706,7 +707,7 @@
     NH.show(form);
   }
 
-  if (ctx.may_report) { map.on("click", function (e) { newCase(e.latlng); }); }
+  if (ctx.may_report) { map.on("click", function (e) { if (!window.nhCommandMode) { newCase(e.latlng); } }); }
 
   // ---- start ---------------------------------------------------------------------------------
   buildQueue();
