@@ -6,7 +6,7 @@ compound (from its buildings in the illustrative addresses). Deterministic; run 
 from __future__ import annotations
 
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
@@ -111,6 +111,9 @@ def populations(session: Session) -> int:
     return made
 
 
-def seed(session: Session) -> dict:
-    """All of it; counts of what was made."""
-    return {"populations": populations(session), "resources": resources(session), "assignments": roster(session)}
+def seed(session: Session, now: datetime | None = None) -> dict:
+    """All of it (the roster of this Beijing month and the one before, so the first night is covered too)."""
+    today = (now or datetime.now(BEIJING)).astimezone(BEIJING).date()
+    before = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    made = roster(session, before) + roster(session, today.strftime("%Y-%m"))
+    return {"populations": populations(session), "resources": resources(session), "assignments": made}

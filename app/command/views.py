@@ -222,7 +222,8 @@ def _roster_grid(data: dict) -> list[dict]:
     """Rows (position x shift) of the printable roster, each with the names per day."""
     cells: dict[tuple[str, str, str], list[str]] = {}
     for a in data["assignments"]:
-        cells.setdefault((a["position"], a["shift"], a["day"]), []).append(a["display_name"])
+        # the grid has room for a name, not its note in full-width brackets (（演示）...)
+        cells.setdefault((a["position"], a["shift"], a["day"]), []).append(a["display_name"].split("（")[0])
     rows = []
     for p in data["positions"]:
         for s in p["shifts"]:

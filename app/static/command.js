@@ -65,7 +65,10 @@
         el("label", {}, s("commander"), el("input", {name: "commander", required: true, value: NH.ctx.user.username})),
         el("label", {}, s("buffer_m"), el("input", {name: "buffer_m", type: "number", min: 1, max: 20000, value: 500})),
         el("p", {}, el("button", {type: "button", id: "draw-area", onclick: function () {
-          draw(function (geometry) { drawn = geometry; form.querySelector("#drawn").textContent = s("saved"); });
+          draw(form.querySelector("#drawn"), function (geometry) {
+            drawn = geometry;
+            form.querySelector("#drawn").textContent = s("saved");
+          });
         }, text: s("draw_area")}), el("span", {id: "drawn", class: "hint"})),
         el("button", {type: "submit", text: s("submit")}), el("div", {id: "declare-msg"}));
       form.addEventListener("submit", function (e) {
@@ -81,17 +84,16 @@
   }
 
   // Geoman polygon drawing (clicks place the corners; a click on the first one or a double click ends it)
-  function draw(then) {
+  function draw(hint, then) {
     window.nhCommandMode = true;
-    NH.show(el("p", {class: "hint", id: "draw-hint", text: s("draw_help")}));
-    var keep = NH.side().firstChild;
+    if (hint) { hint.textContent = s("draw_help"); }
+    if (map.pm.setLang) { map.pm.setLang(NH.ctx.lang === "zh" ? "zh" : "en"); }
     map.pm.enableDraw("Polygon", {snappable: false, finishOn: "dblclick"});
     map.once("pm:create", function (created) {
       var geometry = created.layer.toGeoJSON().geometry;
       map.removeLayer(created.layer);
       if (!state.incident) { window.nhCommandMode = false; }
       done("areaDrawn", geometry.coordinates[0].length);
-      if (keep && keep.id === "draw-hint") { NH.side().replaceChildren(); }
       then(geometry);
     });
   }
@@ -100,7 +102,7 @@
   function enter(id) {
     window.nhCommandMode = true;
     document.body.classList.add("emergency");
-    document.getElementById("queue").hidden = true;
+    document.getElementById("queue").style.display = "none";  // .queue is display:flex, which [hidden] loses to
     var box = view();
     if (!box) {
       box = el("section", {id: "command-view", class: "command-view", "aria-live": "polite"});
@@ -120,7 +122,7 @@
     window.nhCommandMode = false;
     document.body.classList.remove("emergency");
     view().hidden = true;
-    document.getElementById("queue").hidden = false;
+    document.getElementById("queue").style.display = "";
     document.getElementById("emergency-toggle").textContent = s("emergency");
     delete document.body.dataset.commandLoaded;
     map.invalidateSize();
@@ -137,6 +139,7 @@
                                            interactive: false}).addTo(map);
         if (fit) { map.invalidateSize(); map.fitBounds(state.area.getBounds(), {padding: [20, 20]}); }
         render(r[0], r[1], r[2], r[3], r[4], r[5]);
+        if (fit) { NH.show(el("p", {class: "msg", text: s("incidents") + " #" + r[0].id + " " + r[0].title})); }
         done("commandLoaded", id + ":" + r[0].version + ":" + r[4].length);
       }).catch(function (err) { view().replaceChildren(NH.message(err.message, "error")); });
   }
@@ -155,7 +158,9 @@
         return el("button", {type: "button", "data-status": to, onclick: function () { status(i, to); }, text: s("to_" + to)});
       }) : null,
       may ? el("button", {type: "button", id: "redraw", onclick: function () {
-        draw(function (g) { post("/area", {area: g, version: state.incident.version}); });
+        draw(document.getElementById("command-msg"), function (g) {
+          post("/area", {area: g, version: state.incident.version});
+        });
       }, text: s("redraw")}) : null);
     var summary = el("section", {id: "inside"}, el("h4", {text: s("inside")}), dl([
       [s("area_km2"), inside.area_km2, "area_km2"], [s("grid_cells"), inside.grid_cells, "grid_cells"],
@@ -190,7 +195,7 @@
       }), may ? rollForm(i) : null);
     var logBox = el("section", {id: "log"}, el("h4", {text: s("log")}), el("ol", {}, log.slice().reverse().map(function (e) {
       return el("li", {"data-kind": e.kind}, el("span", {class: "meta", text: NH.when(e.at) + " · " + e.actor + " · "}),
-                s("log_" + e.kind) + (e.text ? " " + e.text : ""));
+                s("log_" + e.kind) + " " + logText(e));
     })), may ? noteForm() : null);
     var reports = el("section", {id: "reports"}, el("h4", {text: s("reports")}),
       el("ul", {}, i.reports.map(function (r) {
@@ -210,6 +215,13 @@
       el("p", {class: "hint", text: s("linked") + ": " + (i.cases.map(function (c) { return "#" + c.id; }).join(" ") || s("none"))}));
     view().replaceChildren(head, el("div", {id: "command-msg"}),
                            el("div", {class: "cols"}, summary, resources, roll, logBox, reports, link));
+  }
+
+  function logText(e) {
+    if (e.kind === "status") { return s("st_" + e.data.from) + " → " + s("st_" + e.data.to) + (e.text ? " " + e.text : ""); }
+    if (e.kind === "report") { return s("kind_" + e.text); }
+    if (e.kind === "declared") { return e.text + " · " + e.data.level; }
+    return e.text || "";
   }
 
   function rollForm(i) {

@@ -233,7 +233,8 @@ def test_incident_from_a_case_end_to_end(app, client, people, spots, registry):
     pdf = client.get(follow["links"]["pdf"], headers=h(people, "officer0"))
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
-    for words in ("续报", "申港路段积水", "暴雨内涝", "III", "移动排水泵", "已调派排水泵", "网格", "水位下降，继续监测"):
+    for words in ("续报", "申港路段积水", "暴雨内涝", "III", "移动排水泵", "已调派排水泵", "网格",
+                  "水位下降，继续监测"):
         assert words in text, (words, text[:800])
     page = client.get(follow["links"]["html"] + "?lang=en", headers=h(people, "officer0"))
     assert page.status_code == 200 and b"Follow-up report" in page.data
@@ -261,7 +262,7 @@ def test_incident_from_a_case_end_to_end(app, client, people, spots, registry):
 class _Gateway(BaseHTTPRequestHandler):
     received: list = []
 
-    def do_POST(self):  # noqa: N802 (the http.server interface)
+    def do_POST(self):
         length = int(self.headers["Content-Length"])
         _Gateway.received.append(json.loads(self.rfile.read(length)))
         self.send_response(200)
