@@ -416,19 +416,14 @@ def inbox():
 @bp.post("/api/v1/inbox/<int:recipient_id>/ack")
 @login_required
 def acknowledge(recipient_id: int):
-    """The caller acknowledges an instruction."""
+    """The caller acknowledges an instruction: JSON for the field app, or the console header's form (which
+    carries its CSRF token and goes back to the page it was on)."""
     row = db.write(lambda s: notify.acknowledge(s, current_user(), recipient_id))
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        target = request.form.get("next") or ""
+        same_site = target.startswith("/") and not target.startswith("//") and "\\" not in target
+        return redirect(target if same_site else url_for("consoles.dispatcher"))
     return jsonify({"id": row.id, "acknowledged_at": row.acknowledged_at.isoformat()})
-
-
-@bp.post("/inbox/<int:recipient_id>/ack")
-@login_required
-def acknowledge_form(recipient_id: int):
-    """The header's acknowledge button (a form: works without script), back to the page it was on."""
-    db.write(lambda s: notify.acknowledge(s, current_user(), recipient_id))
-    target = request.form.get("next") or ""
-    same_site = target.startswith("/") and not target.startswith("//") and "\\" not in target
-    return redirect(target if same_site else url_for("consoles.dispatcher"))
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/reports")

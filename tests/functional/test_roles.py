@@ -76,7 +76,7 @@ TABLE: dict[tuple[str, str], object] = {
         ("POST", "duty_assign"), ("DELETE", "duty_unassign"), ("POST", "duty_plan"))},
     ("POST", "command.duty_swap_decide"): {"shift_leader", "admin", "commander", "leader"},
     **{("POST", f"command.{e}"): ANY for e in (
-        "duty_swap_request", "duty_handover", "duty_handover_sign", "acknowledge", "acknowledge_form")},
+        "duty_swap_request", "duty_handover", "duty_handover_sign", "acknowledge")},
     **{("POST", f"command.{e}"): COMMANDERS for e in (
         "declare_incident", "incident_status", "incident_area", "incident_link", "incident_note", "dispatch_resource",
         "send_roll_call", "chase_instruction", "file_report")},
