@@ -103,6 +103,10 @@ def test_coverage_finds_the_gap_left_by_a_removed_shift(app, client, people):
             .get_json()["gaps"] if g["position"] == "INFO-GRID"]
     assert ("2031-02-10T20:00", "2031-02-11T08:00", 12, 0, 1) in [
         (g["from"][:16], g["to"][:16], g["hours"], g["have"], g["need"]) for g in gaps]
+    page = client.get(f"/duty/roster?month={month}&lang=zh", headers=h(people, "officer0")).get_data(as_text=True)
+    assert "值班排班表" in page and 'data-position="INFO-GRID"' in page and "缺岗" in page
+    english = client.get(f"/duty/roster?month={month}&lang=en", headers=h(people, "officer0")).get_data(as_text=True)
+    assert "Duty roster" in english and "Information officer (grid)" in english
     # a duty officer may not plan the roster
     assert client.post("/api/v1/duty/roster/plan", headers=h(people, "officer0"),
                        json={"position": "INFO-GRID", "month": month, "usernames": names}).status_code == 403
@@ -230,7 +234,7 @@ def test_incident_from_a_case_end_to_end(app, client, people, spots, registry):
     assert first.status_code == 201 and first.get_json()["on_time"] is True
     follow = client.post(f"/api/v1/incidents/{iid}/reports", headers=h(people, "commander"),
                          json={"kind": "followup", "note": "已调派排水泵"}).get_json()
-    pdf = client.get(follow["links"]["pdf"], headers=h(people, "officer0"))
+    pdf = client.get(follow["links"]["pdf"] + "?lang=zh", headers=h(people, "officer0"))  # the client may be in English
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     for words in ("续报", "申港路段积水", "暴雨内涝", "III", "移动排水泵", "已调派排水泵", "网格",
@@ -310,3 +314,36 @@ def test_roll_call_in_app_and_webhook_acknowledged_and_chased(app, client, peopl
         app.config.pop("NOTIFY_WEBHOOK_URL", None)
         server.shutdown()
         server.server_close()
+
+
+def test_from_a_hot_spot_with_a_line_buffer_and_a_roll_call_of_those_on_duty_inside(app, client, people):
+    from sqlalchemy import func as f
+
+    from app.territory.boundaries import in_version
+    from app.territory.models import GridCell, Station
+
+    with app.extensions["db"].transaction() as s:
+        station = s.execute(select(Station.code, f.ST_X(Station.location), f.ST_Y(Station.location))
+                            .where(Station.code == "JS-003")).one()
+        cell = s.scalar(select(GridCell.code).where(in_version(GridCell)).order_by(
+            f.ST_Distance(GridCell.geom, f.ST_SetSRID(f.ST_MakePoint(station[1], station[2]), 4326))).limit(1))
+    now = datetime.now(BEIJING)
+    on_duty = people["officer2"][0]
+    made = client.post("/api/v1/duty/assignments", headers=h(people, "shift"), json={
+        "position": "STN-JS-003", "username": on_duty, "shift": "h24",
+        "day": (now if now.hour >= 8 else now - timedelta(days=1)).date().isoformat()})
+    assert made.status_code == 201, made.get_json()
+    line = {"type": "LineString", "coordinates": [[station[1] - 0.01, station[2]], [station[1] + 0.01, station[2]]]}
+    answer = client.post("/api/v1/incidents", headers=h(people, "commander"), json={
+        "title": "风暴潮沿线", "type": "storm_surge", "level": "I", "commander": people["commander"][0],
+        "grid_code": cell, "buffer_m": 400, "geometry": line})
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert body["source_kind"] == "hotspot" and body["source_ref"] == cell and body["level"] == "I"
+    assert 1.0 < body["area_km2"] < 2.5  # a 1.9 km line buffered 400 m: about 2.03 km²
+    inside = client.get(f"/api/v1/incidents/{body['id']}/summary", headers=h(people, "officer0")).get_json()
+    assert "JS-003" in [x["code"] for x in inside["stations"]]
+    assert on_duty in [p["username"] for p in inside["on_duty"]]
+    called = client.post(f"/api/v1/incidents/{body['id']}/roll-calls", headers=h(people, "commander"),
+                         json={"text": "沿线人员立即转移", "on_duty_inside": True}).get_json()
+    assert on_duty in [r["username"] for r in called[0]["recipients"]]
