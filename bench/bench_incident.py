@@ -97,7 +97,7 @@ def main() -> None:
     from app.demo import bulk_cases
 
     base = make_url(normalise_db_url(os.environ["DATABASE_URL"]))
-    url, _password, bbox = fresh_database(base, "bench_incident", "bench", "commander")
+    url, _password, _bbox = fresh_database(base, "bench_incident", "bench", "commander")
     try:
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
         db = app.extensions["db"]
@@ -112,10 +112,9 @@ def main() -> None:
         print(f"bench_incident: data ready in {time.perf_counter() - t0:.1f} s ({CASES:,} cases, "
               f"{made['assignments']} duty assignments, {made['resources']} resources, "
               f"{made['populations']} compounds with a population)", flush=True)
-        rng = np.random.default_rng(5)
-        with db.transaction() as s:
-            town = s.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_Dump(ST_GeneratePoints(geom, :n, 5))).geom p "
-                                  "FROM admin_areas WHERE level = 'town' AND version_high IS NULL) q"),
+        with db.transaction() as s:  # random points of the town, seeded (ST_GeneratePoints' third argument)
+            town = s.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_Dump(ST_GeneratePoints(geom, :n, 5))).geom"
+                                  " p FROM admin_areas WHERE level = 'town' AND version_high IS NULL) q"),
                              {"n": AREAS}).all()
         now = datetime.now(UTC)
         times: dict[str, list[float]] = {"ours": [], "baseline": []}
@@ -145,7 +144,6 @@ def main() -> None:
         db.engine.dispose()
     finally:
         drop_database(base, url)
-    _ = bbox
 
 
 if __name__ == "__main__":
