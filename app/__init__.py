@@ -55,6 +55,7 @@ def blueprints() -> list[Blueprint]:
     from app.accounts import views as accounts
     from app.analysis import views as analysis
     from app.cases import views as cases
+    from app.command import views as command
     from app.connectors import views as connectors
     from app.consoles import views as consoles
     from app.field import app_views as fieldapp
@@ -65,7 +66,7 @@ def blueprints() -> list[Blueprint]:
     from app.tiers import views as tiers
 
     return [accounts.bp, consoles.bp, cases.bp, territory.bp, field.bp, fieldapp.bp, analysis.bp, connectors.bp,
-            tiers.bp, live.bp, *interop]
+            tiers.bp, live.bp, command.bp, *interop]
 
 
 def _warm(app: Flask) -> None:

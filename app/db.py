@@ -20,7 +20,8 @@ from app.config import normalise_db_url
 from gis.crs import STORAGE_EPSG
 
 MODEL_MODULES = ("app.accounts.models", "app.territory.models", "app.cases.models", "app.field.models",
-                 "app.analysis.models", "app.connectors.models", "app.tiers.models", "app.live.models")
+                 "app.analysis.models", "app.connectors.models", "app.tiers.models", "app.live.models",
+                 "app.command.models")
 
 
 class Base(DeclarativeBase):

@@ -82,6 +82,9 @@ def seed(session_factory: Callable, settings: intake.IntakeSettings, days: int =
     rng = random.Random(seed_value)
     now = now or datetime.now(UTC)
     with session_factory() as session, session.begin():
+        from app.command import demo as command_demo
+
+        command_demo.seed(session, now)  # the duty office and command: staff, roster of the month, resources
         people = cast(session)
         people_ids = {k: v.id for k, v in vars(people).items() if isinstance(v, User)}
         points = session.execute(select(func.ST_X(Address.geom), func.ST_Y(Address.geom)).order_by(Address.id)).all()

@@ -239,6 +239,7 @@
       head, note ? NH.message(note) : null, facts, window.nhEvidence ? window.nhEvidence.panel(c) : null,
       el("h4", {text: t("actions")}), actions,
       el("div", {id: "action-form"}), reports, el("h4", {text: t("history")}), history));
+    if (window.nhCommand) { window.nhCommand.onCase(c); }  // emergency command (command.js): declare from a case
   }
 
   // A video report names its camera: show it (and where it looks) on the map.
@@ -731,7 +732,7 @@
     NH.show(form);
   }
 
-  if (ctx.may_report) { map.on("click", function (e) { newCase(e.latlng); }); }
+  if (ctx.may_report) { map.on("click", function (e) { if (!window.nhCommandMode) { newCase(e.latlng); } }); }
 
   // ---- start ---------------------------------------------------------------------------------
   buildQueue();

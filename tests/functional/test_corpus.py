@@ -17,13 +17,22 @@ from sqlalchemy import func, select
 from app.accounts.models import AuditEntry, User
 from app.analysis.models import ChronicEvent, ChronicProblem, WarningModule
 from app.cases.models import Case, CaseEvent, DispatchRule, Report, Setting, SupervisionOrder
+from app.command.models import (
+    DutyAssignment,
+    HandoverNote,
+    Incident,
+    IncidentLogEntry,
+    Instruction,
+    ResourceDispatch,
+)
 from app.errors import InputError
 from app.field.models import PatrolRoute
 from app.schemas import BODIES, body, parse_json
 from app.territory.models import BoundaryDraft, BoundaryVersion, Station
 
 TABLES = (Report, Case, CaseEvent, SupervisionOrder, DispatchRule, Setting, BoundaryVersion, Station, BoundaryDraft,
-          PatrolRoute, WarningModule, User, ChronicProblem, ChronicEvent)
+          PatrolRoute, WarningModule, User, ChronicProblem, ChronicEvent, Incident, IncidentLogEntry, DutyAssignment,
+          HandoverNote, Instruction, ResourceDispatch)
 
 NESTED = json.loads("[" * 40 + "]" * 40)  # beyond the depth limit once serialised inside a body
 TEXTS = ["a\x00b", "lone \ud800 surrogate", "x" * 100_000]
@@ -88,6 +97,16 @@ WRITES = [
      {"order_no": "PD-CORPUS", "category": "06010", "description": "语料", "lon": 121.93, "lat": 30.90}),
     ("/api/v1/cases/{case}/reviews", "post", "evaluator", "ReviewInput", {"rating": 4, "review": "评议"}),
     ("/api/v1/chronic/{chronic}", "post", "supervisor", "ChronicControl", {"version": 1, "note": "n"}),
+    # emergency command and the duty roster: refused by the schema before any record is looked up
+    ("/api/v1/incidents", "post", "commander", "IncidentInput",
+     {"title": "t", "type": "flood", "level": "II", "commander": "nobody", "lon": 121.93, "lat": 30.9,
+      "buffer_m": 500}),
+    ("/api/v1/incidents/999999999/roll-calls", "post", "commander", "RollCallInput", {"text": "t", "usernames": []}),
+    ("/api/v1/incidents/999999999/dispatches", "post", "commander", "DispatchInput", {"resource_id": 1, "quantity": 1}),
+    ("/api/v1/duty/roster/plan", "post", "shift_leader", "RosterPlanInput",
+     {"position": "INFO-GRID", "month": "2031-05", "usernames": ["nobody"]}),
+    ("/api/v1/duty/handovers", "post", "duty_officer", "HandoverInput",
+     {"position": "INFO-GRID", "to_username": "nobody", "open_items": "x"}),
 ]
 
 

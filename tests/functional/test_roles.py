@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-ROLES = ("intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader")
+ROLES = ("intake", "shift_leader", "dispatcher", "handler", "patrol", "supervisor", "planner", "admin", "leader",
+         "commander", "duty_officer")
 ROLES += ("station_chief", "workstation", "evaluator")  # the tiers (issue 19)
 ANY = frozenset(ROLES)
 PUBLIC = "public"
@@ -18,6 +19,8 @@ MISSING = 999_999_999
 
 REPORTERS = {"intake", "shift_leader", "dispatcher", "patrol", "supervisor", "admin", "workstation"}
 PATROL_PLANNERS = {"shift_leader", "dispatcher", "supervisor", "admin"}
+ROSTER_EDITORS = {"shift_leader", "admin", "commander"}
+COMMANDERS = {"commander", "leader", "shift_leader", "admin"}
 TABLE: dict[tuple[str, str], object] = {
     # pages
     ("GET", "consoles.dispatcher"): ANY, ("GET", "consoles.planner"): ANY, ("GET", "consoles.patrol"): ANY,
@@ -94,6 +97,20 @@ TABLE: dict[tuple[str, str], object] = {
                                  "fieldapp.latest_positions", "fieldapp.track", "fieldapp.track_gpx")},
     ("POST", "fieldapp.field_action"): ANY,  # then the state machine's role table, as for cases.case_action
     ("POST", "fieldapp.post_positions"): {"patrol", "handler"},
+    # duty roster and emergency command (app/command; scope checks inside: tests/functional/test_command.py)
+    **{("GET", f"command.{e}"): ANY for e in (
+        "duty_now", "duty_positions", "duty_roster", "duty_coverage", "duty_swaps", "duty_handovers", "roster_page",
+        "incident_types", "list_incidents", "get_incident", "incident_summary", "incident_suggestions", "incident_log",
+        "list_resources", "nearest_resources", "roll_calls", "inbox", "list_reports", "report_page", "report_pdf")},
+    **{(m, f"command.{e}"): ROSTER_EDITORS for m, e in (
+        ("POST", "duty_assign"), ("DELETE", "duty_unassign"), ("POST", "duty_plan"))},
+    ("POST", "command.duty_swap_decide"): {"shift_leader", "admin", "commander", "leader"},
+    **{("POST", f"command.{e}"): ANY for e in (
+        "duty_swap_request", "duty_handover", "duty_handover_sign", "acknowledge")},
+    **{("POST", f"command.{e}"): COMMANDERS for e in (
+        "declare_incident", "incident_status", "incident_area", "incident_link", "incident_note", "dispatch_resource",
+        "send_roll_call", "chase_instruction", "file_report")},
+    ("POST", "command.add_resource"): {"commander", "admin"},
     # Open311 authenticates by api_key (its own tests: tests/functional/test_open311.py)
     **{(m, e): "open311" for m, e in (
         ("GET", "open311.discovery"), ("POST", "open311.post_request"), ("GET", "open311.get_requests"),
