@@ -138,7 +138,7 @@ class Case(Base):
     satisfaction_source: Mapped[str | None] = mapped_column(String(20))
     duty_fallback: Mapped[bool] = mapped_column(Boolean, default=False)  # 兜底 dispatch, for accountability
     duty_fallback_reason: Mapped[str | None] = mapped_column(Text)
-    # tiers (migration 0011): the station member the chief assigned, micro-circulation, first-asked unit
+    # tiers (migration 0009): the station member the chief assigned, micro-circulation, first-asked unit
     assignee: Mapped[str | None] = mapped_column(String(60))
     self_handled: Mapped[bool] = mapped_column(Boolean, default=False)
     check_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # sampled for the center's check

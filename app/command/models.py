@@ -1,4 +1,4 @@
-"""Tables of the duty office and emergency command (migration 0010)."""
+"""Tables of the duty office and emergency command (migration 0013)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tables of the connectors (migration 0012): cameras, sensors, readings, episodes, district orders, outbox."""
+"""Tables of the connectors (migration 0008): cameras, sensors, readings, episodes, district orders, outbox."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The live feed's table (migration 0008): one row per change of a case the consoles are told about."""
+"""The live feed's table (migration 0011): one row per change of a case the consoles are told about."""
 
 from __future__ import annotations
 

@@ -176,7 +176,7 @@ def test_migrations_down_and_up(make_database):
         command.upgrade(alembic_config(), "head")
         with engine.connect() as conn:
             roles = set(conn.execute(text("SELECT code FROM roles")).scalars())
-            assert len(roles) >= 9 and {"station_chief", "workstation", "evaluator"} <= roles  # + the tiers (0011)
+            assert len(roles) >= 9 and {"station_chief", "workstation", "evaluator"} <= roles  # + the tiers (0009)
         command.downgrade(alembic_config(), "base")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT to_regclass('grid_cells')")).scalar() is None

@@ -6,8 +6,8 @@ transaction: listeners hear of each row when, and only if, it is committed, in c
 sequence may commit out of order, so nobody reads the table by "id > the last one seen" alone).
 Rows are kept EVENTS_KEEP_HOURS (24 h) for clients resuming with Last-Event-ID, then pruned by the scheduler.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0008"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

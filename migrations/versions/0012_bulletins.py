@@ -1,8 +1,8 @@
 """Leaders' outputs: the stored monthly bulletins (月度绩效考核通报) and the chronic problems (管理顽症) under
 dynamic control, with the history of each.
 
-Revision ID: 0013
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0013"
-down_revision = "0008"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

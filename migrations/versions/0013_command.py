@@ -4,8 +4,8 @@ affected area, linked cases, situation log and reports; the resources registry a
 (roll-call) and their recipients; an illustrative population per residential compound; the commander and
 duty officer roles.
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0010"
-down_revision = "0013"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

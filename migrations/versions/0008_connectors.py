@@ -5,7 +5,7 @@ a time series with a unique (sensor, time) index with a BRIN index on the arriva
 sensor at most (a partial unique index); the outbox holds every event for the district center in the
 order it was written, with its delivery attempts, until delivered or dead-lettered.
 
-Revision ID: 0012
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01
 """
@@ -15,7 +15,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0012"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

@@ -1,8 +1,8 @@
 """The field app: staff positions (live positions and tracks), evidence photos of feedback, idempotent field
 requests (the phone's outbox replays them), and the reverse-geocoded address of a field report.
 
-Revision ID: 0009
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0009"
-down_revision = "0011"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
