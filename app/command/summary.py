@@ -4,21 +4,25 @@ resources. Each count is one indexed query (ST_Intersects on the GiST indexes of
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
+from app.accounts.models import User
 from app.cases.machine import FINAL
 from app.cases.models import Case
 from app.command import duty
 from app.command.models import CompoundPopulation, Resource
+from app.field.models import StaffPosition
 from app.territory.boundaries import current_version_subquery, in_version
 from app.territory.models import Address, AdminArea, GridCell, Station, StationCoverage
 from gis.crs import METRIC_EPSG
 
 TOP_CATEGORIES = 8
+POSITION_STALE_S = 600  # a position older than 10 minutes is shown as stale (the console's staff layer too)
 
 
 def inside(session: Session, area: Any, at: datetime | None = None) -> dict:
@@ -92,7 +96,7 @@ def stations_touching(session: Session, area: Any, inside: set[str] | None = Non
 
 def on_duty_inside(session: Session, area: Any, at: datetime, inside: set[str] | None = None) -> list[dict]:
     """The people on duty now at the positions of the stations inside (or reaching into) the area: their
-    assignment tells where they are while the field app's live positions are not joined (live_positions)."""
+    assignment tells where they are; live_positions() adds where the field app last saw each officer."""
     codes = stations_touching(session, area, inside)
     board = duty.now(session, at)["positions"]
     return [{"position": p["code"], "position_name": p["name"], "station_code": p["station_code"], **person}
@@ -100,9 +104,18 @@ def on_duty_inside(session: Session, area: Any, at: datetime, inside: set[str] |
 
 
 def live_positions(session: Session, area: Any, at: datetime) -> list[dict]:
-    """Staff whose latest live position (the field app's `staff_positions`) lies inside the area.
-
-    The field app's table is not part of this branch yet: until it is, nobody has a live position and this
-    returns an empty list. It is the one place to join `staff_positions` (user_id, recorded_at, geom) later.
-    """
-    return []
+    """Field staff whose latest position (the field app's `staff_positions`, sent in the hour before `at`) lies
+    inside the area, newest first; `stale` when it is older than POSITION_STALE_S, as on the console's layer."""
+    since = at - timedelta(hours=1)
+    latest = (select(StaffPosition.user_id, StaffPosition.recorded_at, StaffPosition.geom)
+              .where(StaffPosition.recorded_at <= at, StaffPosition.recorded_at > since)
+              .ext(distinct_on(StaffPosition.user_id))
+              .order_by(StaffPosition.user_id, StaffPosition.recorded_at.desc()).subquery())
+    rows = session.execute(
+        select(User.username, User.display_name, User.role, latest.c.recorded_at,
+               func.ST_X(latest.c.geom), func.ST_Y(latest.c.geom))
+        .join(latest, latest.c.user_id == User.id)
+        .where(func.ST_Intersects(latest.c.geom, area))
+        .order_by(latest.c.recorded_at.desc())).all()
+    return [{"username": u, "name": name or u, "role": role, "recorded_at": t.isoformat(), "lon": lon, "lat": lat,
+             "stale": (at - t).total_seconds() > POSITION_STALE_S} for u, name, role, t, lon, lat in rows]

@@ -36,6 +36,9 @@ FIELD_UI = {
     "visited_at": _l("Visited at"), "stale": _l("Position older than 10 minutes"), "staff": _l("Field staff"),
     "track": _l("Track of the day"), "positions_layer": _l("Staff positions"), "show_track": _l("Show the track"),
     "gpx": _l("GPX"), "evidence": _l("Evidence"), "installed": _l("Ready offline"), "photo": _l("Photo"),
+    "instructions": _l("Instructions from the command center"), "instruction": _l("Instruction"),
+    "acknowledge": _l("Acknowledge"), "acknowledged": _l("Acknowledged"), "sent_by": _l("Sent by"),
+    "chased": _l("Chased"), "kind_ack": _l("Acknowledgement"),
 }
 
 # the dispatcher console's staff positions layer (app/static/positions.js) and evidence (app/static/evidence.js)

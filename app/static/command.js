@@ -170,6 +170,9 @@
       [s("places"), names(inside.places), "places"], [s("open_cases"), inside.open_cases, "open_cases"],
       [s("stations"), names(inside.stations), "stations"],
       [s("on_duty"), names(inside.on_duty, "display_name"), "on_duty"],
+      [s("live_positions"), names((inside.live_positions || []).map(function (p) {
+        return {name: p.name + " " + NH.when(p.recorded_at) + (p.stale ? " (" + s("stale_position") + ")" : "")};
+      })), "live_positions"],
       [s("resources"), inside.resources.length, "resources"]]));
     var resources = el("section", {id: "nearest"}, el("h4", {text: s("nearest")}), el("ul", {}, near.map(function (r) {
       var qty = el("input", {type: "number", min: 1, max: r.available, value: 1, style: "width:4em",

@@ -134,7 +134,14 @@
 
   function loadDay() {
     return getJSON("/api/v1/field/day?date=" + ctx.today)
-      .then(function (day) { csrf = day.csrf; return keepDay(day).then(function () { return day; }); })
+      .then(function (day) {
+        csrf = day.csrf;
+        // the command center's instructions (roll-calls) to me, kept with the day for offline reading
+        return getJSON("/api/v1/inbox").catch(function () { return []; }).then(function (inbox) {
+          day.instructions = inbox;
+          return keepDay(day).then(function () { return day; });
+        });
+      })
       .catch(function () { return db.kept.get("day").then(function (row) { return row ? row.day : null; }); })
       .then(function (day) {
         dayData = day;
@@ -332,12 +339,38 @@
     return found ? code + " " + (ctx.lang === "zh" ? found.name : found.name_en) : code;
   }
 
+  function instructionCard(i, acked) {
+    var card = el("li", {class: "f-task f-instruction", "data-instruction": i.id},
+      el("div", {class: "f-stop-head"}, el("span", {class: "f-stop-label", text: i.incident || t("instruction")}),
+        el("span", {class: "f-status", text: acked ? t("acknowledged") : when(i.sent_at)})),
+      el("p", {text: i.text}),
+      el("div", {class: "f-sub", text: t("sent_by") + " " + i.sent_by + (i.chased ? " · " + t("chased") : "")}));
+    if (!acked) {
+      card.appendChild(el("div", {class: "f-row"}, el("button", {type: "button", class: "f-btn primary", "data-ack": i.id,
+        text: t("acknowledge"), onclick: function () {
+          enqueue({kind: "ack", instruction: i.id, url: "/api/v1/inbox/" + i.id + "/ack", json: {}, key: uuid(),
+                   label: t("acknowledge") + " · " + i.text.slice(0, 20)})
+            .then(function () { renderTasks(); });
+        }})));
+    }
+    return card;
+  }
+
   function renderTasks() {
     var panel = document.getElementById("tab-tasks");
     var list = (dayData && dayData.tasks) || [];
-    panel.replaceChildren(el("h2", {text: t("my_tasks") + " (" + list.length + ")"}),
-      list.length ? el("ul", {class: "f-tasks"}, list.map(taskCard)) : el("p", {class: "f-empty", text: t("no_tasks")}));
-    document.body.dataset.tasks = String(list.length);
+    var orders = (dayData && dayData.instructions) || [];
+    return db.outbox.toArray().then(function (items) {
+      var queued = {};
+      items.forEach(function (x) { if (x.kind === "ack") { queued[x.instruction] = true; } });
+      panel.replaceChildren(
+        orders.length ? el("h2", {text: t("instructions") + " (" + orders.length + ")"}) : null,
+        orders.length ? el("ul", {class: "f-tasks f-instructions"}, orders.map(function (i) { return instructionCard(i, queued[i.id]); })) : null,
+        el("h2", {text: t("my_tasks") + " (" + list.length + ")"}),
+        list.length ? el("ul", {class: "f-tasks"}, list.map(taskCard)) : el("p", {class: "f-empty", text: t("no_tasks")}));
+      document.body.dataset.tasks = String(list.length);
+      document.body.dataset.instructions = String(orders.filter(function (i) { return !queued[i.id]; }).length);
+    });
   }
 
   // ---- report ------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -207,7 +207,6 @@ def test_incident_from_a_case_end_to_end(app, client, people, spots, registry):
     assert inside["grid_cells"] > 0 and inside["communities"] and inside["workstations"]
     assert inside["open_cases"] >= 2
     assert inside["population"] == sum(c["population"] or 0 for c in inside["compounds"])
-    assert inside["live_positions"] == []
 
     near = client.get(f"/api/v1/incidents/{iid}/resources/nearest?kind=pump", headers=h(people, "officer0")).get_json()
     assert near and all(r["kind"] == "pump" for r in near)
@@ -347,3 +346,30 @@ def test_from_a_hot_spot_with_a_line_buffer_and_a_roll_call_of_those_on_duty_ins
     called = client.post(f"/api/v1/incidents/{body['id']}/roll-calls", headers=h(people, "commander"),
                          json={"text": "沿线人员立即转移", "on_duty_inside": True}).get_json()
     assert on_duty in [r["username"] for r in called[0]["recipients"]]
+
+
+def test_field_staff_located_inside_the_area_are_listed_with_their_last_position(app, client, people, spots,
+                                                                                    make_user):
+    """The field app's positions (staff_positions) join the inside summary: the latest position of the last
+    hour per officer, inside the area only, stale after ten minutes."""
+    point = spots(road_m=200)
+    answer = client.post("/api/v1/incidents", headers=h(people, "commander"), json={
+        "title": "道路塌陷", "type": "road_collapse", "level": "IV", "commander": people["commander"][0],
+        "lon": point.x, "lat": point.y, "buffer_m": 500})
+    assert answer.status_code == 201, answer.get_json()
+    iid = answer.get_json()["id"]
+    now = datetime.now(UTC)
+    inside_now, inside_before, far_now = (make_user("patrol", display_name=n) for n in ("巡查甲", "巡查乙", "巡查丙"))
+    far = spots_near(point, 3000)
+
+    def send(who, items):
+        body = {"positions": [{"lon": p.x, "lat": p.y, "recorded_at": t.isoformat()} for p, t in items]}
+        reply = client.post("/api/v1/positions", headers=bearer(who[2]), json=body)
+        assert reply.status_code in (200, 201), reply.get_json()
+
+    send(inside_now, [(far, now - timedelta(minutes=5)), (spots_near(point, 100), now - timedelta(minutes=1))])
+    send(inside_before, [(spots_near(point, 50), now - timedelta(minutes=20))])
+    send(far_now, [(spots_near(point, 50), now - timedelta(minutes=30)), (far, now - timedelta(minutes=2))])
+    live = client.get(f"/api/v1/incidents/{iid}/summary", headers=h(people, "officer0")).get_json()["live_positions"]
+    assert [(p["username"], p["stale"]) for p in live] == [(inside_now[0], False), (inside_before[0], True)]
+    assert live[0]["name"] == "巡查甲"

@@ -322,3 +322,47 @@ def test_dispatcher_sees_the_officer_position_move(browser, app, live_server, ma
     page.screenshot(path=str(artifacts / "console_staff_positions.png"))
     check_clean(page)
     context.close()
+
+
+def test_patrol_acknowledges_a_roll_call_from_the_phone_even_offline(browser, app, live_server, spots, artifacts):
+    """The commander's roll-call reaches the officer's field app; acknowledged offline, it is sent once the phone
+    is back online, and the incident's roll-call counts it."""
+    from app.command.models import InstructionRecipient
+
+    officer, password, _ = factories.user(app, "patrol", station_code="JS-002", display_name="点名巡查员")
+    commander, _, token = factories.user(app, "commander")
+    point = spots()
+    command = factories.bearer(token)
+    incident = requests.post(f"{live_server}/api/v1/incidents", headers=command, timeout=20, json={
+        "title": "防汛点名", "type": "flood", "level": "IV", "commander": commander,
+        "lon": point.x, "lat": point.y, "buffer_m": 300})
+    assert incident.status_code == 201, incident.text
+    iid = incident.json()["id"]
+    call = requests.post(f"{live_server}/api/v1/incidents/{iid}/roll-calls", headers=command, timeout=20,
+                         json={"text": "请立即到岗报到", "usernames": [officer]})
+    assert call.status_code in (200, 201), call.text
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    field_sign_in(page, live_server, officer, password)
+    _tap_tab(page, "tasks")
+    card = page.locator(".f-instruction")
+    assert card.count() == 1 and "请立即到岗报到" in card.inner_text() and "防汛点名" in card.inner_text()
+    assert page.get_attribute("body", "data-instructions") == "1"
+    assert_fits(page, "instructions")
+    context.set_offline(True)
+    wait_data(page, "online", lambda v: v == "0")
+    card.locator("button[data-ack]").tap()
+    wait_data(page, "outbox", lambda v: v == "1")
+    wait_data(page, "instructions", lambda v: v == "0")  # shown as acknowledged while it waits
+    page.screenshot(path=str(artifacts / "field_instruction_ack.png"))
+    with app.extensions["db"].transaction() as s:
+        assert s.scalars(select(InstructionRecipient).where(InstructionRecipient.username == officer)).one() \
+            .acknowledged_at is None
+    context.set_offline(False)
+    wait_data(page, "outbox", lambda v: v == "0", timeout=30)
+    with app.extensions["db"].transaction() as s:
+        assert s.scalars(select(InstructionRecipient).where(InstructionRecipient.username == officer)).one() \
+            .acknowledged_at is not None
+    calls = requests.get(f"{live_server}/api/v1/incidents/{iid}/roll-calls", headers=command, timeout=20).json()
+    assert [(c["acknowledged"], c["total"]) for c in calls] == [(1, 1)]
+    context.close()
