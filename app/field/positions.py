@@ -31,7 +31,7 @@ from app.territory import caches
 from gis.crs import STORAGE_EPSG
 
 SENDERS = ("patrol", "handler")  # the field roles whose phones send positions
-WATCHERS = ("shift_leader", "dispatcher", "supervisor", "admin", "leader")  # who sees everyone's positions
+WATCHERS = ("shift_leader", "dispatcher", "supervisor", "admin", "leader", "commander", "duty_officer")  # see everyone
 STALE_MINUTES = 10
 FUTURE_TOLERANCE = timedelta(minutes=2)
 VISIT_TRACK_M = 150.0  # a visit farther than this from every track point of the officer that day is flagged
