@@ -128,6 +128,7 @@ def upgrade() -> None:
         sa.CheckConstraint("level BETWEEN 1 AND 4", name="incident_level"),
         sa.CheckConstraint("status IN ('declared', 'responding', 'stabilised', 'closed')", name="incident_status"))
     op.create_index("ix_incidents_area", "incidents", ["area"], postgresql_using="gist")
+    op.create_index("ix_incidents_origin", "incidents", ["origin"], postgresql_using="gist")
     op.create_table(
         "incident_cases",
         sa.Column("incident_id", sa.BigInteger, sa.ForeignKey("incidents.id"), primary_key=True),

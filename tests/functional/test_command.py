@@ -280,9 +280,10 @@ def test_roll_call_in_app_and_webhook_acknowledged_and_chased(app, client, peopl
     threading.Thread(target=server.serve_forever, daemon=True).start()
     app.config["NOTIFY_WEBHOOK_URL"] = f"http://127.0.0.1:{server.server_port}/sms"
     try:
+        where = spots()  # one point (two calls would give the x of one spot and the y of another)
         incident = client.post("/api/v1/incidents", headers=h(people, "commander"), json={
             "title": "道路塌陷", "type": "road_collapse", "level": "IV", "commander": people["commander"][0],
-            "lon": spots().x, "lat": spots().y, "buffer_m": 300}).get_json()
+            "lon": where.x, "lat": where.y, "buffer_m": 300}).get_json()
         names = [people[f"officer{i}"][0] for i in range(3)]
         sent = client.post(f"/api/v1/incidents/{incident['id']}/roll-calls", headers=h(people, "commander"),
                            json={"text": "请立即到岗并回复", "usernames": names})
