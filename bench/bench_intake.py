@@ -139,7 +139,9 @@ def main() -> None:
     support.drop_database(base, url)
     accepted = warm["ok"] + intake["ok"]
     ratio = intake["per_s"] / health["per_s"] if health["per_s"] else float("nan")
-    print(f"server: gunicorn {WORKERS} workers x {THREADS} threads; {CLIENTS} clients; {SECONDS:.0f} s per phase")
+    kind = os.environ.get("WORKER_CLASS", "gevent")
+    print(f"server: gunicorn {WORKERS} {kind} workers" + (f" x {THREADS} threads" if kind == "gthread" else "")
+          + f"; {CLIENTS} clients; {SECONDS:.0f} s per phase")
     for name, r in (("GET /healthz", health), ("POST /api/v1/reports", intake)):
         print(f"  {name:22s} {r['per_s']:8.1f}/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
               f"statuses {dict(sorted(r['statuses'].items()))}")

@@ -3,7 +3,8 @@
 The baseline is what a competent GIS team would stand up instead: pygeoapi (from PyPI, in a virtual
 environment of its own under var/, so its pins never meet ours) with its PostgreSQL provider on the
 `grid_cells` table of the same fresh database, served by gunicorn with the same workers and threads
-as ours (scripts/serve.sh defaults). Both are warmed up, then the requests alternate between the
+as ours (2 gthread workers x 2 threads: ours runs gthread here, not serve.sh's default gevent, so the two
+servers differ in the application alone). Both are warmed up, then the requests alternate between the
 two servers (one keep-alive connection each), so both see the same machine noise:
 
 - `items?limit=1000`: a page of 1,000 cells;
@@ -143,7 +144,7 @@ def main() -> int:
         engine.dispose()
         box = f"{cx - 0.005:.6f},{cy - 0.0045:.6f},{cx + 0.005:.6f},{cy + 0.0045:.6f}"
         ours_port, theirs_port = free_port(), free_port()
-        ours_proc = serve(url, ours_port, SCHEDULER="false", WORKERS=WORKERS, THREADS=THREADS)
+        ours_proc = serve(url, ours_port, SCHEDULER="false", WORKERS=WORKERS, THREADS=THREADS, WORKER_CLASS="gthread")
         with tempfile.TemporaryDirectory() as tmp:
             config, openapi = pygeoapi_config(url, theirs_port, bbox, Path(tmp))
             theirs_proc = serve_pygeoapi(config, openapi, theirs_port)
