@@ -47,7 +47,8 @@ HEADERS_ZH = {
 }
 
 
-DEFAULT_WEIGHTS = {"filed_count": 0.1, "closure_rate": 0.3, "on_time_disposal_rate": 0.3, "no_rework_rate": 0.3}
+DEFAULT_WEIGHTS = {"filed_count": 0.1, "closure_rate": 0.3, "on_time_disposal_rate": 0.3, "no_rework_rate": 0.3,
+                   "evaluator_rating": 0.1}  # a part with nothing to measure (no review) leaves the score to the others
 DEFAULT_GRADES = [["A", 90], ["B", 75], ["C", 60], ["D", 40], ["E", 0]]
 DEFAULT_MIN_CASES = 5  # fewer cases than this in the period: scored, not graded
 

@@ -17,6 +17,8 @@ Revises: 0008
 Create Date: 2026-12-01
 """
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -39,6 +41,10 @@ COLUMNS = [
     sa.Column("first_unit", sa.String(20)),
     sa.Column("first_unit_at", sa.DateTime(timezone=True)),
 ]
+
+
+WEIGHTS_BEFORE = {"filed_count": 0.1, "closure_rate": 0.3, "on_time_disposal_rate": 0.3, "no_rework_rate": 0.3}
+EVALUATOR_WEIGHT = 0.1
 
 
 def upgrade() -> None:
@@ -79,9 +85,15 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.CheckConstraint("code ~ '^[A-Z0-9][A-Z0-9-]{3,19}$'", name="person_code_format"),
     )
+    # the outside evaluators' rating counts in the score (a unit without reviews leaves it to the other parts);
+    # weights an administrator has already changed are left as they are
+    op.execute(f"UPDATE settings SET value = value || '{{\"evaluator_rating\": {EVALUATOR_WEIGHT}}}'::jsonb "
+               f"WHERE key = 'kpi_weights' AND value = '{json.dumps(WEIGHTS_BEFORE)}'::jsonb")
 
 
 def downgrade() -> None:
+    op.execute(f"UPDATE settings SET value = value - 'evaluator_rating' WHERE key = 'kpi_weights' "
+               f"AND value = '{json.dumps({**WEIGHTS_BEFORE, 'evaluator_rating': EVALUATOR_WEIGHT})}'::jsonb")
     op.drop_table("people")
     op.drop_table("case_reviews")
     op.drop_index("ix_cases_assignee", "cases")

@@ -246,7 +246,9 @@ def test_an_evaluator_rates_a_closed_case_and_the_kpi_table_shows_it(app, live_s
     answer = requests.post(f"{live_server}/api/v1/cases/{closed.id}/reviews", headers=evaluator, timeout=30,
                            json={"rating": 5, "review": "复查后满意"})
     assert answer.json()["count"] == 1 and answer.json()["mean"] == 5  # the evaluator's new review replaces it
-    rows = _ok(requests.get(f"{live_server}/api/v1/kpi?by=station", headers=evaluator, timeout=30))["rows"]
+    table = _ok(requests.get(f"{live_server}/api/v1/kpi?by=station", headers=evaluator, timeout=30))
+    assert table["weights"]["evaluator_rating"] == 0.1  # the rating counts in the month's scores (migration 0009)
+    rows = table["rows"]
     row = next(r for r in rows if r["group"] == "JS-003")
     assert row["evaluator_ratings"] >= 1 and row["evaluator_rating_mean"] is not None
     csv = requests.get(f"{live_server}/api/v1/kpi.csv?by=station", headers=evaluator, timeout=30)
