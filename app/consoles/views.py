@@ -72,7 +72,8 @@ UI = {
     "error": _l("Something went wrong"), "paused": _l("Clock paused"), "version": _l("Version"),
     "no_address": _l("No address nearby"), "clusters": _l("cases here: zoom in"), "loading": _l("Loading…"),
     "department": _l("Department"), "station_kind": _l("Station"), "actions": _l("Actions"),
-    "legend": _l("Legend"), "escalation": _l("Escalation level"), "click_map": _l("Click the map to file a case there"),
+    "legend": _l("Legend"), "layers_hide": _l("Layers ▴"), "layers_show": _l("Layers ▾"),
+    "escalation": _l("Escalation level"), "click_map": _l("Click the map to file a case there"),
     "camera": _l("Camera"), "show_camera": _l("Show the camera on the map"),
     "camera_online": _l("online"), "camera_offline": _l("offline"), "camera_fault": _l("out of order"),
     # planner

@@ -138,6 +138,7 @@
       });
       if (data.get("open")) { filters.open = "1"; }
       colourBy = data.get("colour_by") || "light";
+      legend();
       loadCases();
       queue.cursor = null; queue.back = [];
       loadQueue();
@@ -145,13 +146,24 @@
     return form;
   }
 
+  var legendBox = null;
   function legend() {
-    var box = el("div", {class: "case-legend"}, el("strong", {text: t("legend")}));
-    ["green", "yellow", "red"].forEach(function (k) {  // in the order of the clock, with the list's shapes
-      box.appendChild(el("div", {}, el("span", {class: "light-mark", style: "color:" + NH.lightColour(k),
-                                                "aria-hidden": "true", text: SHAPES[k]}), " ", ctx.lights[k]));
-    });
+    var box = legendBox || (legendBox = el("div", {class: "case-legend", id: "case-legend"}));
+    box.replaceChildren(el("strong", {text: t("legend") + " · " + t(colourBy === "state" ? "by_state" : "by_light")}));
+    if (colourBy === "state") {  // the colours of the states the markers take, for the states in the filter's list
+      Object.keys(ctx.states).filter(function (k) { return NH.stateColours[k]; }).forEach(function (k) {
+        var swatch = el("span", {class: "state-swatch", "aria-hidden": "true"});
+        swatch.style.background = NH.stateColours[k];
+        box.appendChild(el("div", {"data-state": k}, swatch, " ", ctx.states[k]));
+      });
+    } else {
+      ["green", "yellow", "red"].forEach(function (k) {  // in the order of the clock, with the list's shapes
+        box.appendChild(el("div", {"data-light": k}, el("span", {class: "light-mark", style: "color:" + NH.lightColour(k),
+                                                  "aria-hidden": "true", text: SHAPES[k]}), " ", ctx.lights[k]));
+      });
+    }
     box.appendChild(el("div", {class: "hint", text: tq("cluster_worst")}));
+    document.body.dataset.legend = colourBy;
     return box;
   }
 
