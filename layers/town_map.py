@@ -85,18 +85,21 @@ class Legend(MacroElement):
     _template = Template(
         """
         {% macro html(this, kwargs) %}
-        <div class="map-legend">
-          <strong>{{ this.title }}</strong>
-          {% for colour, text in this.items %}
-          <div><span class="swatch" style="background: {{ colour }}"></span>{{ text }}</div>
+        <details class="map-legend" open>
+          <summary>{{ this.title }}</summary>
+          {% for colour, text, kind in this.items %}
+          <div data-kind="{{ kind }}">
+            <span class="swatch swatch-{{ kind }}" style="background: {{ colour }}"></span>{{ text }}
+          </div>
           {% endfor %}
-        </div>
+        </details>
         {% endmacro %}
         """,
         autoescape=True,
     )
 
-    def __init__(self, title: str, items: list[tuple[str, str]]):
+    def __init__(self, title: str, items: list[tuple[str, str, str]]):
+        """`items`: (colour, label, kind) with kind `area`, `line` or `point` (the swatch's shape)."""
         super().__init__()
         self.title = title
         self.items = items
@@ -177,10 +180,18 @@ def town_map(labels: dict[str, str], basemap_url: str = "", basemap_attribution:
         layer.add_to(m)
         RegisterLayer(key, layer).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    Legend(
-        labels["legend"],
-        [("#c0392b", labels["communities"]), ("#16a085", labels["workstations"]),
-         ("#8e44ad", labels["station_coverage"]), ("#d35400", labels["stations"]),
-         ("#7f8c8d", labels["grid_cells"])],
-    ).add_to(m)
+    Legend(labels["legend"], [legend_item(name, style) for _key, name, style, _label, _show in layers]
+           + [legend_item(name, style) for _key, _url, name, style, _label, _show in extra]).add_to(m)
     return m
+
+
+def legend_item(name: str, style: dict) -> tuple[str, str, str]:
+    """A layer's legend line: its colour and the shape of its swatch (a point, a line or an area)."""
+    if "radius" in style:
+        kind = "point"
+    elif style.get("fill") or style.get("fillOpacity") or "styleBy" in style:
+        kind = "area"
+    else:
+        kind = "line"
+    solid = kind == "area" and style.get("fillOpacity", 0) >= 0.5  # drawn by its fill more than by its edge
+    return (style.get("fillColor") or style["color"]) if solid else style["color"], name, kind

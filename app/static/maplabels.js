@@ -25,6 +25,8 @@
     box.insertBefore(button, box.firstChild);
     L.DomEvent.disableClickPropagation(button);
     set(window.innerWidth >= NARROW_PX);
+    var legend = document.querySelector("details.map-legend");
+    if (legend && window.innerWidth < NARROW_PX) { legend.open = false; }
   }
 
   // ---- names of roads and places --------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ def test_names_layers_legend_and_skip_link_on_the_dispatchers_map(browser, app, 
     wait_data(page, "mapLabels", lambda v: place in page.locator(".nh-label-place").all_inner_texts(), timeout=10)
     page.screenshot(path=str(artifacts / "map_labels.png"))
 
+    switch = [n.strip() for n in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
+    legend_rows = [n.strip() for n in page.locator(".map-legend div").all_inner_texts()]
+    assert legend_rows == switch and "视频监控" in legend_rows  # a legend line for every layer, in the same order
     fold = page.locator(".leaflet-control-layers .nh-fold")
     assert fold.inner_text() == "图层 ▴" and page.locator(".leaflet-control-layers-list").is_visible()
     fold.click()
@@ -79,5 +82,6 @@ def test_the_layer_switch_starts_folded_on_a_phone(browser, live_server, make_us
     page.goto(f"{live_server}/")
     wait_data(page, "layersFolded", lambda v: v == "1", timeout=30)
     assert not page.locator(".leaflet-control-layers-list").is_visible()
+    assert page.evaluate("document.querySelector('details.map-legend').open") is False  # the map stays visible
     check_clean(page)
     context.close()
