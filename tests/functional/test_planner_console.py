@@ -35,24 +35,6 @@ def intake(own_app):
     return factories.bearer(factories.user(own_app, "intake")[2])
 
 
-@pytest.fixture(scope="module")
-def first_version(own_live_server, planner) -> int:
-    """The boundary version the module's database started with."""
-    return current(own_live_server, planner[2])[0]
-
-
-@pytest.fixture(autouse=True)
-def from_the_first_coverage(own_live_server, planner, first_version):
-    """Every test starts from the station coverage the module started with: the edits an earlier test saved
-    never shape the cells, edges and vertices the next one picks (the tests run in random order)."""
-    url, headers = own_live_server, planner[2]
-    version, _ = current(url, headers)
-    if version != first_version:
-        answer = requests.post(f"{url}/api/v1/planning/versions/{first_version}/restore", headers=headers,
-                               timeout=120, json={"reason": "测试：回到模块开始时的辖区", "base_version": version})
-        assert answer.status_code == 201, answer.text
-
-
 def current(url: str, headers: dict) -> tuple[int, dict[str, shapely.Geometry]]:
     """The current boundary version and its territories."""
     fc = requests.get(f"{url}/api/v1/layers/station_coverage?precision=9", headers=headers, timeout=30).json()
