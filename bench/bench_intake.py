@@ -128,8 +128,7 @@ def main() -> None:
         health = load(port, "healthz", token, bbox, SECONDS)
         intake = load(port, "reports", token, bbox, SECONDS)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        support.stop(server)
     engine = create_engine(url)
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT count(*) FROM reports WHERE reference LIKE 'B-%'")).scalar_one()

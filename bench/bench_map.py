@@ -123,8 +123,7 @@ def main() -> None:
         try:
             baseline, base_runs, base_info = drawn_seconds(f"http://127.0.0.1:{port}", password, LOADS)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            support.stop(server)
         print(f"  inserting {CASES} cases ...", flush=True)
         inserted_s = bulk(url, CASES)
         server = support.serve(url, port, settle_s=3.0, SCHEDULER="false")  # workers build their index
@@ -132,8 +131,7 @@ def main() -> None:
             drawn, runs, info = drawn_seconds(f"http://127.0.0.1:{port}", password, LOADS)
             ms = viewport_times(f"http://127.0.0.1:{port}", password, bbox, VIEWPORTS)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            support.stop(server)
     finally:
         support.drop_database(base, url)
     p50, p95 = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))

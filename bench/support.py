@@ -87,3 +87,14 @@ def serve(url: str, port: int, settle_s: float = 0.0, **env: str) -> subprocess.
             time.sleep(0.2)
     proc.terminate()
     raise SystemExit("gunicorn did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server started by `serve`: gunicorn's graceful stop waits up to its 30 s for the keep-alive
+    connections a gevent worker still holds, so allow that, then kill whatever is left."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=45)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
