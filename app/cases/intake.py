@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -257,15 +257,22 @@ def _urls(payload: dict) -> tuple[str, ...]:
 
 def check_upload(filename: str, data: bytes, max_bytes: int) -> Upload:
     """An uploaded photo: not empty, not too large, and really an image (sniffed, not trusted)."""
-    name = schemas.clean_string("photos", (filename or "photo")[-200:])
+    return checked_file("photos", filename or "photo", data, max_bytes, _sniff, "a JPEG, PNG, GIF or WebP image")
+
+
+def checked_file(field: str, filename: str, data: bytes, max_bytes: int, sniff: Callable[[bytes], str | None],
+                 kinds: str) -> Upload:
+    """An uploaded file of `field`: not empty, not larger than `max_bytes`, and of a type `sniff` recognises
+    in its bytes (the name the client gave is not trusted); `kinds` says in the refusal what it must be."""
+    name = schemas.clean_string(field, filename[-200:])
     if not data:
-        raise InputError("photos", f"{name} is empty")
+        raise InputError(field, f"{name} is empty")
     if len(data) > max_bytes:
-        raise InputError("photos", f"{name} is {len(data)} bytes; at most {max_bytes} are allowed", 413,
+        raise InputError(field, f"{name} is {len(data)} bytes; at most {max_bytes} are allowed", 413,
                          error="too_large")
-    content_type = _sniff(data)
+    content_type = sniff(data)
     if content_type is None:
-        raise InputError("photos", f"{name} is not a JPEG, PNG, GIF or WebP image")
+        raise InputError(field, f"{name} is not {kinds}")
     return Upload(name, content_type, data, hashlib.sha256(data).hexdigest())
 
 

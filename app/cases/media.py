@@ -3,11 +3,7 @@ not taken from the client) and by size, then stored like the photos and played i
 
 from __future__ import annotations
 
-import hashlib
-
-from app import schemas
-from app.cases.intake import Upload
-from app.errors import InputError
+from app.cases.intake import Upload, checked_file
 
 MAX_CLIP_BYTES = 25 * 1024 * 1024
 CLIP_FIELDS = ("clips", "audio", "video")
@@ -36,16 +32,7 @@ def sniff(data: bytes) -> str | None:
 
 def check_clip(filename: str, data: bytes, max_bytes: int = MAX_CLIP_BYTES) -> Upload:
     """An uploaded clip: not empty, not too large, and really audio or video."""
-    name = schemas.clean_string("clips", (filename or "clip")[-200:])
-    if not data:
-        raise InputError("clips", f"{name} is empty")
-    if len(data) > max_bytes:
-        raise InputError("clips", f"{name} is {len(data)} bytes; at most {max_bytes} are allowed", 413,
-                         error="too_large")
-    content_type = sniff(data)
-    if content_type is None:
-        raise InputError("clips", f"{name} is not {KINDS}")
-    return Upload(name, content_type, data, hashlib.sha256(data).hexdigest())
+    return checked_file("clips", filename or "clip", data, max_bytes, sniff, KINDS)
 
 
 def clips(files: object, max_bytes: int = MAX_CLIP_BYTES) -> list[Upload]:
