@@ -298,16 +298,18 @@ def scheduler_run(now: str | None) -> None:
 @click.command("setup")
 @with_appcontext
 @click.option("--demo/--no-demo", default=False, help="Also create the demo accounts.")
-def setup(demo: bool) -> None:
-    """Migrate to head, load reference data, load the illustrative boundaries when none are loaded."""
+@click.option("--boundaries", "folder", type=click.Path(exists=True, file_okay=False), default=str(BOUNDARIES),
+              help="The boundary folder loaded when none are loaded (default: the illustrative town).")
+def setup(demo: bool, folder: str) -> None:
+    """Migrate to head, load reference data, load the boundaries of FOLDER when none are loaded."""
     command.upgrade(alembic_config(), "head")
     with db.transaction() as session:
         reference.load_reference(session, actor=actor())
     with db.transaction() as session:
         loaded = boundaries.is_loaded(session)
     if not loaded:
-        click.echo("loading the illustrative boundaries of data/boundaries ...")
-        _report(_run(lambda s: boundaries.load_folder(s, BOUNDARIES, actor(), progress=_progress)))
+        click.echo(f"loading the boundaries of {folder} ...")
+        _report(_run(lambda s: boundaries.load_folder(s, folder, actor(), progress=_progress)))
     if demo:
         with db.transaction() as session:
             created = _add_demo_users(session)

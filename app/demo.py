@@ -306,7 +306,8 @@ def bulk_cases(session: Session, count: int, days: int = 365) -> int:
     Inserted by one SQL statement (owners from the point's grid cell, territories and coverage), so
     200,000 take seconds; they have no reports or history and are marked by the description 演示批量案件.
     """
-    town = select(AdminArea.geom).where(AdminArea.level == "town", in_version(AdminArea)).subquery()
+    town = (select(func.ST_Union(AdminArea.geom).label("geom"))
+            .where(AdminArea.level == "town", in_version(AdminArea)).subquery())
     box = (func.ST_XMin(town.c.geom), func.ST_YMin(town.c.geom), func.ST_XMax(town.c.geom), func.ST_YMax(town.c.geom))
     x = box[0] + func.random() * (box[2] - box[0])
     y = box[1] + func.random() * (box[3] - box[1])
@@ -325,7 +326,8 @@ def bulk_cases(session: Session, count: int, days: int = 365) -> int:
     category = case(*((r < (i + 1) / len(codes), c) for i, c in enumerate(codes[:-1])), else_=codes[-1])
     version = current_version_subquery()
     station = func.coalesce(owner(StationCoverage.station_code, StationCoverage, StationCoverage.version_id == version),
-                            "TC")
+                            select(Station.code).where(Station.tier == "town_center").order_by(Station.id)
+                            .limit(1).scalar_subquery())
     rows = select(
         state, category, literal("normal"), literal("演示批量案件"), g,
         owner(GridCell.code, GridCell, in_version(GridCell)),

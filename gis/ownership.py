@@ -23,8 +23,12 @@ Rules, the same on every path:
   (`ORDER BY code LIMIT 1`).
 - `near_boundary`: the point lies within `near_m` metres (EPSG:4550) of an edge between two
   territories (station coverage, community or workstation), so a dispatcher should confirm.
-- Fallback (兜底): a point covered by no station coverage polygon is owned by the town center
-  and flagged `fallback`; outside the town it is also flagged `inside_town: false`.
+- Fallback (兜底): a point covered by no station coverage polygon is owned by the center of the
+  town it lies in and flagged `fallback`; outside every town it goes to the first town's center
+  (`town_center`) and is also flagged `inside_town: false`.
+
+One town or several: a district's index holds its towns (`towns`, each with its center in
+`town_centers`); `town` is then their union, the whole jurisdiction.
 """
 
 from __future__ import annotations
@@ -424,12 +428,14 @@ class OwnershipIndex:
     """Everything needed to assign points under one boundary version."""
 
     version: int
-    town: BaseGeometry
-    town_center: dict
+    town: BaseGeometry  # the jurisdiction: the town, or a district's towns together
+    town_center: dict  # the fallback station of a point outside every town
     coverage: list[Area]
     communities: list[Area]
     workstations: list[Area]
     cells: list[Area]
+    towns: list[Area] = field(default_factory=list)  # several towns (none given: `town` is the one town)
+    town_centers: dict[str, dict] = field(default_factory=dict)  # town code -> its center (default: town_center)
     near_m: float = NEAR_BOUNDARY_M
     pixel_m: float | None = PIXEL_M  # None: no answer raster, every point takes the exact path
     raster_store: str | None = None  # a folder shared by the processes of one host: the raster is built once, mapped
@@ -438,6 +444,9 @@ class OwnershipIndex:
     def __post_init__(self) -> None:
         self._check_finite()
         shapely.prepare(self.town)
+        self._towns = _Layer(self.towns or [Area("town", "town", self.town)])
+        self._center_codes = np.array([self.town_centers.get(a.code, self.town_center)["code"]
+                                       for a in self._towns.areas] + [self.town_center["code"]], dtype=object)
         minx, miny, maxx, maxy = self.town.bounds
         m = ENVELOPE_MARGIN_DEG
         self._envelope = (minx - m, miny - m, maxx + m, maxy + m)
@@ -499,7 +508,7 @@ class OwnershipIndex:
     def _build_raster(self, pixel_m: float) -> _Raster:
         """The answer raster at about `pixel_m` metres a pixel: from the store when a process of this host already
         built it for the same polygons, else computed (and stored when there is a store)."""
-        layers = [self._within_envelope(self._layers[n].geoms) for n in LAYERS] + [np.array([self.town], dtype=object)]
+        layers = [self._within_envelope(self._layers[n].geoms) for n in LAYERS] + [self._towns.geoms]
         if self.raster_store is None:
             return self._compute_raster(layers, pixel_m)
         store = Path(self.raster_store)
@@ -536,13 +545,10 @@ class OwnershipIndex:
         return digest.hexdigest()[:32]
 
     def _known(self, row: list[int]) -> tuple:
-        """A face's table row as areas (None, or _ASK for UNSURE) and the town flag (bool or _ASK)."""
-        known: list = [
-            _ASK if i == UNSURE else None if i == NONE else self._layers[name].areas[i]
-            for name, i in zip(LAYERS, row, strict=False)
-        ]
-        known.append(_ASK if row[-1] == UNSURE else row[-1] == 0)
-        return tuple(known)
+        """A face's table row as areas (None, or _ASK for UNSURE), the town's last."""
+        layers = [self._layers[name] for name in LAYERS] + [self._towns]
+        return tuple(_ASK if i == UNSURE else None if i == NONE else layer.areas[i]
+                     for layer, i in zip(layers, row, strict=True))
 
     @property
     def raster_bytes(self) -> int:
@@ -562,22 +568,25 @@ class OwnershipIndex:
         face, near = self._raster.locate_one(lon, lat) if self._raster else (0, NEAR_UNSURE)
         return self._owner(lon, lat, face, near)
 
+    def center_at(self, lon: float, lat: float) -> dict:
+        """The center station of the town a point lies in (the first town's outside every town)."""
+        town = self._towns.find(shapely.Point(lon, lat))
+        return dict(self.town_centers.get(town.code, self.town_center) if town else self.town_center)
+
     def owner_at_exact(self, lon: float, lat: float) -> Owners:
         """The owners of one point through the R-trees and prepared `covers` alone (no raster)."""
         return self._owner(lon, lat, 0, NEAR_UNSURE)
 
     def _owner(self, lon: float, lat: float, face: int, near: int) -> Owners:
-        *known, inside = self._face_areas[face]
-        point = shapely.Point(lon, lat) if _ASK in known or inside is _ASK else None
-        found = [self._layers[name].find(point) if area is _ASK else area
-                 for name, area in zip(LAYERS, known, strict=True)]
-        if inside is _ASK:
-            inside = self.town.covers(point)
+        known = self._face_areas[face]
+        point = shapely.Point(lon, lat) if _ASK in known else None
+        *found, town = [layer.find(point) if area is _ASK else area
+                        for layer, area in zip([*(self._layers[n] for n in LAYERS), self._towns], known, strict=True)]
         if near == NEAR_UNSURE:
             x, y = self._to_metric.transform(lon, lat)
             near = len(self._edges.query(shapely.Point(x, y), predicate="dwithin", distance=self.near_m))
         station, community, workstation, cell = found  # in LAYERS order
-        return self._owners(station, community, workstation, cell, bool(near), bool(inside))
+        return self._owners(station, community, workstation, cell, bool(near), town)
 
     def owners_bulk(self, lons: np.ndarray, lats: np.ndarray) -> dict[str, np.ndarray]:
         """Owners of many points: arrays of codes (None where nothing covers) and flags."""
@@ -605,12 +614,13 @@ class OwnershipIndex:
             if len(todo):
                 idx[todo] = self._layers[name].find_bulk(points[todo])
             out[key] = self._codes[col][idx]  # NONE (-1) picks the trailing None
-        out["fallback"] = out["station"] == None  # noqa: E711 - elementwise on an object array
-        out["station"] = np.where(out["fallback"], self.town_center["code"], out["station"])
-        inside = known[:, -1] == 0
+        town = known[:, -1]
         todo = np.flatnonzero(ask[:, -1])
-        inside[todo] = shapely.covers(self.town, points[todo])
-        out["inside_town"] = inside
+        if len(todo):
+            town[todo] = self._towns.find_bulk(points[todo])
+        out["fallback"] = out["station"] == None  # noqa: E711 - elementwise on an object array
+        out["station"] = np.where(out["fallback"], self._center_codes[town], out["station"])  # -1: the default
+        out["inside_town"] = town >= 0
         flag = near == NEAR
         todo = np.flatnonzero(near == NEAR_UNSURE)
         if len(todo):
@@ -621,17 +631,18 @@ class OwnershipIndex:
         return out
 
     def _owners(self, station: Area | None, community: Area | None, workstation: Area | None, cell: Area | None,
-                near: bool, inside: bool) -> Owners:
-        """The answer from each layer's area (None where nothing covers) and the two flags."""
+                near: bool, town: Area | None) -> Owners:
+        """The answer from each layer's area (None where nothing covers, the town's center for the station)."""
+        center = self.town_centers.get(town.code, self.town_center) if town else self.town_center
         return Owners(
             boundary_version=self.version,
             grid_code=cell.code if cell else None,
             workstation={"code": workstation.code, "name": workstation.name} if workstation else None,
             community={"code": community.code, "name": community.name} if community else None,
-            station=dict(self.town_center) if station is None else {"code": station.code, "name": station.name},
+            station=dict(center) if station is None else {"code": station.code, "name": station.name},
             near_boundary=near,
             fallback=station is None,
-            inside_town=inside,
+            inside_town=town is not None,
         )
 
 

@@ -20,8 +20,9 @@ from shapely.validation import explain_validity
 
 from gis.crs import STORAGE_EPSG, UnknownCRS, parse_crs, to_metric, to_storage
 
-GRID_CODE = re.compile(r"^310115145\d{6}$")
-AREA_CODE = re.compile(r"^\d{3}$")
+TOWN_CODE = re.compile(r"^\d{9}$")
+GRID_CODE = re.compile(r"^\d{15}$")  # the town's code, the workstation's number, a sequence
+AREA_CODE = re.compile(r"^(\d{9})?\d{3}$")  # a number unique in the town, or the town's code and that number
 OVERLAP_TOLERANCE_M2 = 1.0
 GAP_TOLERANCE_M2 = 100.0
 CELL_EDGE_TOLERANCE_M = 0.5
@@ -289,13 +290,19 @@ def check_nested(children: list[Feature], parents: list[Feature], link: str, wha
     return problems
 
 
-def check_grid(cells: list[Feature], workstations: list[Feature]) -> list[str]:
-    """Cell codes well formed and unique, prefixed by their workstation, inside it, no overlaps."""
+def check_grid(cells: list[Feature], workstations: list[Feature], town_codes: Iterable[str] = ()) -> list[str]:
+    """Cell codes well formed and unique, starting with a town's code and their workstation's number (its whole
+    code when the workstation code carries the town's), inside their workstation, no overlaps."""
     problems = check_codes(cells, GRID_CODE, "grid cell")
+    towns = set(town_codes)
     for c in cells:
         code, ws = str(c.props.get("code", "")), str(c.props.get("workstation_code", ""))
-        if GRID_CODE.match(code) and code[9:12] != ws:
+        if not GRID_CODE.match(code):
+            continue
+        if code[9:12] != ws[-3:] or (len(ws) == 12 and code[:12] != ws):
             problems.append(f"grid cell {c.fid}: code does not carry its workstation code {ws}")
+        elif towns and code[:9] not in towns:
+            problems.append(f"grid cell {c.fid}: code does not start with a town's code ({', '.join(sorted(towns))})")
     problems += check_nested(cells, workstations, "workstation_code", "grid cell")
     metric = [to_metric(c.geom) for c in cells]
     tree = STRtree(metric)
@@ -307,20 +314,51 @@ def check_grid(cells: list[Feature], workstations: list[Feature]) -> list[str]:
     return problems
 
 
-def check_stations(stations: list[Feature], town: shapely.Geometry) -> list[str]:
-    """Tiers known, one town center, parents exist, points inside the town."""
+def check_towns(towns: list[Feature]) -> list[str]:
+    """At least one town, nine-digit codes, no two overlapping (a district's towns may leave gaps between them)."""
+    if not towns:
+        return ["the town layer holds no polygon"]
+    problems = check_codes(towns, TOWN_CODE, "town")
+    metric = [to_metric(t.geom) for t in towns]
+    tree = STRtree(metric)
+    for i, j in zip(*tree.query(metric, predicate="intersects"), strict=True):
+        if i < j:
+            area = metric[i].intersection(metric[j]).area
+            if area > OVERLAP_TOLERANCE_M2:
+                problems.append(f"towns {towns[i].fid} and {towns[j].fid} overlap by {area:,.0f} m²")
+    return problems
+
+
+def check_in_towns(communities: list[Feature], towns: list[Feature]) -> list[str]:
+    """With several towns each community names its town (`town_code`) and lies in it; with one, it may say none."""
+    if len(towns) == 1:
+        named = [c for c in communities if c.props.get("town_code") not in (None, "")]
+        return check_nested(named, towns, "town_code", "community")
+    missing = [f"community {c.fid}: town_code is missing (the town layer holds {len(towns)} towns)"
+               for c in communities if c.props.get("town_code") in (None, "")]
+    named = [c for c in communities if c.props.get("town_code") not in (None, "")]
+    return missing + check_nested(named, towns, "town_code", "community")
+
+
+def check_stations(stations: list[Feature], towns: shapely.Geometry | list[Feature]) -> list[str]:
+    """Tiers known, one town center in every town, parents exist, points inside a town."""
+    towns = towns if isinstance(towns, list) else [Feature("town", towns)]
     problems = []
     codes = {str(s.props["code"]) for s in stations}
     centers = [s for s in stations if s.props.get("tier") == "town_center"]
-    if len(centers) != 1:
-        problems.append(f"there must be exactly one town_center station, found {len(centers)}")
+    for town in towns:
+        inside = [s for s in centers if town.geom.covers(s.geom)]
+        if len(inside) != 1:
+            where = "" if len(towns) == 1 else f" in town {town.fid}"
+            problems.append(f"there must be exactly one town_center station{where}, found {len(inside)}")
+    whole = shapely.union_all([t.geom for t in towns])
     for s in stations:
         if s.props.get("tier") not in TIERS:
             problems.append(f"station {s.fid}: tier {s.props.get('tier')!r} is not one of {', '.join(TIERS)}")
         parent = s.props.get("parent_code")
         if parent and str(parent) not in codes:
             problems.append(f"station {s.fid}: parent {parent!r} does not exist")
-        if not town.covers(s.geom):
+        if not whole.covers(s.geom):
             problems.append(f"station {s.fid} lies outside the town")
     return problems
 

@@ -109,7 +109,7 @@ def _metric_buffer(geom_sql: Any, metres: float) -> Any:
 
 
 def _town(session: Session) -> Any:
-    town = session.scalar(select(AdminArea.geom).where(AdminArea.level == "town", in_version(AdminArea)))
+    town = session.scalar(select(func.ST_Union(AdminArea.geom)).where(AdminArea.level == "town", in_version(AdminArea)))
     if town is None:
         raise Conflict("no_boundaries", "no town boundary is loaded")
     return town

@@ -151,10 +151,11 @@ def read_folder(folder: str | Path, progress: Progress | None = None) -> dict[st
 
 def validate(layers: dict[str, list[gb.Feature]], changed: set[str]) -> list[str]:
     """Cross-layer checks touching a changed layer; raises LayerError, returns warnings."""
-    town_features = layers["town"]
-    if len(town_features) != 1:
-        raise gb.LayerError("town", [f"the town layer must hold exactly one polygon, found {len(town_features)}"])
-    town = town_features[0].geom
+    towns = layers["town"]
+    problems = gb.check_towns(towns)
+    if problems:
+        raise gb.LayerError("town", problems)
+    town = towns[0].geom if len(towns) == 1 else shapely.union_all([t.geom for t in towns])
 
     def needs(*names: str) -> bool:
         return bool(changed.intersection(names))
@@ -163,7 +164,8 @@ def validate(layers: dict[str, list[gb.Feature]], changed: set[str]) -> list[str
     warnings: list[str] = []
     if needs("town", "communities"):
         errors, _ = gb.check_tiling(layers["communities"], town, "communities")
-        checks.append(("communities", gb.check_codes(layers["communities"], gb.AREA_CODE, "community") + errors))
+        checks.append(("communities", gb.check_codes(layers["communities"], gb.AREA_CODE, "community") + errors
+                       + gb.check_in_towns(layers["communities"], towns)))
     if needs("town", "communities", "workstations"):
         errors, _ = gb.check_tiling(layers["workstations"], town, "workstations")
         nested = gb.check_nested(layers["workstations"], layers["communities"], "community_code", "workstation")
@@ -171,9 +173,10 @@ def validate(layers: dict[str, list[gb.Feature]], changed: set[str]) -> list[str
             ("workstations", gb.check_codes(layers["workstations"], gb.AREA_CODE, "workstation") + errors + nested)
         )
     if needs("workstations", "grid_cells"):
-        checks.append(("grid_cells", gb.check_grid(layers["grid_cells"], layers["workstations"])))
+        checks.append(("grid_cells", gb.check_grid(layers["grid_cells"], layers["workstations"],
+                                                  [str(t.props["code"]) for t in towns])))
     if needs("town", "stations"):
-        checks.append(("stations", gb.check_stations(layers["stations"], town)))
+        checks.append(("stations", gb.check_stations(layers["stations"], towns)))
     if needs("town", "stations", "station_coverage"):
         errors, warnings = gb.check_coverage(layers["station_coverage"], layers["stations"], town)
         checks.append(("station_coverage", errors))
@@ -244,8 +247,9 @@ def current_layers(session: Session) -> dict[str, list[gb.Feature]]:
     layers: dict[str, list[gb.Feature]] = {}
     for layer, level in ADMIN_LEVELS.items():
         rows = session.scalars(select(AdminArea).where(AdminArea.level == level, in_version(AdminArea, version)))
+        parent = "town_code" if level == "community" else "community_code"
         layers[layer] = [
-            gb.Feature(r.code, to_shape(r.geom), {"code": r.code, "name": r.name, "community_code": r.parent_code})
+            gb.Feature(r.code, to_shape(r.geom), {"code": r.code, "name": r.name, parent: r.parent_code})
             for r in rows
         ]
     cells = session.scalars(select(GridCell).where(in_version(GridCell, version)))
@@ -284,10 +288,11 @@ def write_version(
     session.flush()
     counts: dict[str, int] = {}
     workstation_community = {str(f.props["code"]): str(f.props["community_code"]) for f in layers["workstations"]}
+    towns = [str(f.props["code"]) for f in layers["town"]]
     for layer, level in ADMIN_LEVELS.items():
         if layer in changed:
             _close(session, AdminArea, previous, AdminArea.level == level)
-            rows = [_admin_row(f, level, version.id) for f in layers[layer]]
+            rows = [_admin_row(f, level, version.id, towns) for f in layers[layer]]
             counts[layer] = _insert(session, AdminArea, rows, layer, progress)
     if "grid_cells" in changed:
         _close(session, GridCell, previous)
@@ -332,13 +337,21 @@ def _illustrative(f: gb.Feature) -> bool:
     return bool(f.props.get("illustrative", False))
 
 
-def _admin_row(f: gb.Feature, level: str, version: int) -> dict:
+def _admin_row(f: gb.Feature, level: str, version: int, towns: list[str]) -> dict:
+    """A town (no parent), a community (parent: its `town_code`, else the one town) or a workstation (its
+    community)."""
+    if level == "town":
+        parent = None
+    elif level == "community":
+        parent = str(f.props.get("town_code") or towns[0])
+    else:
+        parent = str(f.props["community_code"])
     return {
         "level": level,
         "code": str(f.props["code"]),
         "name": f.props["name"],
         "name_en": f.props.get("name_en"),
-        "parent_code": None if level == "town" else str(f.props.get("community_code") or "310115145"),
+        "parent_code": parent,
         "kind": f.props.get("kind"),
         "area_m2": round(metric_area(f.geom), 1),
         "illustrative": _illustrative(f),

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import shapely
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -52,18 +53,21 @@ def _read_index(session: Session, version: int, near_m: float, store: str | None
     by_level: dict[str, list[AdminArea]] = {"town": [], "community": [], "workstation": []}
     for row in admin:
         by_level[row.level].append(row)
-    if len(by_level["town"]) != 1:
+    if not by_level["town"]:
         raise NoBoundaries(f"boundary version {version} has no town polygon")
     names = dict(session.execute(select(Station.code, Station.name)).all())
-    center = session.scalars(select(Station).where(Station.tier == "town_center").order_by(Station.id)).first()
+    towns = sorted((Area(t.code, t.name, to_shape(t.geom)) for t in by_level["town"]), key=lambda a: a.code)
+    centers = _town_centers(session, towns)
     coverage = session.scalars(select(StationCoverage).where(StationCoverage.version_id == version)).all()
     cells = session.execute(
         select(GridCell.code, GridCell.workstation_code, GridCell.geom).where(in_version(GridCell, version))
     ).all()
     return OwnershipIndex(
         version=version,
-        town=to_shape(by_level["town"][0].geom),
-        town_center={"code": center.code, "name": center.name},
+        town=towns[0].geom if len(towns) == 1 else shapely.union_all([t.geom for t in towns]),
+        town_center=centers[towns[0].code],
+        towns=towns,
+        town_centers=centers,
         coverage=[Area(c.station_code, names.get(c.station_code, c.station_code), to_shape(c.geom)) for c in coverage],
         communities=[Area(a.code, a.name, to_shape(a.geom)) for a in by_level["community"]],
         workstations=[Area(a.code, a.name, to_shape(a.geom), a.parent_code) for a in by_level["workstation"]],
@@ -71,6 +75,18 @@ def _read_index(session: Session, version: int, near_m: float, store: str | None
         near_m=near_m,
         raster_store=store,
     )
+
+
+def _town_centers(session: Session, towns: list[Area]) -> dict[str, dict]:
+    """Each town's center station (the town_center standing in it; the first town center when none does)."""
+    rows = session.execute(
+        select(Station.code, Station.name, Station.location).where(Station.tier == "town_center").order_by(Station.id)
+    ).all()
+    if not rows:
+        raise NoBoundaries("no town center station is loaded")
+    points = [(r.code, r.name, to_shape(r.location)) for r in rows]
+    first = {"code": rows[0].code, "name": rows[0].name}
+    return {t.code: next(({"code": c, "name": n} for c, n, at in points if t.geom.covers(at)), first) for t in towns}
 
 
 def loaded_version(session: Session) -> int:

@@ -194,7 +194,7 @@ def preview(session: Session, proposal: Proposal, now: datetime | None = None) -
                 for code, en in session.execute(select(Station.code, Station.name_en)).all()} | {
         s["code"]: s["name"] for s in new_stations}
     proposed = OwnershipIndex(
-        version=-1, town=index.town, town_center=index.town_center,
+        version=-1, town=index.town, town_center=index.town_center, towns=index.towns, town_centers=index.town_centers,
         coverage=[Area(f.fid, names.get(f.fid, f.fid), f.geom) for f in features],
         communities=index.communities, workstations=index.workstations, cells=index.cells,
         near_m=index.near_m, pixel_m=None,

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import params
@@ -248,7 +248,8 @@ def territories(xy: np.ndarray, choice: np.ndarray, m: int, town: shapely.Geomet
 
 
 def _town(session: Session):
-    row = session.scalar(select(AdminArea.geom).where(AdminArea.level == "town", AdminArea.version_high.is_(None)))
+    row = session.scalar(select(func.ST_Union(AdminArea.geom))  # a district: its towns together
+                        .where(AdminArea.level == "town", AdminArea.version_high.is_(None)))
     if row is None:
         raise InputError("boundaries", "no town boundary is loaded", 409, error="no_boundaries")
     return to_shape(row)
