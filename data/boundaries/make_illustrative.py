@@ -28,9 +28,20 @@ Construction (all geometry is built in EPSG:4550 metres and converted to EPSG:43
    along roads, odd on the left and even on the right; residential compounds with 弄 numbers and
    buildings; named places).
 
-Run ``python data/boundaries/make_illustrative.py [--out DIR]`` to write the GeoJSON files and
-``--check`` to verify the written files. Output is deterministic (fixed seed, sorted keys,
-coordinates rounded to 7 decimals), so a rerun is byte-identical.
+District (scale option ``--towns N``, for benchmarks): towns k = 0..N-1, each built by the same
+construction seeded SEED + k and moved by whole multiples of MESH_M (so the street mesh and the
+lattice stay aligned): 4 towns a row going west from town 0, rows going north, spaced by the
+outline's extent plus its wiggle and at least TOWN_GAP_M. Town 0 is 南汇新城镇 (310115145), town
+k >= 1 an invented 示例一镇, 示例二镇 ... (code 3101159 + k in two digits). The towns do not tile
+the district: the land between them belongs to no town. The same 9 files hold every town; every
+feature but the towns' own carries ``town_code``, community and workstation codes are prefixed by
+the town code (12 digits), station codes by the town code and a dash, ids run on over the
+district, and addresses start with the town's name. ``--towns 1`` (the default) writes the
+single-town files above, unchanged.
+
+Run ``python data/boundaries/make_illustrative.py [--out DIR] [--towns N]`` to write the GeoJSON
+files and ``--check`` to verify the written files (one town or a district). Output is deterministic
+(fixed seeds, sorted keys, coordinates rounded to 7 decimals), so a rerun is byte-identical.
 """
 
 from __future__ import annotations
@@ -58,6 +69,7 @@ from shapely.geometry.base import BaseGeometry
 
 SEED = 20240617
 TOWN_CODE = "310115145"
+TOWN_NAME = ("南汇新城镇", "Nanhui New City Town")
 LAKE_LONLAT = (121.93, 30.90)
 LAKE_RADIUS_M = 1335.0
 LATTICE_M = 100.0
@@ -65,6 +77,10 @@ MESH_M = 500.0
 MIN_CELL_M2 = 2000.0
 DANGLE_M = 60.0
 HOUSE_OFFSET_M = 15.0
+DISTRICT_COLUMNS = 4  # towns per row of a district, going west from town 0; rows go north
+TOWN_GAP_M = 1000.0  # at least this much land of no town between neighbouring towns
+WIGGLE_MAX_M = 300.0  # bound on the sideways push of the outline (sines 150 m + noise of std 40 m)
+MAX_TOWNS = 100  # town codes 3101159{k:02d}
 HERE = Path(__file__).resolve().parent
 
 TO_METRIC = Transformer.from_crs(4326, 4550, always_xy=True)
@@ -255,6 +271,80 @@ class Local:
         """A point at radius r and angle deg (from east, counter-clockwise)."""
         a = math.radians(deg)
         return self.pt(r * math.cos(a), r * math.sin(a))
+
+
+ZH_DIGITS = "零一二三四五六七八九"
+
+
+def zh_number(n: int) -> str:
+    """1..99 in Chinese numerals: 一, 九, 十, 十一, 二十, 二十一."""
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else "十" if tens == 1 else f"{ZH_DIGITS[tens]}十"
+    return head + (ZH_DIGITS[ones] if ones else "")
+
+
+def town_spacing() -> tuple[float, float]:
+    """Distance between neighbouring lake centres: outline extent, its wiggle and the gap, in whole meshes."""
+    xy = np.array(COAST + LAND)
+    span = xy.max(axis=0) - xy.min(axis=0) + 2 * WIGGLE_MAX_M + TOWN_GAP_M
+    return (math.ceil(span[0] / MESH_M) * MESH_M, math.ceil(span[1] / MESH_M) * MESH_M)
+
+
+@dataclass(frozen=True)
+class TownSpec:
+    """Town k of a district: seed, position, codes and names. district=False is the single-town layout."""
+
+    index: int = 0
+    district: bool = False
+
+    @property
+    def code(self) -> str:
+        """Town 0 is 南汇新城镇; the others get invented codes."""
+        return TOWN_CODE if self.index == 0 else f"3101159{self.index:02d}"
+
+    @property
+    def name(self) -> str:
+        """示例一镇, 示例二镇 ... (town 0: 南汇新城镇)."""
+        return TOWN_NAME[0] if self.index == 0 else f"示例{zh_number(self.index)}镇"
+
+    @property
+    def name_en(self) -> str:
+        """Example Town 1, Example Town 2 ... (town 0: Nanhui New City Town)."""
+        return TOWN_NAME[1] if self.index == 0 else f"Example Town {self.index}"
+
+    @property
+    def seed(self) -> int:
+        """Random seed of the town's construction."""
+        return SEED + self.index
+
+    def centre(self) -> tuple[float, float]:
+        """Lake centre: town 0's, moved west along a row of DISTRICT_COLUMNS towns and north by rows."""
+        cx, cy = lake_centre()
+        sx, sy = town_spacing()
+        row, col = divmod(self.index, DISTRICT_COLUMNS)
+        return (cx - col * sx, cy + row * sy)
+
+    def unit(self, code: str) -> str:
+        """Community or workstation code as written: 3 digits alone, in a district prefixed by the town code."""
+        return f"{self.code}{code}" if self.district else code
+
+    def station(self, code: str) -> str:
+        """Station code as written: "TC", "JS-001" ..., in a district prefixed by the town code and a dash."""
+        return f"{self.code}-{code}" if self.district else code
+
+    def label(self, name: str, name_en: str | None = None) -> tuple[str, str | None]:
+        """A name (and English name) made unique in the district: prefixed by the town's name for k >= 1."""
+        if self.index == 0:
+            return name, name_en
+        return f"{self.name}{name}", None if name_en is None else f"{self.name_en} {name_en}"
+
+    def address(self, text: str) -> str:
+        """An address string as written: in a district prefixed by the town's name."""
+        return f"{self.name}{text}" if self.district else text
+
+    def tag(self, props: dict) -> dict:
+        """Properties with the town_code added in a district."""
+        return dict(props, town_code=self.code) if self.district else props
 
 
 def to_lonlat_rounded(geom: BaseGeometry) -> BaseGeometry:
@@ -898,21 +988,11 @@ def geojson_geometry(geom: BaseGeometry) -> dict:
     raise ValueError(f"unexpected geometry {geom.geom_type}")
 
 
-def write_collection(path: Path, features: list[tuple[BaseGeometry, dict]]) -> None:
-    """Write lon/lat features as a FeatureCollection, one feature per line."""
-    lines = []
-    for geom, props in features:
-        props = dict(props, illustrative=True)
-        feat = {"type": "Feature", "properties": props, "geometry": geojson_geometry(geom)}
-        lines.append(json.dumps(feat, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
-    text = '{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n"
-    path.write_text(text, encoding="utf-8")
-
-
 @dataclass
 class Model:
-    """Everything generated, in EPSG:4550."""
+    """Everything generated for one town, in EPSG:4550."""
 
+    spec: TownSpec
     town: Polygon
     lake: Polygon
     built: Polygon
@@ -925,7 +1005,8 @@ class Model:
     addresses: list[Address] = field(default_factory=list)
 
 
-def build_stations(loc: Local, ws: list[Polygon], comms: list[Polygon], lake: Polygon) -> list[tuple[Point, dict]]:
+def build_stations(loc: Local, ws: list[Polygon], comms: list[Polygon], lake: Polygon,
+                   spec: TownSpec) -> list[tuple[Point, dict]]:
     """Town center, three joint-duty stations and 13 workstation stations."""
 
     def inside(xy: tuple[float, float], area: Polygon) -> Point:
@@ -935,92 +1016,179 @@ def build_stations(loc: Local, ws: list[Polygon], comms: list[Polygon], lake: Po
 
     comm_of = {c[0]: i for i, c in enumerate(COMMUNITIES)}
     out = [(inside(TOWN_CENTER_AT, comms[comm_of["003"]]), {
-        "code": "TC", "name": "南汇新城镇城运分中心", "name_en": "Nanhui New City Town Urban Operation Sub-center",
-        "tier": "town_center", "parent_code": None, "community_code": "003", "workstation_code": None})]
+        "code": spec.station("TC"), "name": f"{spec.name}城运分中心",
+        "name_en": f"{spec.name_en} Urban Operation Sub-center", "tier": "town_center", "parent_code": None,
+        "community_code": spec.unit("003"), "workstation_code": None})]
     for code, name, en in COMMUNITIES:
+        name, en = spec.label(name, en)
         out.append((inside(JOINT_STATION_AT[code], comms[comm_of[code]]), {
-            "code": f"JS-{code}", "name": f"{name}联勤联动站", "name_en": f"{en} Joint Duty Station",
-            "tier": "joint_station", "parent_code": "TC", "community_code": code, "workstation_code": None}))
+            "code": spec.station(f"JS-{code}"), "name": f"{name}联勤联动站", "name_en": f"{en} Joint Duty Station",
+            "tier": "joint_station", "parent_code": spec.station("TC"), "community_code": spec.unit(code),
+            "workstation_code": None}))
     for k, (code, comm, name, en, _, seed) in enumerate(WORKSTATIONS):
+        name, en = spec.label(name, en)
         out.append((inside(WS_STATION_AT.get(code, seed), ws[k]), {
-            "code": f"WS-{code}", "name": name, "name_en": en, "tier": "workstation",
-            "parent_code": f"JS-{comm}", "community_code": comm, "workstation_code": code}))
-    return out
+            "code": spec.station(f"WS-{code}"), "name": name, "name_en": en, "tier": "workstation",
+            "parent_code": spec.station(f"JS-{comm}"), "community_code": spec.unit(comm),
+            "workstation_code": spec.unit(code)}))
+    return [(p, spec.tag(props)) for p, props in out]
 
 
-def build_model() -> Model:
-    """Build every layer in metres."""
-    rng = np.random.default_rng(SEED)
-    centre = lake_centre()
+def build_model(spec: TownSpec = TownSpec()) -> Model:
+    """Build every layer of one town in metres."""
+    rng = np.random.default_rng(spec.seed)
+    centre = spec.centre()
     loc = Local(centre)
     lake = lake_polygon(centre)
     town0 = town_outline(loc, rng)
     ws = territories(loc, town0)
     comms = [shapely.orient_polygons(shapely.coverage_union_all(
-        [w for w, spec in zip(ws, WORKSTATIONS, strict=True) if spec[1] == code])) for code, _, _ in COMMUNITIES]
+        [w for w, row in zip(ws, WORKSTATIONS, strict=True) if row[1] == code])) for code, _, _ in COMMUNITIES]
     town = shapely.orient_polygons(shapely.coverage_union_all(ws))
     built = built_up_area(loc, town)
     sources, segs = build_roads(loc, town, lake, built, rng)
     cells = grid_cells(built.difference(lake), ws, segs)
-    model = Model(town, lake, built, ws, comms, sources, segs, cells)
-    model.stations = build_stations(loc, ws, comms, lake)
+    model = Model(spec, town, lake, built, ws, comms, sources, segs, cells)
+    model.stations = build_stations(loc, ws, comms, lake, spec)
     model.addresses = addresses(loc, segs, sources, town.difference(lake), built, rng)
     return model
 
 
-def write_all(model: Model, out: Path) -> dict[str, Any]:
-    """Write every GeoJSON file and return summary numbers."""
+class CollectionWriter:
+    """Writes lon/lat features into a FeatureCollection file, one feature per line, as they come."""
+
+    def __init__(self, path: Path):
+        self.file = path.open("w", encoding="utf-8")
+        self.file.write('{"type":"FeatureCollection","features":[\n')
+        self.count = 0
+
+    def add(self, geom: BaseGeometry, props: dict) -> None:
+        """Append one feature (illustrative: true is added)."""
+        feat = {"type": "Feature", "properties": dict(props, illustrative=True), "geometry": geojson_geometry(geom)}
+        self.file.write((",\n" if self.count else "") + json.dumps(
+            feat, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+        self.count += 1
+
+    def close(self) -> None:
+        """Finish the collection."""
+        self.file.write("\n]}\n")
+        self.file.close()
+
+
+@dataclass
+class Tally:
+    """Summary numbers over every town written."""
+
+    towns: int = 0
+    town_m2: float = 0.0
+    communities: int = 0
+    workstations: int = 0
+    cell_m2: list[float] = field(default_factory=list)
+    road_segments: int = 0
+    road_names: set[str] = field(default_factory=set)
+    addresses: Counter = field(default_factory=Counter)
+    stations: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The numbers printed after generation (towns only for a district)."""
+        areas = sorted(self.cell_m2)
+        out: dict[str, Any] = {"towns": self.towns} if self.towns > 1 else {}
+        return out | {
+            "town_km2": round(self.town_m2 / 1e6, 2), "communities": self.communities,
+            "workstations": self.workstations, "cells": len(areas),
+            "cell_m2_min_median_max": (round(areas[0], 1), round(areas[len(areas) // 2], 1), round(areas[-1], 1)),
+            "road_segments": self.road_segments, "road_names": len(self.road_names),
+            "addresses": dict(self.addresses), "stations": self.stations,
+        }
+
+
+def write_all(out: Path, towns: int = 1) -> dict[str, Any]:
+    """Build and write the towns one at a time (town 0 alone: the single-town layout); return summary numbers."""
     out.mkdir(parents=True, exist_ok=True)
-    ll = to_lonlat_rounded
-    write_collection(out / "town.geojson", [(ll(model.town), {
-        "code": TOWN_CODE, "name": "南汇新城镇", "name_en": "Nanhui New City Town"})])
-    write_collection(out / "communities.geojson", [
-        (ll(g), {"code": c, "name": n, "name_en": e})
-        for g, (c, n, e) in zip(model.communities, COMMUNITIES, strict=True)])
-    write_collection(out / "station_coverage.geojson", [
-        (ll(g), {"station_code": f"JS-{c}"}) for g, (c, _, _) in zip(model.communities, COMMUNITIES, strict=True)])
-    write_collection(out / "workstations.geojson", [
-        (ll(g), {"code": c, "community_code": m, "name": n, "name_en": e, "kind": k})
-        for g, (c, m, n, e, k, _) in zip(model.ws, WORKSTATIONS, strict=True)])
-    cell_feats = []
+    writers = {f.split(".")[0]: CollectionWriter(out / f) for f in FILES}
+    tally = Tally()
+    try:
+        for k in range(towns):
+            model = build_model(TownSpec(k, district=towns > 1))
+            _write_areas(model, writers)
+            _write_cells(model, writers["grid_cells"], tally)
+            for p, props in model.stations:
+                writers["stations"].add(to_lonlat_rounded(p), props)
+            _write_roads(model, writers["roads"])
+            _write_addresses(model, writers["addresses"])
+            _tally_town(model, tally)
+    finally:
+        for w in writers.values():
+            w.close()
+    return tally.summary()
+
+
+def _write_areas(model: Model, writers: dict[str, CollectionWriter]) -> None:
+    """The town, its communities, their station coverage, its workstations and its lake."""
+    ll, spec = to_lonlat_rounded, model.spec
+    writers["town"].add(ll(model.town), {"code": spec.code, "name": spec.name, "name_en": spec.name_en})
+    for g, (c, n, e) in zip(model.communities, COMMUNITIES, strict=True):
+        n, e = spec.label(n, e)
+        writers["communities"].add(ll(g), spec.tag({"code": spec.unit(c), "name": n, "name_en": e}))
+    for g, (c, _, _) in zip(model.communities, COMMUNITIES, strict=True):
+        writers["station_coverage"].add(ll(g), spec.tag({"station_code": spec.station(f"JS-{c}")}))
+    for g, (c, m, n, e, k, _) in zip(model.ws, WORKSTATIONS, strict=True):
+        n, e = spec.label(n, e)
+        writers["workstations"].add(ll(g), spec.tag({
+            "code": spec.unit(c), "community_code": spec.unit(m), "name": n, "name_en": e, "kind": k}))
+    n, e = spec.label("滴水湖", "Dishui Lake")
+    writers["water"].add(ll(model.lake), spec.tag({"kind": "lake", "name": n, "name_en": e}))
+
+
+def _write_cells(model: Model, writer: CollectionWriter, tally: Tally) -> None:
+    """Grid cells, numbered within each workstation."""
+    spec = model.spec
     by_ws: dict[int, list[Polygon]] = defaultdict(list)
     for k, geom in model.cells:
         by_ws[k].append(geom)
     for k, (code, comm, *_rest) in enumerate(WORKSTATIONS):
         # order and measure the cells as written (lon/lat rounded, back in EPSG:4550), as a reader would
-        written = [(ll(g), to_metric(ll(g))) for g in by_ws[k]]
+        written = [(ll, to_metric(ll)) for ll in map(to_lonlat_rounded, by_ws[k])]
         written.sort(key=lambda pair: cell_order_key(pair[1]))
         if len(written) >= 1000:
-            raise RuntimeError(f"workstation {code} has {len(written)} cells")
+            raise RuntimeError(f"town {spec.code} workstation {code} has {len(written)} cells")
         for seq, (geom, metric) in enumerate(written, start=1):
-            cell_feats.append((geom, {
-                "code": f"{TOWN_CODE}{code}{seq:03d}", "workstation_code": code, "community_code": comm,
-                "area_m2": round(float(metric.area), 1)}))
-    write_collection(out / "grid_cells.geojson", cell_feats)
-    write_collection(out / "stations.geojson", [(ll(p), props) for p, props in model.stations])
-    write_collection(out / "water.geojson", [(ll(model.lake), {"kind": "lake", "name": "滴水湖",
-                                                               "name_en": "Dishui Lake"})])
-    road_feats = []
-    for i, s in enumerate(model.segs, start=1):
+            writer.add(geom, spec.tag({
+                "code": f"{spec.code}{code}{seq:03d}", "workstation_code": spec.unit(code),
+                "community_code": spec.unit(comm), "area_m2": round(float(metric.area), 1)}))
+    tally.cell_m2.extend(float(g.area) for _, g in model.cells)
+
+
+def _write_roads(model: Model, writer: CollectionWriter) -> None:
+    """Road segments, numbered on from the towns before."""
+    for s in model.segs:
         src = model.sources[s.src]
-        road_feats.append((ll(s.line), {
-            "id": i, "name": src.name, "name_en": src.name_en, "kind": src.kind, "oneway": src.oneway,
-            "speed_kph": src.speed, "length_m": round(float(s.line.length), 1)}))
-    write_collection(out / "roads.geojson", road_feats)
-    addr_feats = []
-    for i, a in enumerate(model.addresses, start=1):
-        addr_feats.append((ll(Point(a.x, a.y)), {
-            "id": i, "kind": a.kind, "address": a.address, "road": a.road, "number": a.number,
-            "compound": a.compound, "building": a.building, "name": a.name, "place_type": a.place_type}))
-    write_collection(out / "addresses.geojson", addr_feats)
-    areas = sorted(float(g.area) for _, g in model.cells)
-    return {
-        "town_km2": round(model.town.area / 1e6, 2), "communities": len(model.communities),
-        "workstations": len(model.ws), "cells": len(areas),
-        "cell_m2_min_median_max": (round(areas[0], 1), round(areas[len(areas) // 2], 1), round(areas[-1], 1)),
-        "road_segments": len(model.segs), "road_names": len({s.name for s in model.sources}),
-        "addresses": dict(Counter(a.kind for a in model.addresses)), "stations": len(model.stations),
-    }
+        writer.add(to_lonlat_rounded(s.line), model.spec.tag({
+            "id": writer.count + 1, "name": src.name, "name_en": src.name_en, "kind": src.kind,
+            "oneway": src.oneway, "speed_kph": src.speed, "length_m": round(float(s.line.length), 1)}))
+
+
+def _write_addresses(model: Model, writer: CollectionWriter) -> None:
+    """Addresses, numbered on from the towns before; in a district every address string names its town."""
+    spec = model.spec
+    for a in model.addresses:
+        name = spec.label(a.name)[0] if a.kind == "place" else a.name
+        writer.add(to_lonlat_rounded(Point(a.x, a.y)), spec.tag({
+            "id": writer.count + 1, "kind": a.kind, "address": spec.address(a.address), "road": a.road,
+            "number": a.number, "compound": a.compound, "building": a.building, "name": name,
+            "place_type": a.place_type}))
+
+
+def _tally_town(model: Model, tally: Tally) -> None:
+    """Add one town's numbers to the summary."""
+    tally.towns += 1
+    tally.town_m2 += model.town.area
+    tally.communities += len(model.communities)
+    tally.workstations += len(model.ws)
+    tally.road_segments += len(model.segs)
+    tally.road_names.update(s.name for s in model.sources)
+    tally.addresses.update(a.kind for a in model.addresses)
+    tally.stations += len(model.stations)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1029,21 +1197,22 @@ def write_all(model: Model, out: Path) -> dict[str, Any]:
 
 
 class Checker:
-    """Collects failed invariants."""
+    """Collects failed invariants and summary lines, each under the current prefix (a district's town)."""
 
     def __init__(self) -> None:
         self.failures: list[str] = []
         self.notes: list[str] = []
+        self.prefix = ""
 
     def ok(self, cond: bool, what: str) -> bool:
         """Record a failure if cond is false."""
         if not cond:
-            self.failures.append(what)
+            self.failures.append(self.prefix + what)
         return bool(cond)
 
     def note(self, text: str) -> None:
         """Record a summary line."""
-        self.notes.append(text)
+        self.notes.append(self.prefix + text)
 
 
 def read_collection(path: Path, ck: Checker) -> list[tuple[BaseGeometry, dict]]:
@@ -1060,6 +1229,16 @@ def read_collection(path: Path, ck: Checker) -> list[tuple[BaseGeometry, dict]]:
     return out
 
 
+def metric_layers(layers: dict[str, list[tuple[BaseGeometry, dict]]]) -> dict[str, list[tuple[BaseGeometry, dict]]]:
+    """The layers in EPSG:4550, each converted in one call."""
+    out = {}
+    for name, feats in layers.items():
+        geoms = np.empty(len(feats), dtype=object)
+        geoms[:] = [g for g, _ in feats]
+        out[name] = list(zip(to_metric(geoms).tolist() if len(feats) else [], [p for _, p in feats], strict=True))
+    return out
+
+
 def tiling_error(parts: list[BaseGeometry], whole: BaseGeometry) -> tuple[float, float]:
     """(sum of pairwise overlaps, area of gaps + spill) of parts against whole, m²."""
     arr = np.array(parts)
@@ -1071,24 +1250,24 @@ def tiling_error(parts: list[BaseGeometry], whole: BaseGeometry) -> tuple[float,
 
 
 def check(folder: Path) -> int:
-    """Re-read the files in folder and verify every invariant; print a summary; 0 if all hold."""
+    """Re-read the files in folder and verify every invariant, per town and over the district; 0 if all hold."""
     ck = Checker()
     missing = [f for f in FILES if not (folder / f).exists()]
     if missing:
         print("missing files:", ", ".join(missing))
         return 1
     layers = {f.split(".")[0]: read_collection(folder / f, ck) for f in FILES}
-    m = {k: [(to_metric(g), p) for g, p in v] for k, v in layers.items()}
-    centre = lake_centre()
-    lake = Point(centre).buffer(LAKE_RADIUS_M - 0.5, quad_segs=64)
     _check_valid(ck, layers)
-    town = _check_town(ck, m, lake)
-    comms, ws = _check_areas(ck, m, town)
-    _check_grid(ck, m, ws, centre)
-    _check_stations(ck, m, comms, ws, lake)
-    _check_roads(ck, m, town, lake)
-    _check_addresses(ck, m, town, lake)
-    return _report(ck, folder)
+    m = metric_layers(layers)
+    del layers
+    towns = _check_towns(ck, m)
+    per_town = _split_by_town(ck, m, [spec for spec, _ in towns])
+    for spec, town in towns:
+        ck.prefix = f"[{spec.code}] " if spec.district else ""
+        _check_one_town(ck, per_town[spec.code], spec, town)
+    ck.prefix = ""
+    _check_district(ck, m, towns)
+    return _report(ck, folder, len(towns))
 
 
 def _check_valid(ck: Checker, layers: dict) -> None:
@@ -1100,30 +1279,100 @@ def _check_valid(ck: Checker, layers: dict) -> None:
 
     for name, gtype in (("town", "Polygon"), ("communities", "Polygon"), ("workstations", "Polygon"),
                         ("grid_cells", "Polygon"), ("station_coverage", "Polygon"), ("stations", "Point"),
-                        ("roads", "LineString"), ("addresses", "Point")):
+                        ("roads", "LineString"), ("addresses", "Point"), ("water", "Polygon")):
         all_valid(name, gtype)
 
 
-def _check_town(ck: Checker, m: dict, lake: BaseGeometry) -> BaseGeometry:
-    """One town of the right code, name and area, around the lake."""
-    ck.ok(len(m["town"]) == 1, "town: not exactly one feature")
-    town, tprops = m["town"][0]
-    ck.ok(tprops.get("code") == TOWN_CODE and tprops.get("name") == "南汇新城镇", "town: wrong code/name")
+def _check_towns(ck: Checker, m: dict) -> list[tuple[TownSpec, BaseGeometry]]:
+    """One town (南汇新城镇) or a district of towns 0..N-1, each of the right code and name."""
+    n = len(m["town"])
+    ck.ok(1 <= n <= MAX_TOWNS, f"town: {n} features, expected 1..{MAX_TOWNS}")
+    specs = [TownSpec(k, district=n > 1) for k in range(min(n, MAX_TOWNS))]
+    by_code = {p.get("code"): (g, p) for g, p in m["town"]}
+    ck.ok(sorted(by_code) == sorted(s.code for s in specs), f"town: codes are not those of towns 0..{n - 1}")
+    wrong = [s.code for s in specs if s.code in by_code
+             and (by_code[s.code][1].get("name"), by_code[s.code][1].get("name_en")) != (s.name, s.name_en)]
+    ck.ok(not wrong, f"town: wrong code/name {', '.join(wrong)}")
+    return [(s, by_code.get(s.code, (Polygon(), {}))[0]) for s in specs]
+
+
+def _split_by_town(ck: Checker, m: dict, specs: list[TownSpec]) -> dict[str, dict[str, list]]:
+    """Every layer's features by town: by town_code in a district, all of them for a single town."""
+    out: dict[str, dict[str, list]] = {s.code: defaultdict(list) for s in specs}
+    district = len(specs) > 1
+    for layer, feats in m.items():
+        if layer == "town" or not specs:
+            continue
+        stray = 0
+        for g, p in feats:
+            code = p.get("town_code") if district else specs[0].code
+            if code in out:
+                out[code][layer].append((g, p))
+            else:
+                stray += 1
+        ck.ok(stray == 0, f"{layer}: {stray} features without the town_code of a town")
+    return out
+
+
+def _check_one_town(ck: Checker, tm: dict, spec: TownSpec, town: BaseGeometry) -> None:
+    """Every invariant of one town, on its own features."""
+    centre = spec.centre()
+    lake = Point(centre).buffer(LAKE_RADIUS_M - 0.5, quad_segs=64)
+    _check_town(ck, town, lake)
+    _check_water(ck, tm, spec, town, centre)
+    comms, ws = _check_areas(ck, tm, town, spec)
+    _check_grid(ck, tm, ws, centre, spec)
+    _check_stations(ck, tm, comms, ws, lake, spec)
+    _check_roads(ck, tm, town, lake)
+    _check_addresses(ck, tm, town, lake, spec)
+
+
+def _check_town(ck: Checker, town: BaseGeometry, lake: BaseGeometry) -> None:
+    """The town's area, around its lake."""
     ck.ok(140e6 <= town.area <= 160e6, f"town: area {town.area / 1e6:.2f} km² not in 140-160")
     ck.ok(town.contains(lake), "town: does not contain the lake")
     ck.note(f"town area {town.area / 1e6:.3f} km²")
-    return town
 
 
-def _check_areas(ck: Checker, m: dict, town: BaseGeometry) -> tuple[dict, dict]:
+def _check_water(ck: Checker, tm: dict, spec: TownSpec, town: BaseGeometry, centre: tuple) -> None:
+    """One lake, of the town's name, at the town's lake centre and inside the town."""
+    water = tm["water"]
+    name = spec.label("滴水湖")[0]
+    lake, props = water[0] if len(water) == 1 else (Polygon(), {})
+    ck.ok(props.get("name") == name and lake.contains(Point(centre)) and town.contains(lake)
+          and abs(lake.area / (math.pi * LAKE_RADIUS_M**2) - 1) < 1e-3, f"water: not one lake {name} in the town")
+
+
+def _check_areas(ck: Checker, m: dict, town: BaseGeometry, spec: TownSpec) -> tuple[dict, dict]:
     """Communities and workstations tile the town; coverage is the communities'."""
     comms = {p["code"]: g for g, p in m["communities"]}
-    ck.ok(sorted(comms) == ["001", "002", "003"], "communities: codes are not 001-003")
+    want = [spec.unit(c) for c, _, _ in COMMUNITIES]
+    ck.ok(sorted(comms) == want, f"communities: codes are not {want[0]}-{want[-1]}")
+    names = {spec.unit(c): spec.label(n, e) for c, n, e in COMMUNITIES}
+    ck.ok(all((p.get("name"), p.get("name_en")) == names.get(p["code"]) for _, p in m["communities"]),
+          "communities: wrong names")
     ov, gap = tiling_error(list(comms.values()), town)
     ck.ok(ov < 1.0 and gap < 1.0, f"communities: overlap {ov:.3f} m², gap/spill {gap:.3f} m²")
     ck.note(f"communities: 3 tile the town (overlap {ov:.4f} m², gap {gap:.4f} m²)")
+    ws = _check_workstations(ck, m, town, comms, spec)
+    cov = {p["station_code"]: g for g, p in m["station_coverage"]}
+    want = [spec.station(f"JS-{c}") for c, _, _ in COMMUNITIES]
+    ck.ok(sorted(cov) == want, f"coverage: station codes are not {want[0]}..{want[-1]}")
+    for c, _, _ in COMMUNITIES:
+        g = cov.get(spec.station(f"JS-{c}"), Polygon())
+        ck.ok(g.symmetric_difference(comms.get(spec.unit(c), Polygon())).area < 1.0,
+              f"coverage {spec.station(f'JS-{c}')}: not its community")
+    return comms, ws
+
+
+def _check_workstations(ck: Checker, m: dict, town: BaseGeometry, comms: dict, spec: TownSpec) -> dict:
+    """Workstations tile the town, each inside its community."""
     ws = {p["code"]: (g, p) for g, p in m["workstations"]}
-    ck.ok(sorted(ws) == [f"{i:03d}" for i in range(1, 14)], "workstations: codes are not 001-013")
+    want = [spec.unit(w[0]) for w in WORKSTATIONS]
+    ck.ok(sorted(ws) == want, f"workstations: codes are not {want[0]}-{want[-1]}")
+    names = {spec.unit(w[0]): spec.label(w[2], w[3]) for w in WORKSTATIONS}
+    ck.ok(all((p.get("name"), p.get("name_en")) == names.get(p["code"]) for _, p in m["workstations"]),
+          "workstations: wrong names")
     ov, gap = tiling_error([g for g, _ in ws.values()], town)
     ck.ok(ov < 1.0 and gap < 1.0, f"workstations: overlap {ov:.3f} m², gap/spill {gap:.3f} m²")
     ck.note(f"workstations: 13 tile the town (overlap {ov:.4f} m², gap {gap:.4f} m²)")
@@ -1131,23 +1380,19 @@ def _check_areas(ck: Checker, m: dict, town: BaseGeometry) -> tuple[dict, dict]:
         ck.ok(p.get("kind") in ("residence", "village"), f"workstation {code}: bad kind")
         comm = comms.get(p.get("community_code"))
         ck.ok(comm is not None and g.difference(comm).area < 1.0, f"workstation {code}: not inside its community")
-    cov = {p["station_code"]: g for g, p in m["station_coverage"]}
-    ck.ok(sorted(cov) == ["JS-001", "JS-002", "JS-003"], "coverage: station codes are not JS-001..003")
-    for code, g in cov.items():
-        ck.ok(g.symmetric_difference(comms.get(code[3:], Polygon())).area < 1.0, f"coverage {code}: not its community")
-    return comms, ws
+    return ws
 
 
-def _check_grid(ck: Checker, m: dict, ws: dict, centre: tuple) -> None:
+def _check_grid(ck: Checker, m: dict, ws: dict, centre: tuple, spec: TownSpec) -> None:
     """Grid cells: codes, areas, no overlaps, inside their workstation, numbered in order."""
     cells = m["grid_cells"]
     n = len(cells)
     ck.ok(5000 <= n <= 12000, f"grid: {n} cells, expected 5000-12000")
     codes = [p["code"] for _, p in cells]
     ck.ok(len(set(codes)) == n, "grid: duplicate codes")
-    pat = re.compile(r"^310115145\d{6}$")
+    pat = re.compile(rf"^{spec.code}\d{{6}}$")
     ck.ok(all(pat.match(c) for c in codes), "grid: malformed codes")
-    ck.ok(all(p["code"][9:12] == p["workstation_code"] for _, p in cells), "grid: code/workstation mismatch")
+    ck.ok(all(spec.unit(p["code"][9:12]) == p["workstation_code"] for _, p in cells), "grid: code/workstation mismatch")
     ck.ok(all(ws.get(p["workstation_code"], (None, {}))[1].get("community_code") == p["community_code"]
               for _, p in cells), "grid: community_code mismatch")
     per_ws = Counter(p["workstation_code"] for _, p in cells)
@@ -1160,17 +1405,11 @@ def _check_grid(ck: Checker, m: dict, ws: dict, centre: tuple) -> None:
     keep = a < b
     inter = shapely.area(shapely.intersection(geoms[a[keep]], geoms[b[keep]]))
     ck.ok(float(inter.max(initial=0.0)) < 0.01, f"grid: max pairwise overlap {inter.max(initial=0):.4f} m²")
-    inside = [ws[p["workstation_code"]][0].buffer(0.5).covers(g) for g, p in cells]
+    reach = {code: g.buffer(0.5) for code, (g, _) in ws.items()}
+    inside = [reach.get(p["workstation_code"], Polygon()).covers(g) for g, p in cells]
     ck.ok(all(inside), f"grid: {inside.count(False)} cells outside their workstation")
     ck.ok(not shapely.intersects(geoms, Point(centre)).any(), "grid: a cell covers the lake centre")
-    seq_ok = True
-    groups: dict[str, list[tuple[BaseGeometry, dict]]] = defaultdict(list)
-    for g, p in cells:
-        groups[p["workstation_code"]].append((g, p))
-    for wcode, items in groups.items():
-        want = [p["code"] for _, p in sorted(items, key=lambda gp: cell_order_key(gp[0]))]
-        seq_ok &= want == [f"{TOWN_CODE}{wcode}{i:03d}" for i in range(1, len(items) + 1)]
-    ck.ok(seq_ok, "grid: sequence is not north-to-south, west-to-east")
+    ck.ok(_cells_in_sequence(cells, spec), "grid: sequence is not north-to-south, west-to-east")
     med = float(np.median(areas))
     ck.note(f"grid: {n} cells, area min/median/max {areas.min():.1f}/{med:.1f}/{areas.max():.1f} m², "
             f"max overlap {inter.max(initial=0):.5f} m², "
@@ -1178,30 +1417,51 @@ def _check_grid(ck: Checker, m: dict, ws: dict, centre: tuple) -> None:
             f"total {areas.sum() / 1e6:.2f} km²")
 
 
-def _check_stations(ck: Checker, m: dict, comms: dict, ws: dict, lake: BaseGeometry) -> None:
+def _cells_in_sequence(cells: list[tuple[BaseGeometry, dict]], spec: TownSpec) -> bool:
+    """Cell codes are town code + workstation number + 1, 2, 3 ... in order within each workstation."""
+    groups: dict[str, list[tuple[BaseGeometry, dict]]] = defaultdict(list)
+    for g, p in cells:
+        groups[p["workstation_code"]].append((g, p))
+    seq_ok = True
+    for wcode, items in groups.items():
+        want = [p["code"] for _, p in sorted(items, key=lambda gp: cell_order_key(gp[0]))]
+        seq_ok &= want == [f"{spec.code}{wcode[-3:]}{i:03d}" for i in range(1, len(items) + 1)]
+    return seq_ok
+
+
+def _check_stations(ck: Checker, m: dict, comms: dict, ws: dict, lake: BaseGeometry, spec: TownSpec) -> None:
     """The town center, three joint-duty stations, thirteen workstations, each where it belongs."""
     st = {p["code"]: (g, p) for g, p in m["stations"]}
-    want = ["TC", "JS-001", "JS-002", "JS-003"] + [f"WS-{i:03d}" for i in range(1, 14)]
-    ck.ok(sorted(st) == sorted(want), "stations: codes differ from TC, JS-001..003, WS-001..013")
+    want = ([spec.station("TC")] + [spec.station(f"JS-{c}") for c, _, _ in COMMUNITIES]
+            + [spec.station(f"WS-{w[0]}") for w in WORKSTATIONS])
+    ck.ok(sorted(st) == sorted(want), f"stations: codes differ from {want[0]}, {want[1]}..{want[3]}, "
+          f"{want[4]}..{want[-1]}")
     for code, (g, p) in st.items():
-        if code == "TC":
-            ck.ok(p["tier"] == "town_center" and p["parent_code"] is None and comms["003"].contains(g)
-                  and not lake.contains(g), "stations: TC wrong")
-        elif code.startswith("JS-"):
-            ck.ok(p["tier"] == "joint_station" and p["parent_code"] == "TC" and p["community_code"] == code[3:]
-                  and comms[code[3:]].contains(g), f"stations: {code} wrong")
-        else:
-            w = ws.get(code[3:])
-            ck.ok(p["tier"] == "workstation" and w is not None and w[0].contains(g) and not lake.contains(g)
-                  and p["workstation_code"] == code[3:] and p["parent_code"] == f"JS-{w[1]['community_code']}"
-                  and p["community_code"] == w[1]["community_code"], f"stations: {code} wrong")
+        local = code.removeprefix(spec.station(""))
+        ck.ok(_station_ok(local, g, p, comms, ws, lake, spec), f"stations: {local} wrong")
+
+
+def _station_ok(local: str, g: Point, p: dict, comms: dict, ws: dict, lake: BaseGeometry, spec: TownSpec) -> bool:
+    """One station: tier, parent, community/workstation and position (local: its code without the town's)."""
+    if local == "TC":
+        return (p["tier"] == "town_center" and p["parent_code"] is None and p["name"] == f"{spec.name}城运分中心"
+                and p["community_code"] == spec.unit("003") and comms[spec.unit("003")].contains(g)
+                and not lake.contains(g))
+    if local.startswith("JS-"):
+        comm = comms.get(spec.unit(local[3:]), Polygon())
+        return (p["tier"] == "joint_station" and p["parent_code"] == spec.station("TC")
+                and p["community_code"] == spec.unit(local[3:]) and comm.contains(g))
+    w = ws.get(spec.unit(local[3:]))
+    return (p["tier"] == "workstation" and w is not None and w[0].contains(g) and not lake.contains(g)
+            and p["workstation_code"] == spec.unit(local[3:])
+            and p["parent_code"] == spec.station(f"JS-{w[1]['community_code'][-3:]}")
+            and p["community_code"] == w[1]["community_code"])
 
 
 def _check_roads(ck: Checker, m: dict, town: BaseGeometry, lake: BaseGeometry) -> None:
     """Roads: connected, noded, in the town and out of the lake, speeds and kinds plausible."""
     roads = m["roads"]
     ck.ok(len(roads) >= 300, f"roads: only {len(roads)} segments")
-    ck.ok(sorted(p["id"] for _, p in roads) == list(range(1, len(roads) + 1)), "roads: ids are not 1..N")
     uf = UnionFind()
     for g, _ in roads:
         c = g.coords
@@ -1222,7 +1482,8 @@ def _check_roads(ck: Checker, m: dict, town: BaseGeometry, lake: BaseGeometry) -
     speeds = {"ring": (50, 60), "arterial": (50, 60), "radial": (40, 50), "local": (30, 30)}
     ck.ok(all(speeds[p["kind"]][0] <= p["speed_kph"] <= speeds[p["kind"]][1] and isinstance(p["oneway"], bool)
               for _, p in roads), "roads: speed_kph or oneway out of range")
-    ck.ok(all(town.buffer(0.5).covers(g) for g in lines), "roads: a road leaves the town")
+    reach = town.buffer(0.5)
+    ck.ok(all(reach.covers(g) for g in lines), "roads: a road leaves the town")
     kinds = Counter(p["kind"] for _, p in roads)
     names_by_kind = {k: len({p["name"] for _, p in roads if p["kind"] == k}) for k in kinds}
     ck.ok(3 <= names_by_kind.get("ring", 0) <= 5, "roads: need 3-5 ring roads")
@@ -1232,38 +1493,73 @@ def _check_roads(ck: Checker, m: dict, town: BaseGeometry, lake: BaseGeometry) -
             f"{sum(p['oneway'] for _, p in roads)} one-way segments")
 
 
-def _check_addresses(ck: Checker, m: dict, town: BaseGeometry, lake: BaseGeometry) -> None:
-    """Addresses: unique, well formed, in the town and out of the lake (but its own places)."""
+def _check_addresses(ck: Checker, m: dict, town: BaseGeometry, lake: BaseGeometry, spec: TownSpec) -> None:
+    """Addresses: well formed, in the town and out of the lake (but its own places)."""
     addrs = m["addresses"]
     ck.ok(len(addrs) >= 5000, f"addresses: only {len(addrs)}")
-    ck.ok(sorted(p["id"] for _, p in addrs) == list(range(1, len(addrs) + 1)), "addresses: ids are not 1..N")
     pts = np.array([g for g, _ in addrs])
     in_town = shapely.contains(town, pts)
     in_lake = shapely.contains(lake, pts)
     water = np.array([p.get("place_type") == "water" for _, p in addrs])
     ck.ok(in_town.all(), f"addresses: {(~in_town).sum()} outside the town")
     ck.ok(not (in_lake & ~water).any(), f"addresses: {(in_lake & ~water).sum()} in the lake")
-    non_place = [p["address"] for _, p in addrs if p["kind"] != "place"]
-    ck.ok(len(set(non_place)) == len(non_place), "addresses: duplicate address strings")
     place_names = [p["name"] for _, p in addrs if p["kind"] == "place"]
     ck.ok(len(set(place_names)) == len(place_names) >= 50, "addresses: places not unique or fewer than 50")
     for _, p in addrs:
-        if p["kind"] == "house":
-            ck.ok(p["address"] == f"{p['road']}{p['number']}号", f"address {p['id']}: malformed house")
-        elif p["kind"] == "building":
-            ck.ok(p["address"] == f"{p['road']}{p['number']}弄{p['building']}号" and p["compound"] == p["name"],
-                  f"address {p['id']}: malformed building")
-        else:
-            ck.ok(p["kind"] == "place" and p["name"] and p["place_type"], f"address {p['id']}: malformed place")
+        _check_address_form(ck, p, spec)
     ncomp = len({p["compound"] for _, p in addrs if p["kind"] == "building"})
     ck.ok(40 <= ncomp <= 80, f"addresses: {ncomp} compounds")
     ck.note(f"addresses: {len(addrs)} ({dict(Counter(p['kind'] for _, p in addrs))}), {ncomp} compounds")
 
 
-def _report(ck: Checker, folder: Path) -> int:
+def _check_address_form(ck: Checker, p: dict, spec: TownSpec) -> None:
+    """One address: its string from road and numbers (in a district after the town's name)."""
+    if p["kind"] == "house":
+        ck.ok(p["address"] == spec.address(f"{p['road']}{p['number']}号"), f"address {p['id']}: malformed house")
+    elif p["kind"] == "building":
+        ck.ok(p["address"] == spec.address(f"{p['road']}{p['number']}弄{p['building']}号")
+              and p["compound"] == p["name"], f"address {p['id']}: malformed building")
+    else:
+        ck.ok(p["kind"] == "place" and p["name"] and p["place_type"] and p["name"].startswith(spec.label("")[0])
+              and p["address"].startswith(spec.address("")), f"address {p['id']}: malformed place")
+
+
+def _check_district(ck: Checker, m: dict, towns: list[tuple[TownSpec, BaseGeometry]]) -> None:
+    """Over all towns: ids, unique addresses and names, one town center each, towns apart."""
+    for layer in ("roads", "addresses"):
+        ids = sorted(p["id"] for _, p in m[layer])
+        ck.ok(ids == list(range(1, len(ids) + 1)), f"{layer}: ids are not 1..N")
+    non_place = [p["address"] for _, p in m["addresses"] if p["kind"] != "place"]
+    ck.ok(len(set(non_place)) == len(non_place), "addresses: duplicate address strings")
+    place_names = [p["name"] for _, p in m["addresses"] if p["kind"] == "place"]
+    ck.ok(len(set(place_names)) == len(place_names), "addresses: duplicate place names")
+    for layer in ("communities", "workstations", "stations"):
+        names = [p.get("name") for _, p in m[layer]]
+        ck.ok(len(set(names)) == len(names), f"{layer}: duplicate names")
+    centres = sum(p.get("tier") == "town_center" for _, p in m["stations"])
+    ck.ok(centres == len(towns), f"stations: {centres} town centers for {len(towns)} towns")
+    if len(towns) > 1:
+        gap = _check_layout(ck, [g for _, g in towns])
+        ck.note(f"district: {len(towns)} towns, {centres} town centers, {len(m['addresses'])} unique addresses, "
+                f"no two towns touching (smallest gap {gap:.0f} m)")
+
+
+def _check_layout(ck: Checker, towns: list[BaseGeometry]) -> float:
+    """Towns neither overlap nor touch: at least TOWN_GAP_M apart; the smallest gap."""
+    geoms = np.array(towns)
+    a, b = STRtree(geoms).query(geoms, predicate="intersects")
+    touching = int((a < b).sum())
+    ck.ok(touching == 0, f"district: {touching} pairs of towns overlap or touch")
+    i, j = np.triu_indices(len(geoms), 1)
+    gap = float(shapely.distance(geoms[i], geoms[j]).min())
+    ck.ok(gap >= TOWN_GAP_M, f"district: towns only {gap:.0f} m apart, expected {TOWN_GAP_M:.0f} m")
+    return gap
+
+
+def _report(ck: Checker, folder: Path, towns: int) -> int:
     """The size of the files, the notes and the failures; 0 if all held."""
     size = sum((folder / f).stat().st_size for f in FILES)
-    ck.ok(size < 25e6, f"files total {size / 1e6:.1f} MB")
+    ck.ok(size < 25e6 * max(towns, 1), f"files total {size / 1e6:.1f} MB")
     ck.note(f"files: {size / 1e6:.2f} MB")
     for line in ck.notes:
         print(line)
@@ -1276,16 +1572,26 @@ def _report(ck: Checker, folder: Path) -> int:
     return 0
 
 
+def town_count(text: str) -> int:
+    """The --towns argument: 1..MAX_TOWNS."""
+    n = int(text) if text.isdigit() else 0
+    if not 1 <= n <= MAX_TOWNS:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1..{MAX_TOWNS}, got {text!r}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: generate (default) or --check."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this script's folder)")
     ap.add_argument("--check", action="store_true", help="verify the files in --out instead of writing them")
+    ap.add_argument("--towns", type=town_count, default=1, metavar="N",
+                    help="build a district of this many towns (default 1: 南汇新城镇 alone)")
     args = ap.parse_args(argv)
     if args.check:
         return check(args.out)
     t0 = time.perf_counter()
-    summary = write_all(build_model(), args.out)
+    summary = write_all(args.out, args.towns)
     for k, v in summary.items():
         print(f"{k}: {v}")
     print(f"written to {args.out} in {time.perf_counter() - t0:.1f} s")
