@@ -10,7 +10,7 @@ FLASK := $(BIN)/flask --app app
 WITH_DB := scripts/with-db.sh
 WITH_MQTT := scripts/with-mqtt.sh
 
-.PHONY: run test stop setup system venv assets translations db bench lint clean-db backup restore reliability
+.PHONY: run test stop setup system venv assets translations db bench bench-district lint clean-db backup restore reliability
 
 system:                          ## Debian packages: PostgreSQL 15, PostGIS 3, GDAL, Chromium, fonts
 	@scripts/system-deps.sh
@@ -40,6 +40,9 @@ test: system venv assets translations   ## set up, then the whole suite against 
 
 bench: setup                     ## benchmarks (ratios against a baseline measured in the same run)
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; $(WITH_DB) $(BIN)/python $$b || exit 1; done
+
+bench-district: system venv assets translations   ## the platform over a district of BENCH_TOWNS (10) towns, 2,000,000 cases
+	@$(WITH_DB) $(BIN)/python bench/district.py
 
 reliability: system venv         ## load and faults on a private throw-away cluster (bench/reliability.py)
 	@$(WITH_DB) $(BIN)/python bench/reliability.py
