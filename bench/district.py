@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -230,12 +231,12 @@ def worker_memory(server) -> list[dict]:
     return out
 
 
-def timed_get(session, url: str, params: dict | None = None, repeat: int = 1) -> list[float]:
+def timed_get(session, url: str, params: dict | None = None, repeat: int = 1, headers=None) -> list[float]:
     """Milliseconds of `repeat` GETs (each must answer 200)."""
     out = []
     for _ in range(repeat):
         start = time.perf_counter()
-        r = session.get(url, params=params, timeout=600)
+        r = session.get(url, params=params, timeout=600, headers=headers)
         r.raise_for_status()
         out.append((time.perf_counter() - start) * 1000)
     return out
@@ -333,13 +334,18 @@ def served(url: str, secrets: dict, lons: np.ndarray, lats: np.ndarray) -> dict:
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {secrets['leader-token']}"
         started = time.perf_counter()
-        for _ in range(4 * WORKERS):  # every worker builds (or maps) its index
-            timed_get(api, f"{base_url}/api/v1/locate", {"lon": lons[0], "lat": lats[0]})
+        with ThreadPoolExecutor(4 * WORKERS) as pool:  # new connections at once: every worker builds its index
+            list(pool.map(lambda i: timed_get(requests.Session(), f"{base_url}/api/v1/locate",
+                                              {"lon": lons[i], "lat": lats[i]}, headers=api.headers),
+                          range(8 * WORKERS)))
         first_locates_s = time.perf_counter() - started
         rng = np.random.default_rng(9)
         pick = rng.integers(0, len(lons), LOCATES)
-        locate = np.array([timed_get(api, f"{base_url}/api/v1/locate", {"lon": lons[i], "lat": lats[i]})[0]
-                           for i in pick])
+        clients = [requests.Session() for _ in range(2 * WORKERS)]  # keep-alive connections spread over the workers
+        for c in clients:
+            c.headers.update(api.headers)
+        locate = np.array([timed_get(clients[n % len(clients)], f"{base_url}/api/v1/locate",
+                                     {"lon": lons[i], "lat": lats[i]})[0] for n, i in enumerate(pick)])
         memory = worker_memory(server)
         bbox = (float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
         intake = post_load(port, "reports", secrets["token"], bbox, SECONDS)
@@ -417,7 +423,7 @@ def report(generated, setup_s, probes, own_lines, own, located_s, written_s, htt
         print(f"    {line}")
     print(f"  {n['cases']:,} cases: owners_bulk {located_s:.2f} s, COPY + VACUUM ANALYZE {written_s:.0f} s")
     mem = http["memory"]
-    print(f"  gunicorn {WORKERS} workers after {LOCATES} locates (first {4 * WORKERS} requests took "
+    print(f"  gunicorn {WORKERS} workers after {LOCATES} locates (first {8 * WORKERS} requests took "
           f"{http['first_locates_s']:.1f} s): " + "; ".join(
               f"pid {m['pid']} RSS {m['rss_mb']:.0f} MB PSS {m['pss_mb']:.0f} MB" for m in mem))
     print("    after everything below: " + "; ".join(
