@@ -11,7 +11,10 @@ Not part of `make bench` (it takes a quarter of an hour). Steps, each timed:
    file another process wrote); then `bench/bench_ownership.py` over the district (owners of random
    points: vectorised, per point, and tuned PostGIS on the same points, all fields compared).
 4. BENCH_DISTRICT_CASES cases (default 2,000,000) at random points of the towns over the last
-   365 days, owners from the index (`owners_bulk`), written with COPY.
+   365 days, owners from the index (`owners_bulk`), written with COPY. The cases of the last
+   BENCH_OPEN_DAYS (30) days are in the demo's mix of states (20 % still open); older ones are closed
+   or archived but for 1 % stuck open: about 36,000 open cases in the district, about a week of
+   reports per town (BENCH_OPEN_DAYS=365 keeps 20 % of all cases open: the stress case).
 5. gunicorn as `make run` starts it (WORKERS, default 2, RASTER_STORE shared): memory of every
    worker after it has answered (RSS and PSS: pages shared with the other worker count half),
    `GET /api/v1/locate` p50/p99 over random points against the same point asked of tuned PostGIS
@@ -152,6 +155,8 @@ def town_points(index, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np
 
 STATES = ("archived", "closed", "in_progress", "dispatched", "handled", "filed")
 STATE_SHARE = (0.70, 0.10, 0.06, 0.06, 0.04, 0.04)
+OPEN_DAYS = float(os.environ.get("BENCH_OPEN_DAYS", 30))  # cases older than this are closed (STATE_SHARE before)
+STUCK_SHARE = 0.01  # ... except this share of them, still open
 CATEGORY_CODES = ("09006", "06010", "09010", "07001", "06002", "09008", "01004", "08004")
 
 
@@ -172,10 +177,12 @@ def insert_cases(url: str, count: int) -> tuple[float, float]:
         owners = index.owners_bulk(lons, lats)
         located = time.perf_counter() - start
     app.extensions["db"].engine.dispose()
+    ages = rng.uniform(0, 365 * 86400, count)
     states = rng.choice(len(STATES), count, p=STATE_SHARE)
+    old = (ages > OPEN_DAYS * 86400) & (rng.uniform(0, 1, count) > STUCK_SHARE)
+    states[old & (states >= 2)] = 0  # older cases are closed and archived, but for a few stuck ones
     categories = rng.integers(0, len(CATEGORY_CODES), count)
     now = datetime.now().astimezone()
-    ages = rng.uniform(0, 365 * 86400, count)
     start = time.perf_counter()
     import psycopg
 
@@ -318,9 +325,10 @@ def counts(url: str) -> dict:
         row = conn.execute(text(
             "SELECT (SELECT count(*) FROM admin_areas WHERE level = 'town' AND version_high IS NULL), "
             "(SELECT count(*) FROM grid_cells WHERE version_high IS NULL), (SELECT count(*) FROM addresses), "
-            "(SELECT count(*) FROM roads), (SELECT count(*) FROM stations), (SELECT count(*) FROM cases)")).one()
+            "(SELECT count(*) FROM roads), (SELECT count(*) FROM stations), (SELECT count(*) FROM cases), "
+        "(SELECT count(*) FROM cases WHERE state NOT IN ('not_filed', 'closed', 'archived', 'void'))")).one()
     engine.dispose()
-    return dict(zip(("towns", "cells", "addresses", "roads", "stations", "cases"), row, strict=True))
+    return dict(zip(("towns", "cells", "addresses", "roads", "stations", "cases", "open"), row, strict=True))
 
 
 def served(url: str, secrets: dict, lons: np.ndarray, lats: np.ndarray) -> dict:
@@ -410,7 +418,7 @@ def pct(values, q: float) -> float:
 
 def report(generated, setup_s, probes, own_lines, own, located_s, written_s, http, n) -> None:
     print(f"district: {n['towns']} towns, {n['cells']:,} grid cells, {n['addresses']:,} addresses, "
-          f"{n['roads']:,} road segments, {n['stations']} stations, {n['cases']:,} cases")
+          f"{n['roads']:,} road segments, {n['stations']} stations, {n['cases']:,} cases ({n['open']:,} open)")
     print(f"  generated in {generated:.1f} s" if generated is not None else "  generated files kept from a run before")
     print(f"  flask setup --boundaries (migrate, validate, load): {setup_s:.1f} s")
     print("  ownership index per process           build s   raster MB   RSS added MB   private MB")
@@ -444,7 +452,8 @@ def report(generated, setup_s, probes, own_lines, own, located_s, written_s, htt
     print(f"  OGC items limit=1000: grid cells p50 {pct(http['ogc_cells'], 50):.0f} ms, cases p50 "
           f"{pct(http['ogc_cases'], 50):.0f} ms")
     worst = max(m["pss_mb"] for m in mem + http["memory_end"]) if mem else float("nan")
-    print(f"BENCH district towns={n['towns']} cells={n['cells']} cases={n['cases']} setup_s={setup_s:.1f} "
+    print(f"BENCH district towns={n['towns']} cells={n['cells']} cases={n['cases']} open={n['open']} "
+          f"setup_s={setup_s:.1f} "
           f"index_build_s={probes['off']['seconds']:.2f} index_mapped_s={probes['warm']['seconds']:.2f} "
           f"index_rss_mb_own={probes['off']['rss_mb']:.0f} index_rss_mb_mapped={probes['warm']['private_mb']:.0f} "
           f"worker_pss_mb={worst:.0f} locate_p99_ms={pct(loc, 99):.1f} postgis_locate_p99_ms={pct(pg, 99):.1f} "
