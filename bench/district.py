@@ -79,13 +79,7 @@ def generate() -> float | None:
 
 def setup(base) -> tuple[str, float]:
     """A fresh database migrated and loaded with the district; (url, seconds of `flask setup`)."""
-    name = f"{base.database}_district_{os.getpid()}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = base.set(database=name).render_as_string(hide_password=False)
+    url = support.new_database(base, "district")
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench")
     start = time.perf_counter()
     done = subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "app", "setup", "--boundaries",

@@ -17,15 +17,20 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fresh_database(base, tag: str, username: str, role: str) -> tuple[str, str, tuple]:
-    """A new database `<db>_<tag>_<pid>` migrated and loaded, with one user; (url, password, town bbox)."""
+def new_database(base, tag: str) -> str:
+    """An empty database `<db>_<tag>_<pid>` on the server of `base` (replacing one of that name): its URL."""
     name = f"{base.database}_{tag}_{os.getpid()}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = base.set(database=name).render_as_string(hide_password=False)
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_database(base, tag: str, username: str, role: str) -> tuple[str, str, tuple]:
+    """A new database `<db>_<tag>_<pid>` migrated and loaded, with one user; (url, password, town bbox)."""
+    url = new_database(base, tag)
     from app import create_app
     from app.accounts import users
 

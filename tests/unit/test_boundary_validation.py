@@ -117,6 +117,17 @@ def test_grid_codes_and_nesting():
     assert "grid cell a" not in problems
 
 
+def test_a_cell_drawn_twice_is_an_overlap_and_neighbours_are_not():
+    ws = [feature("001", square(X0, Y0, 200))]
+    cells = [
+        gb.Feature("a", square(X0, Y0, 100), {"code": "310115145001001", "workstation_code": "001"}),
+        gb.Feature("b", square(X0, Y0, 100), {"code": "310115145001002", "workstation_code": "001"}),  # a again
+        gb.Feature("c", square(X0 + 100, Y0, 100), {"code": "310115145001003", "workstation_code": "001"}),
+    ]
+    problems = gb.check_grid(cells, ws)
+    assert len(problems) == 1 and problems[0].startswith("grid cells a and b overlap by 10,000")
+
+
 def test_stations_need_one_town_center_and_known_parents():
     town = square(X0, Y0, 1000)
     inside = to_storage(Point(X0 + 10, Y0 + 10))
