@@ -2,9 +2,9 @@
 // and every read the app makes (the day's route, stops and tasks, photos, layers) is answered from the network
 // when there is one and from the cache when there is none. Writes are not touched: the page's outbox keeps them.
 "use strict";
-var CACHE = "nh-field-v1";
+var CACHE = "nh-field-v2";
 var SHELL = [
-  "/field", "/static/field.js", "/static/field.css", "/static/favicon.svg", "/field/manifest.webmanifest",
+  "/field", "/static/nh.js", "/static/field.js", "/static/field.css", "/static/favicon.svg", "/field/manifest.webmanifest",
   "/vendor/leaflet/dist/leaflet.js", "/vendor/leaflet/dist/leaflet.css", "/vendor/dexie/dist/dexie.min.js",
   "/vendor/leaflet/dist/images/layers.png", "/vendor/leaflet/dist/images/layers-2x.png"
 ];

@@ -4,7 +4,7 @@
 // in the outbox, shown, until the officer discards it. The day's data is kept in IndexedDB for working offline.
 (function () {
   "use strict";
-  var ctx = JSON.parse(document.getElementById("nh-context").textContent);
+  var ctx = NH.ctx;  // nh.js: the context, strings and safe DOM building the consoles share
   var csrf = ctx.csrf;
   var db = new Dexie("nh-field-" + ctx.user.username);
   db.version(1).stores({outbox: "++id, state", kept: "key"});
@@ -12,38 +12,15 @@
   var positionBuffer = [], watchId = null, flushing = false;
   var MAX_SIDE = 1600;  // photos are resized on the phone to at most this many pixels a side
 
-  function t(key) { return (ctx.strings && ctx.strings[key]) || key; }
-  function state(code) { return (ctx.states && ctx.states[code]) || code; }
-  function actionName(code) { return (ctx.actions && ctx.actions[code]) || code; }
-  function when(iso) { return iso ? new Date(iso).toLocaleString(ctx.lang === "zh" ? "zh-CN" : "en-GB") : ""; }
+  var t = NH.t, state = NH.state, actionName = NH.action, when = NH.when, el = NH.el;
   function hhmm(iso) { return new Date(iso).toLocaleTimeString(ctx.lang === "zh" ? "zh-CN" : "en-GB", {hour: "2-digit", minute: "2-digit"}); }
   function uuid() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
     return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  // el("div", {class: "x", onclick: f}, child, "text"...): text is always set as text, never as HTML.
-  function el(tag, attrs) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v === null || v === undefined || v === false) { return; }
-      if (k.slice(0, 2) === "on") { node.addEventListener(k.slice(2), v); }
-      else if (k === "text") { node.textContent = v; }
-      else { node.setAttribute(k, v === true ? "" : v); }
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c === null || c === undefined) { continue; }
-      if (Array.isArray(c)) { c.forEach(function (x) { if (x) { node.appendChild(x); } }); }
-      else { node.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c); }
-    }
-    return node;
-  }
   function message(text, kind) { return el("p", {class: "f-msg " + (kind || ""), role: kind === "error" ? "alert" : "status", text: text}); }
-  function said(body, status) {
-    return (body && ((ctx.lang === "zh" && body.message_zh) || body.message)) || (t("error") + " (" + status + ")");
-  }
+  function said(body, status) { return NH.said(body) || (t("error") + " (" + status + ")"); }
 
   // ---- talking to the server ---------------------------------------------------------------------------------
   function getJSON(path) {
