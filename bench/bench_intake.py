@@ -26,12 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import normalise_db_url  # noqa: E402
 from bench import support  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", 15))
@@ -114,10 +112,7 @@ def load(port: int, kind: str, token: str, bbox, seconds: float) -> dict:
 
 
 def main() -> None:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        raise SystemExit("DATABASE_URL is not set: run through `make bench` or scripts/with-db.sh")
-    base = make_url(normalise_db_url(raw))
+    base = support.server_url()
     print("intake: setting up a fresh database ...", flush=True)
     url, _, bbox = support.fresh_database(base, "bench", "bench", "intake")
     token = support.issue_token(url, "bench")

@@ -22,12 +22,10 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import normalise_db_url  # noqa: E402
 from bench import support  # noqa: E402
 
 CASES = int(os.environ.get("BENCH_CASES", 200_000))
@@ -111,10 +109,7 @@ def viewport_times(base_url: str, password: str, bbox, n: int) -> np.ndarray:
 
 
 def main() -> None:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        raise SystemExit("DATABASE_URL is not set: run through `make bench` or scripts/with-db.sh")
-    base = make_url(normalise_db_url(raw))
+    base = support.server_url()
     print("map: setting up a fresh database ...", flush=True)
     url, password, bbox = support.fresh_database(base, "benchmap", "bench-dispatcher", "dispatcher")
     port = support.free_port()

@@ -30,12 +30,10 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import normalise_db_url  # noqa: E402
 from bench import support  # noqa: E402
 
 STREAMS = int(os.environ.get("BENCH_STREAMS", 200))
@@ -199,10 +197,7 @@ def latencies(streams: Streams, answered: dict[int, float]) -> tuple[np.ndarray,
 
 
 def main() -> None:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        raise SystemExit("DATABASE_URL is not set (make bench sets it)")
-    base = make_url(normalise_db_url(raw))
+    base = support.server_url()
     print("push: setting up a fresh database ...", flush=True)
     url, _, bbox = support.fresh_database(base, "push", "bench", "dispatcher")
     token = support.issue_token(url, "bench")

@@ -39,7 +39,6 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import normalise_db_url  # noqa: E402
 from app.connectors.subscriber import Broker  # noqa: E402
 from bench import support  # noqa: E402
 from tests.brokers import private_broker  # noqa: E402
@@ -262,10 +261,7 @@ def run_plain(mode: str, url: str, mqtt_url: str, ids: list[str], engine) -> dic
 
 
 def main() -> None:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        raise SystemExit("DATABASE_URL is not set: run through `make bench` or scripts/with-db.sh")
-    base = make_url(normalise_db_url(raw))
+    base = support.server_url()
     print("sensors: setting up a fresh database ...", flush=True)
     url, _, _ = support.fresh_database(base, "bench_sensors", "bench", "admin")
     engine = create_engine(url)

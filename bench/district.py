@@ -46,12 +46,10 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import normalise_db_url  # noqa: E402
 from bench import support  # noqa: E402
 from bench.bench_intake import load as post_load  # noqa: E402
 
@@ -371,10 +369,7 @@ def served(url: str, secrets: dict, lons: np.ndarray, lats: np.ndarray) -> dict:
 
 
 def main() -> None:
-    raw = os.environ.get("DATABASE_URL")
-    if not raw:
-        raise SystemExit("DATABASE_URL is not set: run through `make bench-district` or scripts/with-db.sh")
-    base = make_url(normalise_db_url(raw))
+    base = support.server_url("make bench-district")
     print(f"district: {TOWNS} towns into {FOLDER.relative_to(ROOT)} ...", flush=True)
     generated = generate()
     print("  a fresh database: flask setup --boundaries ...", flush=True)

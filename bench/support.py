@@ -17,6 +17,16 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def server_url(target: str = "make bench"):
+    """The DATABASE_URL server the benchmark makes its databases on (SystemExit, saying how to run, when unset)."""
+    from app.config import normalise_db_url
+
+    raw = os.environ.get("DATABASE_URL")
+    if not raw:
+        raise SystemExit(f"DATABASE_URL is not set: run through `{target}` or scripts/with-db.sh")
+    return make_url(normalise_db_url(raw))
+
+
 def new_database(base, tag: str) -> str:
     """An empty database `<db>_<tag>_<pid>` on the server of `base` (replacing one of that name): its URL."""
     name = f"{base.database}_{tag}_{os.getpid()}"
