@@ -87,17 +87,18 @@ def setup(base) -> tuple[str, float]:
     return url, time.perf_counter() - start
 
 
+def rollup(pid: int | str = "self") -> dict[str, float]:
+    """A process's memory in MB from /proc/PID/smaps_rollup: Rss, Pss and Private (clean and dirty)."""
+    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    fields = {k: int(v) / 1024 for k, v in re.findall(r"^(Rss|Pss|Private_Clean|Private_Dirty):\s+(\d+)", text, re.M)}
+    return {"Rss": fields.get("Rss", 0.0), "Pss": fields.get("Pss", 0.0),
+            "Private": fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0)}
+
+
 INDEX_PROBE = r"""
 import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
-def memory():
-    fields = {}
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
-                fields[key] = int(rest.split()[0]) / 1024
-    return fields
+from bench.district import rollup as memory
 from app import create_app
 from app.territory import caches
 app = create_app({"DATABASE_URL": os.environ["DATABASE_URL"], "SECRET_KEY": "bench"})
@@ -112,8 +113,7 @@ with app.app_context():
     index.owners_bulk([121.9], [30.9])
     after = memory()
     print(json.dumps({"seconds": seconds, "raster_mb": index.raster_bytes / 2**20,
-                      "rss_mb": after["Rss"] - before["Rss"], "private_mb": after["Private_Clean"]
-                      + after["Private_Dirty"] - before["Private_Clean"] - before["Private_Dirty"]}))
+                      "rss_mb": after["Rss"] - before["Rss"], "private_mb": after["Private"] - before["Private"]}))
 """
 
 
@@ -222,11 +222,10 @@ def worker_memory(server) -> list[dict]:
     out = []
     for pid in found:
         try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            memory = rollup(pid)
         except OSError:
             continue
-        fields = {k: int(v) / 1024 for k, v in re.findall(r"^(Rss|Pss):\s+(\d+)", rollup, re.M)}
-        out.append({"pid": pid, "rss_mb": fields.get("Rss", 0.0), "pss_mb": fields.get("Pss", 0.0)})
+        out.append({"pid": pid, "rss_mb": memory["Rss"], "pss_mb": memory["Pss"]})
     return out
 
 

@@ -330,12 +330,10 @@ def check_towns(towns: list[Feature]) -> list[str]:
 
 def check_in_towns(communities: list[Feature], towns: list[Feature]) -> list[str]:
     """With several towns each community names its town (`town_code`) and lies in it; with one, it may say none."""
-    if len(towns) == 1:
-        named = [c for c in communities if c.props.get("town_code") not in (None, "")]
-        return check_nested(named, towns, "town_code", "community")
-    missing = [f"community {c.fid}: town_code is missing (the town layer holds {len(towns)} towns)"
-               for c in communities if c.props.get("town_code") in (None, "")]
     named = [c for c in communities if c.props.get("town_code") not in (None, "")]
+    missing = [] if len(towns) == 1 else [
+        f"community {c.fid}: town_code is missing (the town layer holds {len(towns)} towns)"
+        for c in communities if c.props.get("town_code") in (None, "")]
     return missing + check_nested(named, towns, "town_code", "community")
 
 
