@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import MetaData, create_engine
@@ -17,11 +18,15 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app.cache import Caches
 from app.config import normalise_db_url
+from app.errors import NotFound
 from gis.crs import STORAGE_EPSG
 
 MODEL_MODULES = ("app.accounts.models", "app.territory.models", "app.cases.models", "app.field.models",
                  "app.analysis.models", "app.connectors.models", "app.tiers.models", "app.live.models",
                  "app.command.models")
+
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -38,6 +43,14 @@ def load_models() -> MetaData:
     for name in MODEL_MODULES:
         importlib.import_module(name)
     return Base.metadata
+
+
+def found(session: Session, model: type[T], key: object, what: str, lock: bool = False) -> T:
+    """The row of `model` with primary key `key` (locked FOR UPDATE when `lock`), or NotFound naming `what`."""
+    row = session.get(model, key, with_for_update=lock or None)
+    if row is None:
+        raise NotFound(what, key)
+    return row
 
 
 def make_engine(url: str, **kwargs) -> Engine:

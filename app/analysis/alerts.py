@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from app.accounts import audit
 from app.analysis import hotspots as hs
 from app.analysis.models import WarningModule
-from app.errors import InputError, NotFound
+from app.db import found
+from app.errors import InputError
 from app.params import BBox
 
 RULES = ("surge", "new_hotspot")
@@ -56,9 +57,7 @@ def as_dict(m: WarningModule) -> dict:
 
 def update(session: Session, actor: str, code: str, payload: object) -> dict:
     """Change a module (rule, params, categories, name, active); checked and audited."""
-    m = session.get(WarningModule, code)
-    if m is None:
-        raise NotFound("warning module", code)
+    m = found(session, WarningModule, code, "warning module")
     if not isinstance(payload, dict):
         raise InputError("body", "send a JSON object", 400, error="invalid_body")
     before = as_dict(m)

@@ -18,7 +18,8 @@ from app.accounts import audit
 from app.analysis.models import ChronicEvent, ChronicProblem
 from app.cases.models import Case, Category, Setting
 from app.cases.worktime import BEIJING
-from app.errors import Conflict, InputError, NotFound
+from app.db import found
+from app.errors import Conflict, InputError
 
 WEEKS = 8  # settings chronic_weeks and chronic_min_times override these
 MIN_TIMES = 3
@@ -143,9 +144,7 @@ def geojson(session: Session, lang: str = "zh", now: datetime | None = None) -> 
 
 def control(session: Session, actor: str, problem_id: int, payload: dict, now: datetime | None = None) -> dict:
     """Put a problem under control or review it: owner, plan, review date, status and a note (audited)."""
-    problem = session.get(ChronicProblem, problem_id, with_for_update=True)
-    if problem is None:
-        raise NotFound("chronic problem", problem_id)
+    problem = found(session, ChronicProblem, problem_id, "chronic problem", lock=True)
     if payload["version"] != problem.version:
         raise Conflict("stale_version",
                        f"chronic problem {problem_id} is at version {problem.version}, not {payload['version']}")

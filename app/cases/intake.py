@@ -31,7 +31,8 @@ from app.accounts.models import User
 from app.cases import machine, workflow
 from app.cases.models import Attachment, Case, CaseEvent, Category, Channel, Report
 from app.cases.workflow import start_intake_clock
-from app.errors import Conflict, InputError, NotFound
+from app.db import found
+from app.errors import Conflict, InputError
 from app.territory import boundaries
 from app.territory import caches as territory_caches
 from gis import crs as gcrs
@@ -551,9 +552,7 @@ def split_report(
     expected_version: int | None = None, reason: str | None = None,
 ) -> Case:
     """Move a wrongly merged report into a case of its own (a dispatcher's correction)."""
-    report = session.get(Report, report_id)
-    if report is None:
-        raise NotFound("report", report_id)
+    report = found(session, Report, report_id, "report")
     old = session.scalar(select(Case).where(Case.id == report.case_id).with_for_update())
     if expected_version is not None and old.version != expected_version:
         raise Conflict("stale_version", f"case {old.id} is at version {old.version}, not {expected_version}",

@@ -18,6 +18,7 @@ from app.accounts.models import User
 from app.cases import machine, workflow
 from app.cases.models import Attachment, Case, CaseEvent, Report
 from app.cases.scope import check_visible, visible_to
+from app.db import found
 from app.errors import InputError, NotFound
 from app.params import Args
 from app.territory.models import AdminArea
@@ -388,9 +389,7 @@ def case_view(session: Session, user: User, case_id: int, check_scope: bool = Tr
     """A case as the caller sees it: its detail, the actions the caller may take now with the fields each
     one takes, and the rules' suggested owner while it waits for dispatch. `check_scope` False: the
     answer to an action the caller just took (a returned case leaves the handler's scope)."""
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("case", case_id)
+    case = found(session, Case, case_id, "case")
     if check_scope:
         check_visible(user, case)
     body = case_detail(session, case, now)
@@ -480,9 +479,7 @@ def attachment_summary(a: Attachment) -> dict:
 
 def report_view(session: Session, user: User, report_id: int) -> dict:
     """One report, if the caller may see its case."""
-    report = session.get(Report, report_id)
-    if report is None:
-        raise NotFound("report", report_id)
+    report = found(session, Report, report_id, "report")
     check_visible(user, report.case)
     return report_summary(report)
 

@@ -15,7 +15,8 @@ from app.accounts import audit
 from app.accounts.models import User
 from app.cases.worktime import BEIJING
 from app.command.models import DutyAssignment, DutyPosition, DutySwap, HandoverNote, ShiftPattern
-from app.errors import Conflict, Forbidden, InputError, NotFound
+from app.db import found
+from app.errors import Conflict, Forbidden, InputError
 
 ROSTER_EDITORS = ("shift_leader", "admin", "commander")
 SWAP_DECIDERS = ("shift_leader", "admin", "commander", "leader")
@@ -61,10 +62,7 @@ def positions(session: Session) -> list[DutyPosition]:
 
 
 def _position(session: Session, code: str) -> DutyPosition:
-    found = session.get(DutyPosition, code)
-    if found is None:
-        raise NotFound("duty position", code)
-    return found
+    return found(session, DutyPosition, code, "duty position")
 
 
 def _user(session: Session, username: str, field: str = "username") -> User:
@@ -115,9 +113,7 @@ def assign(session: Session, actor: str, position_code: str, username: str, day:
 
 def unassign(session: Session, actor: str, assignment_id: int) -> None:
     """Take an assignment off the roster (audited); its swap requests go with it."""
-    row = session.get(DutyAssignment, assignment_id)
-    if row is None:
-        raise NotFound("duty assignment", assignment_id)
+    row = found(session, DutyAssignment, assignment_id, "duty assignment")
     before = assignment_json(row)
     session.execute(delete(DutySwap).where(DutySwap.assignment_id == assignment_id))
     session.delete(row)
@@ -276,9 +272,7 @@ def _intervals(p: DutyPosition, have: list[int], start: datetime) -> list[dict]:
 
 def request_swap(session: Session, user: User, assignment_id: int, to_username: str, reason: str | None) -> DutySwap:
     """The assignee (or a roster editor) asks to hand a shift to someone else."""
-    row = session.get(DutyAssignment, assignment_id)
-    if row is None:
-        raise NotFound("duty assignment", assignment_id)
+    row = found(session, DutyAssignment, assignment_id, "duty assignment")
     if user.username != row.username and user.role not in ROSTER_EDITORS:
         raise Forbidden("only the person on the shift or a shift leader may ask to swap it")
     _user(session, to_username, "to_username")
@@ -295,9 +289,7 @@ def request_swap(session: Session, user: User, assignment_id: int, to_username: 
 
 def decide_swap(session: Session, actor: str, swap_id: int, approve: bool) -> DutySwap:
     """Approve (the shift changes hands) or deny a swap request; each only once."""
-    swap = session.get(DutySwap, swap_id, with_for_update=True)
-    if swap is None:
-        raise NotFound("swap", swap_id)
+    swap = found(session, DutySwap, swap_id, "swap", lock=True)
     if swap.status != "requested":
         raise Conflict("decided", f"swap {swap_id} was already {swap.status}")
     row = session.get(DutyAssignment, swap.assignment_id, with_for_update=True)
@@ -348,9 +340,7 @@ def hand_over(session: Session, user: User, position_code: str, to_username: str
 
 def sign_handover(session: Session, user: User, note_id: int) -> HandoverNote:
     """The incoming person signs the note they received (once)."""
-    note = session.get(HandoverNote, note_id, with_for_update=True)
-    if note is None:
-        raise NotFound("handover note", note_id)
+    note = found(session, HandoverNote, note_id, "handover note", lock=True)
     if note.to_username != user.username:
         raise Forbidden("only the person taking over signs the handover note")
     if note.signed_to_at is not None:

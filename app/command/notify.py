@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.command import incidents, summary
 from app.command.models import Incident, Instruction, InstructionRecipient
-from app.errors import Conflict, Forbidden, InputError, NotFound
+from app.db import found
+from app.errors import Conflict, Forbidden, InputError
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,7 @@ def _message(row: InstructionRecipient, user: User, instruction: Instruction, in
 
 def acknowledge(session: Session, user: User, recipient_id: int) -> InstructionRecipient:
     """The recipient acknowledges (once; a repeat answers the first acknowledgement)."""
-    row = session.get(InstructionRecipient, recipient_id, with_for_update=True)
-    if row is None:
-        raise NotFound("instruction", recipient_id)
+    row = found(session, InstructionRecipient, recipient_id, "instruction", lock=True)
     if row.username != user.username:
         raise Forbidden("only its recipient acknowledges an instruction")
     if row.acknowledged_at is None:
@@ -147,9 +146,7 @@ def acknowledge(session: Session, user: User, recipient_id: int) -> InstructionR
 
 def chase(session: Session, actor: str, instruction_id: int, channels: list[Notifier]) -> int:
     """Send the instruction again to everyone who has not acknowledged; how many were chased."""
-    instruction = session.get(Instruction, instruction_id)
-    if instruction is None:
-        raise NotFound("instruction", instruction_id)
+    instruction = found(session, Instruction, instruction_id, "instruction")
     incident = session.get(Incident, instruction.incident_id) if instruction.incident_id else None
     rows = list(session.scalars(select(InstructionRecipient).where(
         InstructionRecipient.instruction_id == instruction_id, InstructionRecipient.acknowledged_at.is_(None))

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from app.accounts import audit
 from app.command import incidents
 from app.command.models import Resource, ResourceDispatch
-from app.errors import Conflict, InputError, NotFound
+from app.db import found
+from app.errors import Conflict, InputError
 from app.field import network
 from gis.crs import to_metric
 
@@ -142,7 +143,4 @@ def add(session: Session, actor: str, payload: dict) -> Resource:
 
 def get(session: Session, resource_id: int) -> Resource:
     """One resource."""
-    found = session.get(Resource, resource_id)
-    if found is None:
-        raise NotFound("resource", resource_id)
-    return found
+    return found(session, Resource, resource_id, "resource")

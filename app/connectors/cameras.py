@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from app.accounts import audit
 from app.connectors.models import Camera
-from app.errors import InputError, NotFound
+from app.db import found
+from app.errors import InputError
 from app.territory import caches as territory_caches
 from gis.crs import STORAGE_EPSG
 from gis.points import PointError, check_point
@@ -177,7 +178,5 @@ def collection(session: Session, bbox: tuple[float, float, float, float] | None 
 
 def get(session: Session, camera_id: str) -> dict:
     """One camera as a feature; NotFound when unknown."""
-    camera = session.get(Camera, camera_id)
-    if camera is None:
-        raise NotFound("camera", camera_id)
+    camera = found(session, Camera, camera_id, "camera")
     return feature(camera)

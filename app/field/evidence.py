@@ -13,6 +13,7 @@ from app.cases import workflow
 from app.cases.intake import MAX_ATTACHMENTS, Upload
 from app.cases.models import Case, CaseEvent
 from app.cases.scope import check_visible
+from app.db import found
 from app.errors import InputError, NotFound
 from app.field.models import CasePhoto
 
@@ -53,19 +54,15 @@ def act(session: Session, user: User, case_id: int, action: str, version: int, f
 
 def photo(session: Session, user: User, photo_id: int) -> CasePhoto:
     """A feedback photo with its bytes, if the caller may see its case."""
-    found = session.get(CasePhoto, photo_id)
-    if found is None:
-        raise NotFound("case photo", photo_id)
-    check_visible(user, session.get(Case, found.case_id))
-    return found
+    row = found(session, CasePhoto, photo_id, "case photo")
+    check_visible(user, session.get(Case, row.case_id))
+    return row
 
 
 def evidence(session: Session, user: User, case_id: int) -> dict:
     """The photos of a case side by side: `before` (the reports' photos and the handler's before photos) and
     `after` (the handler's after photos), with the latest feedback (who, when, its note)."""
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("case", case_id)
+    case = found(session, Case, case_id, "case")
     check_visible(user, case)
     before = [{"url": a.url if a.kind == "url" else f"/api/v1/attachments/{a.id}", "source": "report",
                "report_id": r.id, "kind": a.kind} for r in case.reports for a in r.attachments]

@@ -27,6 +27,7 @@ from app.analysis import hotspots as hs
 from app.cases import machine
 from app.cases.models import Case, Category
 from app.cases.worktime import BEIJING
+from app.db import found
 from app.errors import Forbidden, InputError, NotFound
 from app.field import network as ns
 from app.field.models import PatrolRoute
@@ -221,9 +222,7 @@ def summary(route: PatrolRoute) -> dict:
 
 def get(session: Session, route_id: int) -> PatrolRoute:
     """A stored route or NotFound."""
-    route = session.get(PatrolRoute, route_id)
-    if route is None:
-        raise NotFound("patrol route", route_id)
+    route = found(session, PatrolRoute, route_id, "patrol route")
     return route
 
 

@@ -36,7 +36,8 @@ from app.accounts import audit
 from app.cases import machine
 from app.cases.models import Case
 from app.cases.reassign import reassign as reassign_cases
-from app.errors import Conflict, InputError, NotFound
+from app.db import found
+from app.errors import Conflict, InputError
 from app.territory import boundaries as bs
 from app.territory import caches
 from app.territory import diff as changes
@@ -374,9 +375,7 @@ def restore(session: Session, actor: str, version_id: int, payload: Mapping[str,
     cases when asked. The caller commits."""
     reason = _reason(payload)
     _lock_base(session, payload)
-    old = session.get(BoundaryVersion, version_id)
-    if old is None:
-        raise NotFound("boundary version", version_id)
+    found(session, BoundaryVersion, version_id, "boundary version")  # it exists
     features = [gb.Feature(c.station_code, to_shape(c.geom), {"station_code": c.station_code})
                 for c in session.scalars(select(StationCoverage).where(StationCoverage.version_id == version_id))]
     near_m = caches.ownership(session).near_m

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from app import params
 from app.accounts import audit
 from app.analysis import hotspots as hs
-from app.errors import InputError, NotFound
+from app.db import found
+from app.errors import InputError
 from app.field import network as ns
 from app.territory import planning
 from app.territory.boundaries import current_version_id
@@ -278,9 +279,7 @@ def draft_json(d: BoundaryDraft, full: bool = True) -> dict:
 
 def get_draft(session: Session, draft_id: int) -> BoundaryDraft:
     """A draft or NotFound."""
-    d = session.get(BoundaryDraft, draft_id)
-    if d is None:
-        raise NotFound("boundary draft", draft_id)
+    d = found(session, BoundaryDraft, draft_id, "boundary draft")
     return d
 
 

@@ -12,7 +12,8 @@ from app.accounts import audit
 from app.accounts.models import Department, Role, User
 from app.cases import intake, machine, scope, workflow
 from app.cases.models import Attachment, Case, CaseEvent, Category
-from app.errors import Conflict, Forbidden, InputError, NotFound
+from app.db import found
+from app.errors import Conflict, Forbidden, InputError
 from app.territory.models import Station
 from app.tiers.models import CaseReview
 
@@ -132,9 +133,7 @@ def review(session: Session, user: User, case_id: int, rating: object, text: obj
         raise InputError("rating", "rating must be a whole number from 1 to 5")
     if text is not None and (not isinstance(text, str) or len(text) > REVIEW_LIMIT):
         raise InputError("review", f"review must be text of at most {REVIEW_LIMIT} characters")
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("case", case_id)
+    case = found(session, Case, case_id, "case")
     if case.state not in scope.REVIEWABLE:
         raise Conflict("case_open", f"case {case_id} is not closed yet: only closed cases are rated",
                        field="case")
@@ -170,9 +169,7 @@ def closed_for_review(session: Session, user: User, limit: int = 50) -> list[dic
 
 def reviews_for(session: Session, user: User, case_id: int) -> dict:
     """The reviews of a case the user may see (404 otherwise)."""
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound("case", case_id)
+    case = found(session, Case, case_id, "case")
     scope.check_visible(user, case)
     return review_summary(session, case_id)
 
