@@ -456,6 +456,7 @@ class OwnershipIndex:
             "workstations": _Layer(self.workstations),
             "cells": _Layer(self.cells),
         }
+        self._lookup = [*(self._layers[n] for n in LAYERS), self._towns]  # a face row's layers, the town's last
         self._edges = self._internal_edges()
         self._to_metric = transformer(STORAGE_EPSG, METRIC_EPSG)
         self._codes = [np.array([a.code for a in self._layers[n].areas] + [None], dtype=object) for n in LAYERS]
@@ -546,9 +547,8 @@ class OwnershipIndex:
 
     def _known(self, row: list[int]) -> tuple:
         """A face's table row as areas (None, or _ASK for UNSURE), the town's last."""
-        layers = [self._layers[name] for name in LAYERS] + [self._towns]
         return tuple(_ASK if i == UNSURE else None if i == NONE else layer.areas[i]
-                     for layer, i in zip(layers, row, strict=True))
+                     for layer, i in zip(self._lookup, row, strict=True))
 
     @property
     def raster_bytes(self) -> int:
@@ -581,7 +581,7 @@ class OwnershipIndex:
         known = self._face_areas[face]
         point = shapely.Point(lon, lat) if _ASK in known else None
         *found, town = [layer.find(point) if area is _ASK else area
-                        for layer, area in zip([*(self._layers[n] for n in LAYERS), self._towns], known, strict=True)]
+                        for layer, area in zip(self._lookup, known, strict=True)]
         if near == NEAR_UNSURE:
             x, y = self._to_metric.transform(lon, lat)
             near = len(self._edges.query(shapely.Point(x, y), predicate="dwithin", distance=self.near_m))

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts import audit
@@ -22,8 +23,8 @@ from app.cases.models import CalendarDay, Case, CaseEvent, Category, DispatchRul
 from app.cases.scope import check_visible, may_act
 from app.cases.worktime import NEAR_DUE_SHARE, WorkCalendar, light
 from app.errors import Conflict, DomainError, Forbidden, InputError, NotFound
-from app.territory.boundaries import in_version
-from app.territory.models import AdminArea, Station
+from app.territory import caches
+from app.territory.models import Station
 
 DEFAULTS = {
     "urgency_factors": {"normal": 1.0, "urgent": 0.5, "emergency": 0.25},
@@ -200,12 +201,11 @@ def _target(session: Session, target: str, case: Case, category: Category) -> di
     return {"kind": kind, "code": code}
 
 
-def _town_center(session: Session, case: Case) -> str | None:
-    """The center of the town the case lies in (a district holds several); the first town center otherwise."""
-    centers = select(Station.code).where(Station.tier == "town_center").order_by(Station.id)
-    town = select(AdminArea.geom).where(AdminArea.level == "town", in_version(AdminArea),
-                                        func.ST_Covers(AdminArea.geom, case.geom)).limit(1).scalar_subquery()
-    return session.scalar(centers.where(func.ST_Covers(town, Station.location)).limit(1)) or session.scalar(centers)
+def _town_center(session: Session, case: Case) -> str:
+    """The center of the town the case lies in (a district holds several), as the ownership index says: the first
+    town's center outside every town."""
+    point = to_shape(case.geom)
+    return caches.ownership(session).center_at(point.x, point.y)["code"]
 
 
 def first_channel(session: Session, case: Case) -> str | None:

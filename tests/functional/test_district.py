@@ -99,3 +99,33 @@ def test_overlapping_towns_are_refused_before_anything_is_written(make_database,
 
         with application.extensions["db"].engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM boundary_versions")).scalar_one() == 0
+
+
+def test_the_town_center_dispatch_target_is_the_cases_own_towns_center(district_app, district):
+    from sqlalchemy import delete
+
+    from app.cases import workflow
+    from app.cases.models import Case, DispatchRule
+
+    application, base = district_app
+    intake = {"Authorization": f"Bearer {factories.user(application, 'intake')[2]}"}
+    cells = {f["properties"]["town_code"]: f for f in features(district, "grid_cells")}
+    ids = {}
+    for town, cell in cells.items():
+        lon, lat = inside(cell)
+        r = requests.post(f"{base}/api/v1/reports", headers=intake, timeout=30, json={
+            "channel": "sensor", "category": "01004", "description": "井盖缺失", "lon": lon, "lat": lat})
+        assert r.status_code == 201, r.text
+        ids[town] = r.json()["case_id"]
+    db = application.extensions["db"]
+    with db.transaction() as s:
+        rule = DispatchRule(priority=-1, name="传感器报警由镇中心派", channel="sensor", target="town_center")
+        s.add(rule)
+    try:
+        with db.transaction() as s:
+            for town, case_id in ids.items():
+                owner = workflow.suggest_owner(s, s.get(Case, case_id), "sensor")
+                assert owner["rule_id"] == rule.id and owner["code"] == f"{town}-TC", (town, owner)
+    finally:
+        with db.transaction() as s:
+            s.execute(delete(DispatchRule).where(DispatchRule.id == rule.id))
