@@ -321,6 +321,11 @@ def overlapping(features: list[Feature], what: str, fmt: str = ",.0f") -> list[s
             for a, b, area in zip(i.tolist(), j.tolist(), areas.tolist(), strict=True) if area > OVERLAP_TOLERANCE_M2]
 
 
+def jurisdiction(towns: list[shapely.Geometry]) -> shapely.Geometry:
+    """The area the platform serves: the one town as it is, or a district's towns together."""
+    return towns[0] if len(towns) == 1 else shapely.union_all(towns)
+
+
 def check_towns(towns: list[Feature]) -> list[str]:
     """At least one town, nine-digit codes, no two overlapping (a district's towns may leave gaps between them)."""
     if not towns:
@@ -337,9 +342,8 @@ def check_in_towns(communities: list[Feature], towns: list[Feature]) -> list[str
     return missing + check_nested(named, towns, "town_code", "community")
 
 
-def check_stations(stations: list[Feature], towns: shapely.Geometry | list[Feature]) -> list[str]:
+def check_stations(stations: list[Feature], towns: list[Feature]) -> list[str]:
     """Tiers known, one town center in every town, parents exist, points inside a town."""
-    towns = towns if isinstance(towns, list) else [Feature("town", towns)]
     problems = []
     codes = {str(s.props["code"]) for s in stations}
     centers = [s for s in stations if s.props.get("tier") == "town_center"]
@@ -348,7 +352,7 @@ def check_stations(stations: list[Feature], towns: shapely.Geometry | list[Featu
         if len(inside) != 1:
             where = "" if len(towns) == 1 else f" in town {town.fid}"
             problems.append(f"there must be exactly one town_center station{where}, found {len(inside)}")
-    whole = shapely.union_all([t.geom for t in towns])
+    whole = jurisdiction([t.geom for t in towns])
     for s in stations:
         if s.props.get("tier") not in TIERS:
             problems.append(f"station {s.fid}: tier {s.props.get('tier')!r} is not one of {', '.join(TIERS)}")

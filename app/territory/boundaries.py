@@ -155,7 +155,7 @@ def validate(layers: dict[str, list[gb.Feature]], changed: set[str]) -> list[str
     problems = gb.check_towns(towns)
     if problems:
         raise gb.LayerError("town", problems)
-    town = towns[0].geom if len(towns) == 1 else shapely.union_all([t.geom for t in towns])
+    town = gb.jurisdiction([t.geom for t in towns])
 
     def needs(*names: str) -> bool:
         return bool(changed.intersection(names))

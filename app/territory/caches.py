@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-import shapely
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from app.territory.boundaries import current_version_id, in_version
 from app.territory.models import Address, AdminArea, GridCell, Road, Station, StationCoverage
 from gis.geocode import Geocoder
 from gis.ownership import NEAR_BOUNDARY_M, Area, OwnershipIndex
+from gis.validation import jurisdiction
 
 
 class NoBoundaries(Conflict):
@@ -64,7 +64,7 @@ def _read_index(session: Session, version: int, near_m: float, store: str | None
     ).all()
     return OwnershipIndex(
         version=version,
-        town=towns[0].geom if len(towns) == 1 else shapely.union_all([t.geom for t in towns]),
+        town=jurisdiction([t.geom for t in towns]),
         town_center=centers[towns[0].code],
         towns=towns,
         town_centers=centers,

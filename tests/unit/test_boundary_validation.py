@@ -137,7 +137,7 @@ def test_stations_need_one_town_center_and_known_parents():
         gb.Feature("JS", inside, {"code": "JS", "tier": "joint_station", "parent_code": "XX"}),
         gb.Feature("W", to_storage(Point(X0 - 500, Y0)), {"code": "W", "tier": "hut"}),
     ]
-    problems = "\n".join(gb.check_stations(stations, town))
+    problems = "\n".join(gb.check_stations(stations, [gb.Feature("310115145", town)]))
     assert "exactly one town_center station, found 2" in problems
     assert "parent 'XX' does not exist" in problems
     assert "tier 'hut'" in problems and "station W lies outside the town" in problems
